@@ -1,0 +1,1 @@
+"""Sub-commands of the ``dvcp`` command line, one module each."""

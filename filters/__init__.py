@@ -1,0 +1,1 @@
+"""VapourSynth streaming filters: one per stage, and frame <-> tensor conversion."""

@@ -1,0 +1,1 @@
+"""Pure PyTorch networks, matching, colour conversion and losses. Never imports vapoursynth."""

@@ -1,0 +1,34 @@
+"""Shared fixtures: real VapourSynth cores and the optional path to real footage."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--data",
+        default=os.environ.get("DVCP_DATA"),
+        help="folder with train/ and val/ colour sequences (default: $DVCP_DATA, else ../shared/data)",
+    )
+
+
+@pytest.fixture(scope="session")
+def data_dir(request: pytest.FixtureRequest) -> Path:
+    """The real footage folder; tests that need it skip with the reason when it is absent."""
+    option = request.config.getoption("--data")
+    path = Path(option) if option else Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not (path / "val").is_dir():
+        pytest.skip(f"real footage not found at {path} (pass --data DIR or set DVCP_DATA)")
+    return path
+
+
+@pytest.fixture
+def core():
+    """The VapourSynth core of the installed wheel."""
+    import vapoursynth as vs
+
+    return vs.core
