@@ -1,0 +1,179 @@
+"""The engine: the three stages on one device, run frame by frame over a shot.
+
+Frames enter at full resolution as luma in [0, 1] and chroma centred on 0 (see
+:mod:`dvcp_plugin.models.color`). The engine works at the *chroma working resolution*
+(``chroma_scale`` × the input size): grey frames are downscaled once, every stage runs there, and
+the final chroma is upsampled back to the input size for output. The state a shot needs is the
+keyframe's :class:`KeyState` (features computed once per keyframe) and the previous final chroma.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from .errors import DvcpError
+from .hookspecs import STAGE_KINDS
+from .models.global_stage import KeyState
+from .models.propagation import StepOutput, propagate_step
+from .registry import StageRegistry, default_registry
+from .stages import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
+from .weights import find_weights, load_weights
+
+__all__ = ["Engine", "EngineConfig", "KeyState", "StepOutput"]
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """How to build an engine. ``None`` stage names and scale come from the weights file."""
+
+    local: str | None = None
+    global_: str | None = None
+    refine: str | None = None
+    weights: str | Path | None = None
+    device: str = "cpu"
+    half: bool = False
+    chroma_scale: float | None = None
+    stage_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    threads: int | None = None
+
+    def stage_name(self, kind: str) -> str | None:
+        """The stage name asked for ``kind``, if any."""
+        return {"local": self.local, "global": self.global_, "refine": self.refine}[kind]
+
+
+def resolve_device(device: str, half: bool) -> torch.device:
+    """Check that ``device`` exists and supports ``half``; the error says what is wrong."""
+    try:
+        dev = torch.device(device)
+    except RuntimeError as exc:
+        raise DvcpError(f"invalid device {device!r}: use 'cpu', 'cuda' or 'cuda:N'") from exc
+    if dev.type == "cuda":
+        if not torch.cuda.is_available():
+            raise DvcpError(f"device {device!r} asked for, but torch sees no CUDA device")
+        if dev.index is not None and dev.index >= torch.cuda.device_count():
+            raise DvcpError(
+                f"device {device!r} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s)"
+            )
+    elif dev.type != "cpu":
+        raise DvcpError(f"unsupported device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
+    if half and dev.type != "cuda":
+        raise DvcpError("half precision needs a CUDA device; use half=False on the CPU")
+    return dev
+
+
+class Engine:
+    """Owns the local, global and refine stages, the device and the working resolution."""
+
+    def __init__(self, config: EngineConfig | None = None, registry: StageRegistry | None = None) -> None:
+        self.config = config = config or EngineConfig()
+        self.device = resolve_device(config.device, config.half)
+        self.dtype = torch.float16 if config.half else torch.float32
+        if config.threads:
+            torch.set_num_threads(config.threads)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = False
+            torch.backends.cudnn.deterministic = True
+        self.weights_path = find_weights(config.weights)
+        data = load_weights(self.weights_path)
+        self.chroma_scale = float(config.chroma_scale or data.get("chroma_scale") or DEFAULT_CHROMA_SCALE)
+        if not 0.0 < self.chroma_scale <= 1.0:
+            raise DvcpError(f"chroma_scale must be in (0, 1], got {self.chroma_scale}")
+        self.stage_names: dict[str, str] = {}
+        modules: dict[str, torch.nn.Module] = {}
+        registry = registry or default_registry()
+        for kind in STAGE_KINDS:
+            modules[kind] = self._build(kind, data, registry)
+        self.local, self.global_, self.refine = modules["local"], modules["global"], modules["refine"]
+        self.stats: Counter[str] = Counter()
+        self._stats_lock = threading.Lock()
+
+    def _build(self, kind: str, data: dict[str, Any], registry: StageRegistry) -> torch.nn.Module:
+        section = data["stages"].get(kind)
+        name = self.config.stage_name(kind) or (section or {}).get("name") or DEFAULT_STAGES[kind]
+        registered = registry.resolve(kind, name)
+        same = section is not None and section["name"] == name
+        options = {**(section["options"] if same else {}), **self.config.stage_options.get(kind, {})}
+        if registered.spec.trained and not same:
+            raise DvcpError(
+                f"weights file {self.weights_path} has no trained weights for the {kind} stage "
+                f"{name!r} (it holds {section['name']!r})" if section else
+                f"weights file {self.weights_path} has no {kind} stage"
+            )
+        state = section["state"] if registered.spec.trained else None
+        module = build_stage(kind, name, options, state, registry, source=str(self.weights_path))
+        self.stage_names[kind] = name
+        return module.to(self.device, self.dtype).eval().requires_grad_(False)
+
+    def _count(self, key: str) -> None:
+        with self._stats_lock:
+            self.stats[key] += 1
+
+    def working_size(self, height: int, width: int) -> tuple[int, int]:
+        """The chroma working resolution for an input of ``height`` × ``width``."""
+        return max(8, round(height * self.chroma_scale)), max(8, round(width * self.chroma_scale))
+
+    def to_working(self, image: torch.Tensor) -> torch.Tensor:
+        """(H,W), (C,H,W) or (1,C,H,W) full-resolution float -> (1,C,h,w) on the device."""
+        while image.dim() < 4:
+            image = image.unsqueeze(0)
+        image = image.to(self.device, self.dtype)
+        size = self.working_size(image.shape[-2], image.shape[-1])
+        if size == tuple(image.shape[-2:]):
+            return image
+        return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+
+    @torch.inference_mode()
+    def prepare_key(self, grey: torch.Tensor, chroma: torch.Tensor) -> KeyState:
+        """Keyframe state from its full-resolution grey and chroma; features computed once."""
+        self._count("key_features")
+        return self.global_.prepare_key(self.to_working(grey), self.to_working(chroma))
+
+    def key_output(self, chroma: torch.Tensor) -> StepOutput:
+        """The estimates at a keyframe: every one is the keyframe's own chroma, confidence 1."""
+        work = self.to_working(chroma)
+        ones = torch.ones_like(work[:, :1])
+        return StepOutput(local=work, global_=work, confidence=ones, final=work)
+
+    @torch.inference_mode()
+    def step(
+        self, key: KeyState, grey_prev: torch.Tensor, grey_cur: torch.Tensor, chroma_prev: torch.Tensor
+    ) -> StepOutput:
+        """One frame: working-resolution greys and previous final chroma -> the three estimates."""
+        self._count("steps")
+        return propagate_step(self.local, self.global_, self.refine, key, grey_prev, grey_cur, chroma_prev)
+
+    @staticmethod
+    def to_full(chroma: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Working-resolution (1,C,h,w) -> float32 (C,H,W) on the CPU at the output ``size``."""
+        chroma = chroma.float()
+        if tuple(chroma.shape[-2:]) != tuple(size):
+            chroma = F.interpolate(chroma, size=size, mode="bilinear", align_corners=False)
+        return chroma[0].cpu()
+
+    def run_shot(self, greys: Iterable[torch.Tensor], key_chroma: torch.Tensor) -> Iterator[StepOutput]:
+        """Colour a shot sequentially: the first grey is the keyframe's, ``key_chroma`` its colour.
+
+        Yields one :class:`StepOutput` per frame at the working resolution, keyframe first.
+        """
+        frames = iter(greys)
+        try:
+            first = next(frames)
+        except StopIteration:
+            return
+        key = self.prepare_key(first, key_chroma)
+        out = self.key_output(key_chroma)
+        yield out
+        prev = self.to_working(first)
+        for grey in frames:
+            cur = self.to_working(grey)
+            out = self.step(key, prev, cur, out.final)
+            yield out
+            prev = cur

@@ -1,0 +1,79 @@
+"""Building stage modules by kind and name, and packing them into a weights dict."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import torch
+
+from .errors import WeightsError
+from .hookspecs import STAGE_KINDS
+from .registry import StageRegistry, default_registry
+from .weights import WEIGHTS_VERSION
+
+DEFAULT_STAGES: dict[str, str] = {"local": "sepconv", "global": "compact", "refine": "fcn"}
+DEFAULT_CHROMA_SCALE = 0.5
+
+
+def build_stage(
+    kind: str,
+    name: str,
+    options: Mapping[str, Any] | None = None,
+    state: Mapping[str, torch.Tensor] | None = None,
+    registry: StageRegistry | None = None,
+    source: str = "weights",
+) -> torch.nn.Module:
+    """Build the ``kind`` stage called ``name`` and load ``state`` into it (strictly)."""
+    registered = (registry or default_registry()).resolve(kind, name)
+    module = registered.spec.factory(**dict(options or {}))
+    if state is not None:
+        try:
+            module.load_state_dict(state, strict=True)
+        except (RuntimeError, KeyError, TypeError) as exc:
+            raise WeightsError(
+                f"{source}: the {kind} stage {name!r} weights do not fit the network "
+                f"(mismatched options or another architecture): {str(exc).splitlines()[0]}"
+            ) from exc
+    return module
+
+
+def pack_weights(
+    modules: Mapping[str, torch.nn.Module],
+    names: Mapping[str, str],
+    options: Mapping[str, Mapping[str, Any]],
+    chroma_scale: float = DEFAULT_CHROMA_SCALE,
+    meta: Mapping[str, Any] | None = None,
+    fmt: str = "dvcp-weights",
+) -> dict[str, Any]:
+    """A weights dict (see :mod:`dvcp_plugin.weights`) holding the given stage modules."""
+    stages = {}
+    for kind, module in modules.items():
+        state = {key: value.detach().cpu().float() if value.is_floating_point() else value.cpu()
+                 for key, value in module.state_dict().items()}
+        stages[kind] = {"name": names[kind], "options": dict(options.get(kind, {})), "state": state}
+    return {
+        "format": fmt,
+        "version": WEIGHTS_VERSION,
+        "stages": stages,
+        "chroma_scale": float(chroma_scale),
+        "meta": dict(meta or {}),
+    }
+
+
+def untrained_weights(
+    seed: int = 0,
+    names: Mapping[str, str] | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+    chroma_scale: float = DEFAULT_CHROMA_SCALE,
+) -> dict[str, Any]:
+    """Freshly initialised weights for every trained stage (tests, and the start of training)."""
+    names = {**DEFAULT_STAGES, **(names or {})}
+    options = options or {}
+    torch.manual_seed(seed)
+    registry = default_registry()
+    modules = {}
+    for kind in STAGE_KINDS:
+        if registry.resolve(kind, names[kind]).spec.trained:
+            modules[kind] = build_stage(kind, names[kind], options.get(kind), registry=registry)
+    return pack_weights(modules, names, options, chroma_scale, meta={"trained": False, "seed": seed})
