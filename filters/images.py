@@ -1,0 +1,50 @@
+"""Reading and writing still images (PNG, TIFF, JPEG; 8 or 16 bit; grey or colour) as numpy arrays.
+
+Arrays are ``uint8`` or ``uint16``, shaped (H, W) for grey or (H, W, 3) in RGB order.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
+
+
+class ImageError(OSError):
+    """An image that cannot be read or written; the message names the file."""
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Read an image file as uint8/uint16, (H,W) grey or (H,W,3) RGB; alpha is dropped."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageError(f"image file {path} does not exist")
+    data = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    if image is None:
+        raise ImageError(f"cannot read image file {path}: not a readable PNG, TIFF or JPEG")
+    if image.dtype not in (np.uint8, np.uint16):
+        raise ImageError(f"image file {path} has {image.dtype} samples; only 8 or 16 bit are read")
+    if image.ndim == 3:
+        if image.shape[2] == 1:
+            return image[:, :, 0]
+        image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
+    return np.ascontiguousarray(image)
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
+    """Write a uint8/uint16 (H,W) or (H,W,3) RGB array; the format follows the suffix."""
+    path = Path(path)
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    suffix = path.suffix.lower()
+    if suffix in (".jpg", ".jpeg") and image.dtype != np.uint8:
+        raise ImageError(f"cannot write {path}: JPEG holds 8-bit samples only")
+    ok, encoded = cv2.imencode(suffix if suffix != ".tif" else ".tiff", image)
+    if not ok:
+        raise ImageError(f"cannot encode image {path}")
+    encoded.tofile(path)
