@@ -12,6 +12,10 @@ step is computed from the same inputs in the same way, so the output of frame n 
 on the order frames were requested in. Frames are read *without* holding the lock (reading
 may call back into VapourSynth, whose worker threads must not wait on us), and computed under it,
 so a frame computed by one thread is reused, not recomputed, by the others.
+
+Shots start at keyframes and at frames that ``read_frame`` reports as scene changes. A scene
+change becomes a new keyframe when ``key_at`` says a keyframe can be read there (a full-length
+colour clip of keyframes); otherwise it is a :class:`ShotError` naming the frame.
 """
 
 from __future__ import annotations
@@ -31,6 +35,8 @@ from .errors import DvcpError
 ReadFrame = Callable[[int], tuple[torch.Tensor, bool]]
 # read_key(n) -> full-resolution chroma (2,H,W) of the keyframe at n
 ReadKey = Callable[[int], torch.Tensor]
+# key_at(n) -> whether a keyframe can be read at frame n (a shot found there then starts with it)
+KeyAt = Callable[[int], bool]
 
 
 class ShotError(DvcpError):
@@ -84,12 +90,13 @@ class StateCache:
         cache_mb: float = 1024,
         checkpoint_interval: int = 8,
         read_ahead: int = 8,
+        key_at: KeyAt | None = None,
     ) -> None:
         self.engine = engine
         self.keyframes = sorted(set(keyframes))
         if not self.keyframes:
             raise ShotError("no keyframes were given")
-        self.read_frame, self.read_key = read_frame, read_key
+        self.read_frame, self.read_key, self.key_at = read_frame, read_key, key_at
         self.checkpoint_interval = max(1, checkpoint_interval)
         self.read_ahead = max(1, read_ahead)
         budget = int(cache_mb * 2**20)
@@ -161,6 +168,9 @@ class StateCache:
         for m in range(plan.start + 1, stop + 1):
             grey, new_shot = frames[m]
             if new_shot:
+                if self.key_at is not None and self.key_at(m):
+                    bisect.insort(self.keyframes, m)  # the shot found here starts at its own key
+                    return
                 raise ShotError(
                     f"frame {m} starts a new shot (_SceneChangePrev=1) but has no keyframe; "
                     f"give a keyframe at frame {m}"
