@@ -100,10 +100,23 @@ class StateCache:
         self.checkpoint_interval = max(1, checkpoint_interval)
         self.read_ahead = max(1, read_ahead)
         budget = int(cache_mb * 2**20)
-        self.results = _LRU(budget * 3 // 4, lambda out: _nbytes(*out))
+        # shares of the budget: 5/8 results, 1/4 checkpoints, 1/8 keyframe states
+        self.results = _LRU(budget * 5 // 8, lambda out: _nbytes(*out))
         self.checkpoints = _LRU(budget // 4, lambda t: _nbytes(t))
         self.keys = _LRU(max(budget // 8, 1), lambda k: _nbytes(*k.features, k.chroma))
         self._lock = threading.Lock()
+
+    def memory_bytes(self) -> int:
+        """Bytes held by cached results, checkpoints and keyframe states."""
+        return self.results.used + self.checkpoints.used + self.keys.used
+
+    def largest_entry_bytes(self) -> int:
+        """Bytes of the largest single entry (an LRU always keeps its newest entry)."""
+        return max(
+            (lru.size(value) for lru in (self.results, self.checkpoints, self.keys)
+             for value in lru.items.values()),
+            default=0,
+        )
 
     def keyframe_for(self, n: int) -> int:
         """The last keyframe at or before frame ``n``."""

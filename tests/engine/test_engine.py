@@ -1,0 +1,116 @@
+"""The engine runs shots deterministically and computes keyframe features once per shot."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from dvcp_plugin.engine import Engine, EngineConfig
+from dvcp_plugin.errors import DvcpError, UnknownStageError, WeightsError
+from dvcp_plugin.stages import untrained_weights
+from dvcp_plugin.weights import save_weights
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory) -> str:
+    path = tmp_path_factory.mktemp("weights") / "untrained.pt"
+    return str(save_weights(path, untrained_weights(seed=0)))
+
+
+def _shot(frames: int = 6, height: int = 40, width: int = 56):
+    gen = torch.Generator().manual_seed(1)
+    greys = [torch.rand(height, width, generator=gen) for _ in range(frames)]
+    chroma = torch.rand(2, height, width, generator=gen) - 0.5
+    return greys, chroma
+
+
+def test_engine_is_deterministic_across_instances(weights_file):
+    greys, chroma = _shot()
+    first = [out.final for out in Engine(EngineConfig(weights=weights_file)).run_shot(greys, chroma)]
+    second = [out.final for out in Engine(EngineConfig(weights=weights_file)).run_shot(greys, chroma)]
+    assert len(first) == len(greys)
+    for a, b in zip(first, second):
+        assert torch.equal(a, b)
+
+
+def test_keyframe_features_are_computed_once_per_shot(weights_file):
+    engine = Engine(EngineConfig(weights=weights_file))
+    calls = []
+    engine.global_.extractor.register_forward_hook(lambda module, args, out: calls.append(args[0].shape))
+    greys, chroma = _shot(frames=7)
+    outputs = list(engine.run_shot(greys, chroma))
+    assert len(outputs) == 7
+    # one extraction for the keyframe, one per propagated frame, never the keyframe again
+    assert len(calls) == 1 + 6
+    assert engine.stats["key_features"] == 1 and engine.stats["steps"] == 6
+
+
+def test_engine_returns_three_estimates_at_the_working_resolution(weights_file):
+    engine = Engine(EngineConfig(weights=weights_file, chroma_scale=0.5))
+    greys, chroma = _shot(frames=3, height=40, width=56)
+    outputs = list(engine.run_shot(greys, chroma))
+    key = outputs[0]
+    assert torch.equal(key.final, key.local) and torch.all(key.confidence == 1)
+    for out in outputs[1:]:
+        assert out.local.shape == out.global_.shape == out.final.shape == (1, 2, 20, 28)
+        assert out.confidence.shape == (1, 1, 20, 28)
+        assert out.final.abs().max() <= 0.5
+    assert Engine.to_full(outputs[1].final, (40, 56)).shape == (2, 40, 56)
+
+
+def test_untrained_engine_keeps_a_static_shot_close_to_its_keyframe(weights_file):
+    # untrained local kernels start near a delta and refine starts as identity on local
+    engine = Engine(EngineConfig(weights=weights_file, chroma_scale=1.0))
+    grey = torch.rand(32, 32, generator=torch.Generator().manual_seed(3))
+    chroma = torch.full((2, 32, 32), 0.2)
+    outputs = list(engine.run_shot([grey] * 4, chroma))
+    assert torch.allclose(outputs[-1].final, torch.full_like(outputs[-1].final, 0.2), atol=1e-3)
+
+
+def test_stages_are_resolved_by_name_through_the_registry(weights_file):
+    with pytest.raises(UnknownStageError, match="available: sepconv"):
+        Engine(EngineConfig(weights=weights_file, local="nosuch"))
+
+
+def test_resnet_global_stage_without_imagenet_weights_says_how_to_get_them(weights_file, tmp_path):
+    config = EngineConfig(
+        weights=weights_file,
+        global_="resnet18",
+        stage_options={"global": {"imagenet_weights": str(tmp_path / "missing.pth")}},
+    )
+    with pytest.raises(FileNotFoundError, match="download.pytorch.org"):
+        Engine(config)
+
+
+@pytest.mark.parametrize(
+    ("config", "message"),
+    [
+        ({"device": "cuda:7"}, "CUDA"),
+        ({"device": "tpu"}, "device"),
+        ({"half": True}, "half precision needs a CUDA device"),
+        ({"chroma_scale": 1.5}, "chroma_scale"),
+    ],
+)
+def test_bad_engine_options_are_clear_errors(weights_file, config, message):
+    with pytest.raises(DvcpError, match=message):
+        Engine(EngineConfig(weights=weights_file, **config))
+
+
+def test_missing_and_corrupt_weights_are_clear_errors(tmp_path):
+    with pytest.raises(WeightsError, match="does not exist"):
+        Engine(EngineConfig(weights=tmp_path / "nope.pt"))
+    corrupt = tmp_path / "corrupt.pt"
+    corrupt.write_bytes(b"not a torch archive")
+    with pytest.raises(WeightsError, match="corrupt"):
+        Engine(EngineConfig(weights=corrupt))
+
+
+def test_weights_that_do_not_fit_the_network_are_a_clear_error(tmp_path):
+    data = untrained_weights(seed=0)
+    data["stages"]["local"]["options"] = {"kernel_size": 13}
+    data["stages"]["local"]["state"] = untrained_weights(
+        seed=0, options={"local": {"kernel_size": 7}}
+    )["stages"]["local"]["state"]
+    path = save_weights(tmp_path / "mismatched.pt", data)
+    with pytest.raises(WeightsError, match="local stage 'sepconv' weights do not fit"):
+        Engine(EngineConfig(weights=path))
