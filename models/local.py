@@ -43,7 +43,7 @@ class KernelPredictionNet(nn.Module):
 
     def forward(self, grey_prev: Tensor, grey_cur: Tensor) -> tuple[Tensor, Tensor]:
         """Return (vertical, horizontal) kernels, each (B, N, H, W) and summing to 1 over N."""
-        features = self.body(torch.cat([grey_prev, grey_cur], dim=1))
+        features = self.body(torch.cat([grey_prev, grey_cur], dim=1) - 0.5)  # centred input
         vertical = torch.softmax(self.vertical_head(features), dim=1)
         horizontal = torch.softmax(self.horizontal_head(features), dim=1)
         return vertical, horizontal

@@ -23,7 +23,8 @@ class UNet(nn.Module):
     Encoder level l applies a double conv (to ``widths[l]`` channels) and, except at the deepest level,
     a 2×2 average pool. The decoder upsamples ×2 bilinearly, concatenates the skip and applies a double
     conv. The input is replicate-padded to a multiple of ``2**(len(widths)-1)`` and the output cropped
-    back, so any height and width work.
+    back, so any height and width work. Convolutions use He initialisation so that activations keep
+    their scale through the depth of the network.
     """
 
     def __init__(self, in_channels: int, widths: tuple[int, ...]) -> None:
@@ -37,6 +38,10 @@ class UNet(nn.Module):
         self.decoder = nn.ModuleList(
             _double_conv(widths[i + 1] + widths[i], widths[i]) for i in reversed(range(len(widths) - 1))
         )
+        for module in self.modules():
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """Map (B, in_channels, H, W) to (B, widths[0], H, W)."""
