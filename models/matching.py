@@ -6,7 +6,8 @@ in [0, 1].
 
 The hard matchers quantise the unit vectors to integers (1/1024 resolution per component) and compute
 squared distances as integer arithmetic carried in float32: every product and partial sum is an integer
-below 2**24, so the result is exact whatever the summation order of the matrix product. Matches are
+below 2**24, so the result is exact whatever the summation order of the matrix product (TF32 too: its
+11-bit significand holds the codes exactly). Matches are
 therefore bitwise identical across chunk sizes, batch sizes, BLAS kernels and devices, which keeps the
 output of a frame independent of how requests were grouped. Hard matching always runs in float32.
 
