@@ -1,0 +1,149 @@
+"""Shared pipelines: one state cache per (clip, keyframes, options), one engine per engine config.
+
+``local_propagate``, ``global_match`` and ``colorize`` called on the same clip with equal
+keyframes and options get the same :class:`Pipeline`, so each frame's three estimates are computed
+once, whichever of the returned nodes asks first. A pipeline lives as long as one of its nodes
+does (their frame callbacks hold it); it knows its nodes through weak references, which is how
+``refine`` recognises a (local, global) pair that came from one pipeline.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+import vapoursynth as vs
+
+from .engine import Engine, EngineConfig
+from .filters.convert import LumaReader, OutputWriter
+from .filters.keyframes import Keyframes
+from .filters.stages import Estimate, chroma_filter
+from .errors import DvcpError
+from .filters.errors import FilterError
+from .state_cache import StateCache
+
+EXPECTED = (DvcpError, FilterError)  # errors reported in frame requests by their message alone
+
+
+@dataclass(frozen=True)
+class EngineKey:
+    """The options that make an engine; equal keys share one :class:`Engine`."""
+
+    local: str | None
+    global_: str | None
+    refine: str | None
+    weights: str
+    device: str
+    half: bool
+    chroma_scale: float | None
+
+    def config(self) -> EngineConfig:
+        """The engine configuration of these options."""
+        return EngineConfig(
+            local=self.local, global_=self.global_, refine=self.refine, weights=self.weights,
+            device=self.device, half=self.half, chroma_scale=self.chroma_scale,
+        )
+
+
+_lock = threading.Lock()
+_engines: weakref.WeakValueDictionary[EngineKey, Engine] = weakref.WeakValueDictionary()
+_pipelines: weakref.WeakValueDictionary[tuple[object, ...], Pipeline] = weakref.WeakValueDictionary()
+
+
+def shared_engine(key: EngineKey) -> Engine:
+    """The engine for ``key``, built on first use and shared while any pipeline uses it."""
+    with _lock:
+        engine = _engines.get(key)
+        if engine is None:
+            engine = _engines[key] = Engine(key.config())
+        return engine
+
+
+class Pipeline:
+    """A clip, its keyframes and one engine: the state cache and the nodes built on it."""
+
+    def __init__(
+        self,
+        clip: vs.VideoNode,
+        keyframes: Keyframes,
+        engine: Engine,
+        engine_key: EngineKey,
+        matrix: str,
+        cache_mb: float,
+        checkpoint_interval: int,
+    ) -> None:
+        self.clip, self.keyframes, self.engine, self.engine_key = clip, keyframes, engine, engine_key
+        self.matrix = matrix
+        self.size = (clip.height, clip.width)
+        self.luma = LumaReader(clip.format, matrix)
+        self.cache = StateCache(
+            engine, keyframes.positions, self._read_frame, keyframes.read_key,
+            cache_mb=cache_mb, checkpoint_interval=checkpoint_interval, key_at=keyframes.key_at,
+        )
+        self._nodes: list[tuple[weakref.ref[vs.VideoNode], str]] = []
+
+    def _read_frame(self, n: int) -> tuple[torch.Tensor, bool]:
+        frame = self.clip.get_frame(n)
+        return self.luma(frame), bool(frame.props.get("_SceneChangePrev", 0))
+
+    def estimate(self, n: int, field: str) -> Estimate:
+        """Frame ``n``'s ``field`` estimate at full resolution; a keyframe gives its own chroma."""
+        out = self.cache.estimate(n)
+        if self.cache.keyframe_for(n) == n:
+            chroma = self.keyframes.read_key(n)
+            return Estimate(chroma, torch.ones(self.size) if field == "global_" else None)
+        chroma = self.engine.to_full(getattr(out, field), self.size)
+        confidence = self.engine.to_full(out.confidence, self.size)[0] if field == "global_" else None
+        return Estimate(chroma, confidence)
+
+    def node(self, field: str, fmt: vs.VideoFormat, function: str) -> vs.VideoNode:
+        """A new output node of ``field`` ("local", "global_" or "final") in format ``fmt``."""
+
+        def produce(n: int, frames: Sequence[vs.VideoFrame]) -> Estimate:
+            return self.estimate(n, field)
+
+        writer = OutputWriter(self.clip.format, fmt, self.matrix)
+        node = chroma_filter(self.clip, produce, writer, function, confidence=field == "global_", expected=EXPECTED)
+        with _lock:
+            self._nodes = [(ref, f) for ref, f in self._nodes if ref() is not None]
+            self._nodes.append((weakref.ref(node), field))
+        return node
+
+    def field_of(self, node: vs.VideoNode) -> str | None:
+        """Which estimate ``node`` shows, when it is one of this pipeline's nodes."""
+        with _lock:
+            return next((field for ref, field in self._nodes if ref() is node), None)
+
+
+def shared_pipeline(key: tuple[object, ...], build: Callable[[], Pipeline]) -> Pipeline:
+    """The live pipeline for ``key``, or a new one from ``build``."""
+    with _lock:
+        pipeline = _pipelines.get(key)
+    if pipeline is None:
+        pipeline = build()
+        with _lock:
+            pipeline = _pipelines.setdefault(key, pipeline)
+    return pipeline
+
+
+def pipeline_of(clip: vs.VideoNode, local: vs.VideoNode, global_: vs.VideoNode) -> Pipeline | None:
+    """The pipeline on ``clip`` whose local and global nodes are ``local`` and ``global_``, if any."""
+    with _lock:
+        candidates = [p for p in _pipelines.values() if p.clip is clip]
+    for pipeline in candidates:
+        if pipeline.field_of(local) == "local" and pipeline.field_of(global_) == "global_":
+            return pipeline
+    return None
+
+
+@torch.inference_mode()
+def refine_estimates(
+    engine: Engine, grey: torch.Tensor, local: torch.Tensor, global_: torch.Tensor, confidence: torch.Tensor
+) -> torch.Tensor:
+    """The refine stage alone on full-resolution estimates -> full-resolution chroma (2,H,W)."""
+    work = engine.to_working
+    final = engine.refine(work(grey), work(local), work(global_), work(confidence)).clamp(-0.5, 0.5)
+    return engine.to_full(final, (grey.shape[-2], grey.shape[-1]))

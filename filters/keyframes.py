@@ -1,0 +1,153 @@
+"""Keyframe sources: a colour clip, or a mapping ``{frame: image path, RGB array or frame}``.
+
+Both give the keyframe positions, ``read_key(n)`` (full-resolution chroma (2,H,W) in the working
+matrix) and a ``fingerprint`` that identifies the same keyframes given twice (pipelines built on
+equal keyframes share their state). A colour clip also answers ``key_at(n)``: a scene change at
+frame n inside it takes its keyframe from frame n of the keyframe clip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import operator
+import os
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import vapoursynth as vs
+
+from .convert import array_chroma, check_clip, frame_chroma
+from .errors import FilterError
+from .images import ImageError, read_image
+
+
+class Keyframes:
+    """Keyframe positions and their chroma; build with :func:`make_keyframes`."""
+
+    def __init__(
+        self,
+        positions: Iterable[int],
+        read_key: Callable[[int], torch.Tensor],
+        fingerprint: tuple[Any, ...],
+        key_at: Callable[[int], bool] | None = None,
+        holds: object = None,
+    ) -> None:
+        self.positions = sorted(set(positions))
+        self.read_key, self.key_at, self.fingerprint = read_key, key_at, fingerprint
+        self._holds = holds  # keeps what the fingerprint's ids refer to alive
+
+
+def _positions(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
+    positions = []
+    for frame in frames:
+        try:
+            n = operator.index(frame)
+        except TypeError:
+            raise FilterError(f"{what} {frame!r} is not a frame number") from None
+        if not 0 <= n < num_frames:
+            raise FilterError(
+                f"keyframe at frame {n} is out of range: the clip has {num_frames} frames (0-{num_frames - 1})"
+            )
+        positions.append(n)
+    if not positions:
+        raise FilterError("no keyframes were given; give at least one, at frame 0")
+    if min(positions) > 0:
+        raise FilterError(
+            f"the first shot has no keyframe: the first keyframe is at frame {min(positions)}; "
+            "every shot needs a keyframe at its first frame, so give one at frame 0"
+        )
+    return positions
+
+
+def _check_size(width: int, height: int, clip: vs.VideoNode, what: str) -> None:
+    if (width, height) != (clip.width, clip.height):
+        raise FilterError(
+            f"{what} is {width}x{height} but the clip is {clip.width}x{clip.height}; the sizes must match"
+        )
+
+
+def clip_keyframes(keys: Any, clip: vs.VideoNode, frames: Iterable[int] | None, matrix: str) -> Keyframes:
+    """Keyframes from a colour clip of the same size; ``frames`` are the keyframe positions ([0])."""
+    check_clip(keys, "the keyframe clip")
+    if keys.format.color_family not in (vs.RGB, vs.YUV):
+        raise FilterError(f"the keyframe clip is {keys.format.name}; keyframes must be in colour (RGB or YUV)")
+    _check_size(keys.width, keys.height, clip, "the keyframe clip")
+    positions = _positions([0] if frames is None else frames, clip.num_frames, "keyframe_frames entry")
+    beyond = [n for n in positions if n >= keys.num_frames]
+    if beyond:
+        raise FilterError(
+            f"keyframe at frame {beyond[0]} is out of range: the keyframe clip has {keys.num_frames} frames"
+        )
+    full = keys
+    if keys.format.color_family == vs.YUV and (keys.format.subsampling_w or keys.format.subsampling_h):
+        full = keys.resize.Bicubic(format=keys.format.replace(subsampling_w=0, subsampling_h=0))
+
+    def read_key(n: int) -> torch.Tensor:
+        return frame_chroma(full.get_frame(n), matrix)
+
+    def key_at(n: int) -> bool:
+        return n < full.num_frames
+
+    return Keyframes(positions, read_key, ("clip", id(keys), tuple(positions)), key_at, holds=keys)
+
+
+def _digest(*arrays: np.ndarray) -> str:
+    digest = hashlib.sha1()
+    for array in arrays:
+        digest.update(f"{array.shape}{array.dtype}".encode())
+        digest.update(np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
+
+
+def _one_key(n: int, value: Any, clip: vs.VideoNode, matrix: str) -> tuple[torch.Tensor, tuple[Any, ...]]:
+    what = f"the keyframe for frame {n}"
+    if isinstance(value, (str, os.PathLike)):
+        path = Path(value)
+        try:
+            image = read_image(path)
+        except ImageError as exc:
+            raise FilterError(f"{what}: {exc}") from None
+        stat = path.stat()
+        ident: tuple[Any, ...] = ("path", str(path.resolve()), stat.st_mtime_ns, stat.st_size)
+        what = f"keyframe image {path}"
+    elif isinstance(value, np.ndarray):
+        image, ident = value, ("array", _digest(value))
+    elif isinstance(value, vs.VideoFrame):
+        _check_size(value.width, value.height, clip, what)
+        planes = [np.asarray(value[i]) for i in range(value.format.num_planes)]
+        tags = (value.format.id, value.props.get("_Matrix"), value.props.get("_Range"))
+        return frame_chroma(value, matrix), ("frame", _digest(*planes), tags)
+    else:
+        raise FilterError(f"{what} is a {type(value).__name__}; give an image path, an RGB array or a frame")
+    if image.ndim == 2:
+        raise FilterError(f"{what} is grey; a keyframe must be a colour (RGB) image")
+    if image.ndim == 3:
+        _check_size(image.shape[1], image.shape[0], clip, what)
+    return array_chroma(image, matrix, what), ident
+
+
+def mapping_keyframes(keys: Mapping[Any, Any], clip: vs.VideoNode, matrix: str) -> Keyframes:
+    """Keyframes from ``{frame: image path, RGB array (H,W,3) or vs.VideoFrame}``, all read now."""
+    positions = _positions(keys.keys(), clip.num_frames, "keyframe key")
+    chroma: dict[int, torch.Tensor] = {}
+    idents = []
+    for n, value in sorted(zip(positions, keys.values(), strict=True)):
+        chroma[n], ident = _one_key(n, value, clip, matrix)
+        idents.append((n, ident))
+    return Keyframes(positions, chroma.__getitem__, ("mapping", tuple(idents)))
+
+
+def make_keyframes(keys: Any, clip: vs.VideoNode, frames: Iterable[int] | None, matrix: str) -> Keyframes:
+    """Keyframes from a clip or a mapping (see the module doc); errors are :class:`FilterError`."""
+    if isinstance(keys, vs.VideoNode):
+        return clip_keyframes(keys, clip, frames, matrix)
+    if isinstance(keys, Mapping):
+        if frames is not None:
+            raise FilterError("keyframe_frames is for a keyframe clip; a mapping gives the frames as its keys")
+        return mapping_keyframes(keys, clip, matrix)
+    raise FilterError(
+        f"keyframes must be a colour clip or a mapping {{frame: image path or array}}, not {type(keys).__name__}"
+    )
