@@ -236,14 +236,19 @@ def refine(
 
 
 def _same_engine(pipeline: Pipeline, device: str | None, half: bool | None, *rest: Any) -> bool:
+    """Whether every engine option given (not None) is what the pipeline's engine uses."""
     local_stage, global_stage, refine_stage, weights, chroma_scale = rest
-    key = pipeline.engine_key
-    given = {
-        "device": device, "half": half, "local": local_stage, "global_": global_stage,
-        "refine": refine_stage, "chroma_scale": chroma_scale,
-        "weights": None if weights is None else str(find_weights(weights)),
-    }
-    return all(value is None or value == getattr(key, name) for name, value in given.items())
+    engine, key = pipeline.engine, pipeline.engine_key
+    checks = [
+        device is None or str(device) == key.device,
+        half is None or bool(half) == key.half,
+        local_stage is None or local_stage == engine.stage_names["local"],
+        global_stage is None or global_stage == engine.stage_names["global"],
+        refine_stage is None or refine_stage == engine.stage_names["refine"],
+        chroma_scale is None or float(chroma_scale) == engine.chroma_scale,
+        weights is None or str(find_weights(weights)) == key.weights,
+    ]
+    return all(checks)
 
 
 def _to_444(clip: vs.VideoNode) -> vs.VideoNode:

@@ -99,12 +99,6 @@ def opts(weights) -> dict:
     return {"weights": str(weights), "threads": 1}
 
 
-@pytest.fixture
-def frames() -> Callable[[vs.VideoNode], list[vs.VideoFrame]]:
-    """All frames of a clip, requested in order."""
-    return lambda clip: [clip.get_frame(n) for n in range(clip.num_frames)]
-
-
 def planes(frame: vs.VideoFrame) -> list[np.ndarray]:
     """Copies of a frame's planes."""
     return [np.array(frame[i]) for i in range(frame.format.num_planes)]
@@ -127,8 +121,3 @@ def planes_fixture() -> Callable[[vs.VideoFrame], list[np.ndarray]]:
     """:func:`planes`."""
     return planes
 
-
-@pytest.fixture(name="texture")
-def texture_fixture() -> Callable[..., np.ndarray]:
-    """:func:`texture`."""
-    return texture
