@@ -53,6 +53,8 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     .venv/bin/python -m pip install --quiet -e ".[test,video]"
     echo "$wanted" > "$stamp"
 fi
+# register this environment's VSScript with VapourSynth so that .venv/bin/vspipe runs scripts
+.venv/bin/vapoursynth config >/dev/null
 
 if ! command -v ffmpeg >/dev/null 2>&1 && [ -z "${DVCP_NO_APT:-}" ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
