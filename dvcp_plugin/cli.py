@@ -12,6 +12,7 @@ from .errors import DvcpError
 COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "report versions, devices, threads, registered stages and weights"),
     "plugins": ("plugins", "list the registered stage implementations and where they come from"),
+    "bench": ("bench", "measure speed and memory per stage and end to end, on CPU and GPU"),
 }
 
 

@@ -1,0 +1,176 @@
+"""``dvcp bench``: the report's structure, the FLOP counts and the command's input checks (no timings)."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import re
+from contextlib import redirect_stdout
+from pathlib import Path
+
+import pytest
+import torch
+
+from dvcp_plugin import cli
+from dvcp_plugin.benchmark import STEP_STAGES, BenchConfig, measure_engine
+from dvcp_plugin.commands import bench
+from dvcp_plugin.errors import DvcpError
+from dvcp_plugin.stages import untrained_weights
+from dvcp_plugin.weights import save_weights
+
+SECTIONS = {
+    "engine": "### Engine, per frame",
+    "filter": "### Through the VapourSynth filter",
+    "long_shot": "### Long shot through the filter",
+}
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    bench.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return save_weights(tmp_path_factory.mktemp("w") / "w.pt", untrained_weights(0))
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory: pytest.TempPathFactory, weights: Path) -> dict:
+    """A ``--quick`` run on one thread: its exit status, stdout, JSON and markdown files."""
+    out = tmp_path_factory.mktemp("bench")
+    args = _parse("--quick", "--threads", "1", "--weights", str(weights),
+                  "--json", str(out / "r.json"), "--markdown", str(out / "r.md"))
+    stdout = io.StringIO()
+    with redirect_stdout(stdout):
+        status = bench.run(args)
+    return {"status": status, "stdout": stdout.getvalue(), "json": json.loads((out / "r.json").read_text()),
+            "markdown": (out / "r.md").read_text()}
+
+
+def _section_rows(markdown: str, title: str) -> list[str]:
+    """The body rows of the table that follows ``title``."""
+    lines = markdown.split(title, 1)[1].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start + 2 :]:
+        if not line.startswith("|"):
+            break
+        rows.append(line)
+    return rows
+
+
+def test_bench_is_a_dvcp_command() -> None:
+    assert cli.COMMANDS["bench"][0] == "bench"
+
+
+def test_quick_run_reports_every_configuration(quick: dict) -> None:
+    report = quick["json"]
+    assert quick["status"] == 0
+    assert report["schema"] == "dvcp-bench/1"
+    assert {"machine", "weights", "entries", "flops_per_frame", "h200_rates", "load_average_after"} <= set(report)
+    assert {"cpu_model", "cpus", "torch_threads", "cuda_device", "load_average"} <= set(report["machine"])
+    entries = report["entries"]
+    # engine, filter and long shot, each on cpu fp32, cuda fp32 and cuda fp16
+    keys = {(e["kind"], e["device"], e["half"]) for e in entries}
+    assert len(entries) == len(keys) == 9
+    for entry in entries:
+        if entry["device"] == "cpu":
+            assert entry["status"] == "measured", entry.get("reason")
+        elif not torch.cuda.is_available():
+            assert entry["status"] == "not measured" and entry["reason"] == "not measured: no CUDA device"
+
+
+def test_engine_entry_has_the_documented_figures(quick: dict) -> None:
+    engine = next(e for e in quick["json"]["entries"] if e["kind"] == "engine" and e["device"] == "cpu")
+    assert set(engine["stages_ms"]) == {"prepare_key", "global", *STEP_STAGES}
+    assert all(ms >= 0 for ms in engine["stages_ms"].values())
+    assert engine["end_to_end_ms"] > 0 and engine["fps"] == pytest.approx(1000 / engine["end_to_end_ms"])
+    assert engine["exhaustive_over_two_stage"] > 0
+    assert engine["exhaustive_match_ms"] > 0
+    assert engine["peak_rss_mb"] > 0 and engine["peak_gpu_mb"] is None
+    assert engine["torch_threads"] == 1
+    assert engine["working"] == [24, 32]
+    flops = quick["json"]["flops_per_frame"]
+    assert len(flops) == 1 and flops[0]["h200_floor_fp16"]["compute_ms"] > 0
+
+
+def test_filter_and_long_shot_entries(quick: dict) -> None:
+    entries = {e["kind"]: e for e in quick["json"]["entries"] if e["device"] == "cpu"}
+    filt = entries["filter"]
+    assert filt["sequential"]["ms"] > 0 and filt["in_flight"]["ms"] > 0
+    assert filt["filter_adds_ms"] == pytest.approx(filt["sequential"]["ms"] - filt["engine_end_to_end_ms"])
+    shot = entries["long_shot"]
+    frames = [frame for frame, _ in shot["rss_samples_mb"]]
+    assert frames[-1] == shot["frames"] == 12 and frames == sorted(frames)
+
+
+def test_markdown_has_a_row_per_entry_and_is_printed(quick: dict) -> None:
+    markdown = quick["markdown"]
+    assert quick["stdout"] == markdown
+    for kind, title in SECTIONS.items():
+        rows = _section_rows(markdown, title)
+        expected = [e for e in quick["json"]["entries"] if e["kind"] == kind]
+        assert len(rows) == len(expected)
+        for row, entry in zip(rows, expected):
+            assert row.startswith(f"| {entry['width']}×{entry['height']} | {entry['chroma_scale']:g} | {entry['device']}")
+            if entry["status"] != "measured":
+                assert entry["reason"] in row
+
+
+def test_flops_scale_with_the_pixel_count(weights: Path) -> None:
+    """Convolutions and the separable convolution scale with pixels; exhaustive matching with pixels²."""
+    small, large = (
+        measure_engine(BenchConfig(kind="engine", width=w, height=h, chroma_scale=1.0, weights=str(weights),
+                                   frames=1, warmup=0, exhaustive_pairs=10**9))["flops"]
+        for w, h in ((64, 48), (128, 96))
+    )
+    for stage in ("local_network", "local_sepconv_analytic", "global_features", "refine", "prepare_key"):
+        assert large[stage] == 4 * small[stage] > 0, stage
+    assert large["exhaustive_match_analytic"] == 16 * small["exhaustive_match_analytic"]
+    # the counted two-stage matmuls equal the analytic count when no cell needs padding
+    assert small["global_match_counted"] == small["global_match_analytic"]
+
+
+def test_exhaustive_reference_is_scaled_from_the_rows_timed(weights: Path) -> None:
+    # fine grid 48×64: every query row searches 48·64 keys; the budget covers 3 rows
+    config = BenchConfig(kind="engine", width=128, height=96, chroma_scale=1.0, weights=str(weights),
+                         frames=1, warmup=0, exhaustive_pairs=(48 * 64) * 64 * 3)
+    result = measure_engine(config)
+    assert (result["exhaustive_rows_timed"], result["exhaustive_rows"]) == (3, 48)
+    assert result["exhaustive_over_two_stage"] > 0
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--sizes", "854x"], "must be WIDTHxHEIGHT"),
+        (["--scales", "0.5,2"], "must lie in (0, 1]"),
+        (["--scales", "half"], "must be numbers"),
+    ],
+)
+def test_bad_options_are_named(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        _parse(*argv)
+    assert message in capsys.readouterr().err
+
+
+def test_bad_configuration_is_a_clear_error(weights: Path) -> None:
+    with pytest.raises(DvcpError, match="unknown benchmark kind"):
+        BenchConfig(kind="speed", width=64, height=48, chroma_scale=0.5, weights=str(weights))
+    with pytest.raises(DvcpError, match="too small"):
+        BenchConfig(kind="engine", width=4, height=48, chroma_scale=0.5, weights=str(weights))
+
+
+def test_markdown_rows_match_entries_of_a_given_report() -> None:
+    entries = [
+        {"kind": "engine", "width": 854, "height": 480, "chroma_scale": 0.5, "device": "cuda", "half": True,
+         "threads": 2, "status": "not measured", "reason": "not measured: no CUDA device"},
+    ]
+    report = bench.report(entries, {"machine": {"cpu_model": "x", "cpus": 2, "torch": "t", "cuda_device": None,
+                                                "load_average": [0.0, 0.0, 0.0]},
+                                    "load_average_after": [0.0, 0.0, 0.0], "weights": {"source": "given"}})
+    rows = _section_rows(bench.markdown(report), SECTIONS["engine"])
+    assert len(rows) == 1 and re.search(r"\| cuda \| fp16 \| 2 \| not measured: no CUDA device", rows[0])
