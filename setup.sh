@@ -67,5 +67,6 @@ if ! command -v ffmpeg >/dev/null 2>&1 && [ -z "${DVCP_NO_APT:-}" ]; then
 fi
 
 if [ "$run_demo" = 1 ]; then
-    exec .venv/bin/dvcp doctor
+    # colours a generated sample shot; writes ./dvcp-demo/ and prints where everything is
+    exec .venv/bin/dvcp demo
 fi

@@ -1,0 +1,171 @@
+"""Inputs of the command line as VapourSynth clips: a folder of still images, or a video file.
+
+A folder of PNG, TIFF or JPEG frames becomes a GRAY8/GRAY16/RGB24/RGB48 clip (chosen from the first
+image, in natural name order; hidden files are skipped). Every image must have the first one's size
+and kind: sizes and grey/colour are checked when the folder is opened, the sample depth when each
+frame is read. A video file is opened through vapoursynth-bestsource (``core.bs.VideoSource``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import vapoursynth as vs
+from PIL import Image, UnidentifiedImageError
+
+from .errors import DvcpError
+from .filters.images import IMAGE_SUFFIXES, ImageError, read_image
+
+
+class InputError(DvcpError):
+    """An input folder or video that cannot be used; the message names it and the problem."""
+
+
+@dataclass(frozen=True)
+class Source:
+    """An opened input: its clip, one output name stem per frame, and its sample depth."""
+
+    clip: vs.VideoNode
+    names: list[str]
+    bits: int
+    suffix: str | None  # the image suffix of a frame folder; None for a video file
+    description: str
+
+
+def _natural_key(path: Path) -> list[int | str]:
+    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
+
+
+def list_frames(folder: Path) -> list[Path]:
+    """The image files of ``folder`` in natural name order (frame2 before frame10), hidden ones skipped."""
+    if not folder.exists():
+        raise InputError(f"input {folder} does not exist")
+    if not folder.is_dir():
+        raise InputError(f"input {folder} is not a folder")
+    paths = [
+        p for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
+    ]
+    if not paths:
+        raise InputError(f"input folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    return sorted(paths, key=_natural_key)
+
+
+def _header(path: Path) -> tuple[tuple[int, int], bool]:
+    """(width, height) and whether the image is in colour, from the file's header only."""
+    try:
+        with Image.open(path) as image:
+            return image.size, image.mode == "P" or len(image.getbands()) >= 3
+    except (UnidentifiedImageError, OSError):
+        array = read_image(path)  # PIL lacks some TIFF layouts; OpenCV reads them whole
+        return (array.shape[1], array.shape[0]), array.ndim == 3
+
+
+def _kind(image: np.ndarray) -> str:
+    return f"{8 * image.itemsize}-bit {'colour' if image.ndim == 3 else 'grey'}"
+
+
+def array_clip(
+    read: Callable[[int], np.ndarray], length: int, first: np.ndarray, fps: Fraction, name: Callable[[int], str]
+) -> vs.VideoNode:
+    """A clip of ``length`` frames whose frame n is ``read(n)``; all must match ``first``'s shape and depth.
+
+    ``first`` is a uint8/uint16 (H,W) grey or (H,W,3) RGB array; the clip is GRAY8/16 or RGB24/48,
+    full range; ``name(n)`` names frame n in errors.
+    """
+    height, width = first.shape[:2]
+    family = vs.RGB if first.ndim == 3 else vs.GRAY
+    fmt = vs.core.query_video_format(family, vs.INTEGER, 8 * first.itemsize, 0, 0)
+    blank = vs.core.std.BlankClip(
+        width=width, height=height, format=fmt.id, length=length, fpsnum=fps.numerator, fpsden=fps.denominator,
+        keep=True,
+    )
+    expected = (first.shape, first.dtype)
+
+    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        try:
+            image = read(n)
+        except ImageError as exc:
+            raise vs.Error(str(exc)) from None
+        if (image.shape, image.dtype) != expected:
+            raise vs.Error(
+                f"{name(n)} is a {image.shape[1]}x{image.shape[0]} {_kind(image)} image but the first frame is "
+                f"{width}x{height} {_kind(first)}; every frame of a sequence must have the same size and kind"
+            )
+        out = f.copy()
+        planes = [image] if image.ndim == 2 else [image[:, :, i] for i in range(3)]
+        for i, plane in enumerate(planes):
+            np.asarray(out[i])[...] = plane
+        out.props["_Range"] = vs.RANGE_FULL
+        if family == vs.RGB:
+            out.props["_Matrix"] = vs.MATRIX_RGB
+        return out
+
+    return vs.core.std.ModifyFrame(blank, blank, fill)
+
+
+def open_folder(folder: Path, fps: Fraction) -> Source:
+    """A folder of frames as a clip (see the module doc)."""
+    paths = list_frames(folder)
+    try:
+        first = read_image(paths[0])
+    except ImageError as exc:
+        raise InputError(str(exc)) from None
+    size, colour = (first.shape[1], first.shape[0]), first.ndim == 3
+    for path in paths[1:]:
+        try:
+            other_size, other_colour = _header(path)
+        except ImageError as exc:
+            raise InputError(str(exc)) from None
+        if other_size != size:
+            raise InputError(
+                f"{path} is {other_size[0]}x{other_size[1]} but {paths[0].name} is {size[0]}x{size[1]}; "
+                "every frame of a sequence must have the same size"
+            )
+        if other_colour != colour:
+            raise InputError(
+                f"{path} is {'colour' if other_colour else 'grey'} but {paths[0].name} is "
+                f"{'colour' if colour else 'grey'}; every frame of a sequence must be of the same kind"
+            )
+    clip = array_clip(lambda n: read_image(paths[n]), len(paths), first, fps, lambda n: str(paths[n]))
+    return Source(
+        clip=clip, names=[p.stem for p in paths], bits=8 * first.itemsize, suffix=paths[0].suffix.lower(),
+        description=f"{len(paths)} {_kind(first)} frames {size[0]}x{size[1]} from {folder}",
+    )
+
+
+def open_video(path: Path) -> Source:
+    """A video file as a clip, through vapoursynth-bestsource."""
+    if not path.is_file():
+        raise InputError(f"input {path} does not exist")
+    if not hasattr(vs.core, "bs"):
+        raise InputError(
+            f"cannot read the video {path}: vapoursynth-bestsource is not installed "
+            "(pip install vapoursynth-bestsource, or give a folder of frames)"
+        )
+    try:
+        clip = vs.core.bs.VideoSource(source=str(path))
+    except vs.Error as exc:
+        raise InputError(f"cannot read the video {path}: {str(exc).strip()}") from None
+    fmt = clip.format
+    if fmt is None or fmt.id == vs.NONE or clip.width == 0:
+        raise InputError(f"the video {path} changes format or size mid-stream; convert it to one first")
+    if fmt.sample_type != vs.INTEGER or fmt.bits_per_sample > 16:
+        raise InputError(f"the video {path} has {fmt.name} samples; dvcp reads 8 to 16-bit integer video")
+    digits = max(6, len(str(clip.num_frames - 1)))
+    return Source(
+        clip=clip, names=[f"{n:0{digits}d}" for n in range(clip.num_frames)], bits=fmt.bits_per_sample,
+        suffix=None, description=f"{clip.num_frames} frames {clip.width}x{clip.height} {fmt.name} from {path}",
+    )
+
+
+def open_input(path: Path, fps: Fraction) -> Source:
+    """A folder of frames (at ``fps``) or a video file (at its own rate) as a :class:`Source`."""
+    if path.is_dir() or not path.exists():
+        return open_folder(path, fps)
+    return open_video(path)

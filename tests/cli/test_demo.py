@@ -1,0 +1,63 @@
+"""`dvcp demo` makes its shot, colours it and writes what it promises; it fails clearly without weights."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+
+import numpy as np
+
+from dvcp_plugin.cli import main
+from dvcp_plugin.commands.demo import FRAMES, HEIGHT, WIDTH, copy_key_chroma, psnr
+from dvcp_plugin.demo_shot import grey_of, make_shot
+from dvcp_plugin.filters.images import read_image
+
+
+def test_demo_writes_frames_video_contact_sheet_and_scores(tmp_path, weights, capsys):
+    out = tmp_path / "demo"
+    assert main(["demo", "--out", str(out), "--weights", str(weights)]) == 0
+    printed = capsys.readouterr().out
+
+    shot = make_shot(FRAMES, HEIGHT, WIDTH)
+    for folder in ("grey", "truth", "colorized"):
+        assert len(list((out / folder).glob("*.png"))) == FRAMES
+    assert np.array_equal(read_image(out / "key.png"), shot[0])
+    assert np.array_equal(read_image(out / "grey" / "00005.png"), grey_of(shot)[5])
+    result = np.stack([read_image(out / "colorized" / f"{k:05d}.png") for k in range(FRAMES)])
+    sheet = read_image(out / "contact_sheet.png")
+    assert sheet.shape == (4 * (HEIGHT + 18), 3 * WIDTH + 12, 3)
+    expected = f"dvcp {psnr(result, shot):.2f} dB, keyframe chroma copied {psnr(copy_key_chroma(grey_of(shot), shot[0]), shot):.2f} dB"
+    assert expected in printed
+    assert str(out / "contact_sheet.png") in printed
+    if shutil.which("ffprobe"):
+        assert str(out / "colorized.mp4") in printed
+        probe = subprocess.run(
+            ["ffprobe", "-v", "error", "-count_frames", "-select_streams", "v:0",
+             "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", str(out / "colorized.mp4")],
+            capture_output=True, text=True, check=True,
+        )
+        assert probe.stdout.strip() == str(FRAMES)
+
+
+def test_demo_shot_moves_and_has_colour():
+    shot = make_shot(8, 64, 96, seed=1)
+    assert shot.shape == (8, 64, 96, 3) and shot.dtype == np.uint8
+    assert np.abs(shot[7].astype(int) - shot[0].astype(int)).mean() > 5  # objects and background move
+    assert np.ptp(shot[0].astype(int) - shot[0].mean(axis=2, keepdims=True).astype(int)) > 100  # saturated colour
+    assert np.array_equal(make_shot(8, 64, 96, seed=1), shot)
+
+
+def test_copy_key_chroma_keeps_the_grey_and_the_keyframe_is_exact():
+    shot = make_shot(3, 32, 48)
+    baseline = copy_key_chroma(grey_of(shot), shot[0])
+    assert np.abs(baseline[0].astype(int) - shot[0].astype(int)).max() <= 2
+    assert psnr(baseline, shot) < psnr(shot, shot)
+
+
+def test_demo_without_weights_says_how_to_get_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("DVCP_WEIGHTS", str(tmp_path / "absent.pt"))
+    assert main(["demo", "--out", str(tmp_path / "demo")]) == 1
+    err = capsys.readouterr().err
+    assert f"dvcp demo: error: no dvcp weights found at {tmp_path / 'absent.pt'}" in err
+    assert "dvcp train" in err
+    assert not (tmp_path / "demo").exists()
