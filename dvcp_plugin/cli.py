@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "doctor": ("doctor", "report versions, devices, threads, registered stages and weights"),
     "plugins": ("plugins", "list the registered stage implementations and where they come from"),
     "bench": ("bench", "measure speed and memory per stage and end to end, on CPU and GPU"),
+    "train": ("train", "train the learned stages on colour sequences, resume, or export weights"),
+    "eval": ("eval", "score colour propagation on colour sequences (PSNR, SSIM, plot, contact sheet)"),
 }
 
 

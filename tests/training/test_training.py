@@ -1,0 +1,155 @@
+"""dvcp train: learning, checkpoints that resume exactly, clear errors, export and the command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from dvcp_plugin.cli import main
+from dvcp_plugin.engine import Engine, EngineConfig
+from dvcp_plugin.errors import WeightsError
+from dvcp_plugin.stages import untrained_weights
+from dvcp_plugin.train_data import ClipDataset, DataError, find_sequences, keep_licensed
+from dvcp_plugin.training import TrainConfig, Trainer, TrainingError, export_weights, load_dataset, read_checkpoint
+from dvcp_plugin.weights import load_weights, save_weights
+
+SMALL = {
+    "local": {"kernel_size": 5, "widths": [8, 16]},
+    "global": {"fine_channels": 8, "coarse_channels": 8},
+    "refine": {"widths": [8, 16]},
+}
+
+
+def small_config(data: Path, out: Path, **changes) -> TrainConfig:
+    settings = dict(
+        data=[str(data)], out=str(out), steps={"local": 3, "global": 2, "refine": 2, "joint": 2},
+        batch=2, crop=32, length=3, rollout=3, max_stride=2, key_stride=2, stage_options=SMALL,
+        save_every=1,
+    )
+    settings.update(changes)
+    return TrainConfig(**settings)
+
+
+def states(path: Path) -> dict[str, torch.Tensor]:
+    data = load_weights(path)
+    return {f"{k}.{n}": t for k, s in data["stages"].items() for n, t in s["state"].items()}
+
+
+@pytest.mark.slow
+def test_local_phase_loss_falls_on_moving_textures(tiny_data, tmp_path):
+    config = small_config(tiny_data, tmp_path / "run", steps={"local": 300}, batch=4, max_stride=1,
+                          lr={"local": 3e-3}, save_every=1000)
+    dataset = load_dataset(config)
+    trainer = Trainer(config, dataset)
+    held_out = dataset.sample(8, 3, 1, torch.Generator().manual_seed(99))
+
+    def loss() -> float:
+        with torch.no_grad():
+            return trainer._loss("local", held_out)[0].item()
+
+    trainer._start_phase("local")
+    before = loss()
+    trainer.run(progress=False)
+    after = loss()
+    assert after < 0.75 * before, (before, after)
+    log = [json.loads(line) for line in (tmp_path / "run" / "train_log.jsonl").read_text().splitlines()]
+    assert log[-1]["step"] == 300 and log[-1]["phase"] == "local" and "local" in log[-1]
+
+
+def test_resumed_run_equals_uninterrupted_run(tiny_data, tmp_path):
+    whole = Trainer(small_config(tiny_data, tmp_path / "a"), load_dataset(small_config(tiny_data, tmp_path / "a")))
+    whole.run(progress=False)
+
+    config = small_config(tiny_data, tmp_path / "b")
+    first = Trainer(config, load_dataset(config))
+    first.run(stop_at=4, progress=False)  # stops inside the global phase
+    saved = read_checkpoint(tmp_path / "b" / "last.pt")
+    assert saved["step"] == 4 and saved["phase"] == "global" and saved["optimizer"]["state"]
+
+    resumed = Trainer(config, load_dataset(config))
+    assert resumed.step == 4
+    resumed.run(progress=False)
+    assert resumed.step == whole.step == 9
+    expected, got = states(tmp_path / "a" / "last.pt"), states(tmp_path / "b" / "last.pt")
+    assert expected.keys() == got.keys()
+    for name in expected:
+        assert torch.equal(expected[name], got[name]), name
+    # a checkpoint is a weights file for the engine
+    engine = Engine(EngineConfig(weights=tmp_path / "b" / "last.pt"))
+    assert engine.stage_names == {"local": "sepconv", "global": "compact", "refine": "fcn"}
+
+
+def test_mismatched_or_corrupt_checkpoint_is_a_clear_error(tiny_data, tmp_path):
+    config = small_config(tiny_data, tmp_path / "run", steps={"local": 1})
+    Trainer(config, load_dataset(config)).run(progress=False)
+
+    other_options = {**SMALL, "local": {"kernel_size": 7, "widths": [8, 16]}}
+    with pytest.raises(TrainingError, match="local stage 'sepconv'.*kernel_size"):
+        Trainer(small_config(tiny_data, tmp_path / "run", steps={"local": 1}, stage_options=other_options))
+    with pytest.raises(TrainingError, match="seed: checkpoint 0, now 5"):
+        Trainer(small_config(tiny_data, tmp_path / "run", steps={"local": 1}, seed=5))
+
+    (tmp_path / "run" / "last.pt").write_bytes(b"not a checkpoint at all")
+    with pytest.raises(WeightsError, match="corrupt"):
+        Trainer(config)
+
+    plain = save_weights(tmp_path / "plain" / "last.pt", untrained_weights(0))
+    with pytest.raises(TrainingError, match="not a training checkpoint"):
+        read_checkpoint(plain)
+
+
+def test_export_writes_weights_without_training_state(tiny_data, tmp_path):
+    config = small_config(tiny_data, tmp_path / "run", steps={"local": 2, "refine": 1})
+    Trainer(config, load_dataset(config)).run(progress=False)
+    out = export_weights(tmp_path / "run" / "last.pt", tmp_path / "w.pt")
+    data = load_weights(out)
+    assert data["format"] == "dvcp-weights"
+    assert not {"optimizer", "rng", "train_config"} & data.keys()
+    assert data["meta"]["steps"] == 3 and data["meta"]["schedule"]["local"] == 2
+    assert states(out).keys() == states(tmp_path / "run" / "last.pt").keys()
+    grey = torch.rand(40, 56)
+    chroma = torch.rand(2, 40, 56) - 0.5
+    outputs = []
+    for weights in (out, tmp_path / "run" / "last.pt"):
+        engine = Engine(EngineConfig(weights=weights))
+        outputs.append([o.final for o in engine.run_shot([grey, grey.flip(-1)], chroma)])
+    assert torch.equal(outputs[0][1], outputs[1][1])
+
+
+def test_licensed_only_keeps_rows_marked_yes(tiny_data, tmp_path):
+    table = tmp_path / "LICENSES.md"
+    table.write_text(
+        "| folder | source | licence | may train shipped weights |\n| --- | --- | --- | --- |\n"
+        f"| {tiny_data.name}/seq0 | a | MIT | yes |\n| {tiny_data.name}/seq1 | b | NC | no (experiments only) |\n"
+    )
+    (tiny_data.parent / "LICENSES.md").write_text(table.read_text())
+    kept = keep_licensed(find_sequences([tiny_data]), tiny_data.parent / "LICENSES.md")
+    assert [s.name for s in kept] == ["seq0"]
+
+
+def test_bad_data_is_a_clear_error(tiny_data, tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        find_sequences([tmp_path / "missing"])
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="holds no frame sequences"):
+        find_sequences([tmp_path / "empty"])
+    with pytest.raises(DataError, match="smaller than the 64-pixel training crop"):
+        ClipDataset(find_sequences([tiny_data]), 0.5, 64)
+
+
+def test_train_command_trains_resumes_and_exports(tiny_data, tmp_path, capsys):
+    args = ["train", str(tiny_data), "--out", str(tmp_path / "run"), "--steps", "local=2", "global=0",
+            "refine=0", "joint=0", "--batch", "2", "--crop", "32", "--length", "3", "--rollout", "3",
+            "--stage-options", json.dumps(SMALL)]
+    assert main(args + ["--stop-at", "1"]) == 0
+    assert read_checkpoint(tmp_path / "run" / "last.pt")["step"] == 1
+    assert main(args) == 0
+    assert "resuming" in capsys.readouterr().err
+    assert read_checkpoint(tmp_path / "run" / "last.pt")["step"] == 2
+    assert main(["train", "--export", str(tmp_path / "run" / "last.pt"), str(tmp_path / "w.pt")]) == 0
+    assert load_weights(tmp_path / "w.pt")["format"] == "dvcp-weights"
+    assert main(["train", str(tiny_data), "--out", str(tmp_path / "x"), "--steps", "warmup=3"]) == 1
+    assert "PHASE=VALUE" in capsys.readouterr().err
