@@ -1,0 +1,116 @@
+"""Pictures of an evaluation: PSNR by frame index, and a contact sheet (grey, truth, output).
+
+Drawn with Pillow so the package needs no plotting library.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+_BACKGROUND = (255, 255, 255)
+_AXIS = (40, 40, 40)
+_GRID = (225, 225, 225)
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    return ImageFont.load_default(size=size)
+
+
+def plot_psnr_by_frame(
+    path: str | Path,
+    curves: Mapping[str, Sequence[float]],
+    colours: Mapping[str, tuple[int, int, int]],
+    title: str,
+    size: tuple[int, int] = (900, 520),
+) -> Path:
+    """Line plot of PSNR (dB) against frame index (the first value is frame 1); writes a PNG."""
+    if not curves or not any(curves.values()):
+        raise ValueError("nothing to plot: no PSNR values")
+    width, height = size
+    left, right, top, bottom = 70, 20, 50, 60
+    values = [v for series in curves.values() for v in series]
+    low = math.floor(min(values) / 2.0) * 2.0
+    high = math.ceil(max(values) / 2.0) * 2.0
+    high = high if high > low else low + 2.0
+    last = max(len(series) for series in curves.values())
+    image = Image.new("RGB", size, _BACKGROUND)
+    draw = ImageDraw.Draw(image)
+    font, small = _font(16), _font(13)
+
+    def x_of(frame: float) -> float:
+        return left + (frame - 1) / max(1, last - 1) * (width - left - right)
+
+    def y_of(db: float) -> float:
+        return top + (high - db) / (high - low) * (height - top - bottom)
+
+    step_db = 2.0 if high - low <= 20 else 5.0
+    db = low
+    while db <= high + 1e-9:
+        y = y_of(db)
+        draw.line([(left, y), (width - right, y)], fill=_GRID)
+        draw.text((left - 8, y), f"{db:g}", fill=_AXIS, font=small, anchor="rm")
+        db += step_db
+    tick = 1 if last <= 12 else 5 if last <= 40 else 10
+    for frame in sorted({1, *range(tick, last + 1, tick)}):
+        x = x_of(frame)
+        draw.line([(x, height - bottom), (x, height - bottom + 5)], fill=_AXIS)
+        draw.text((x, height - bottom + 8), str(frame), fill=_AXIS, font=small, anchor="mt")
+    draw.rectangle([left, top, width - right, height - bottom], outline=_AXIS)
+    draw.text((width / 2, 12), title, fill=_AXIS, font=font, anchor="mt")
+    draw.text(((left + width - right) / 2, height - 22), "frame index", fill=_AXIS, font=small, anchor="mt")
+    draw.text((12, top - 30), "PSNR (dB)", fill=_AXIS, font=small)
+    legend_y = top + 10
+    for name, series in curves.items():
+        colour = colours.get(name, _AXIS)
+        points = [(x_of(i + 1), y_of(v)) for i, v in enumerate(series)]
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=2)
+        elif points:
+            x, y = points[0]
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        draw.line([(width - right - 250, legend_y + 7), (width - right - 225, legend_y + 7)], fill=colour, width=3)
+        draw.text((width - right - 218, legend_y), name, fill=_AXIS, font=small)
+        legend_y += 20
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image.save(path, format="PNG")
+    return path
+
+
+def contact_sheet(
+    path: str | Path,
+    rows: Sequence[tuple[int, np.ndarray, np.ndarray, np.ndarray]],
+    title: str,
+    tile_width: int = 320,
+) -> Path:
+    """Grid of (grey, truth, output) uint8 RGB tiles, one row per frame, labelled; writes a PNG."""
+    if not rows:
+        raise ValueError("nothing to show on the contact sheet: no frames")
+    height, width = rows[0][1].shape[:2]
+    tile_w = min(tile_width, width)
+    tile_h = max(1, round(height * tile_w / width))
+    label_w, header, gap = 70, 56, 4
+    columns = ("grey (input)", "truth", "output")
+    sheet = Image.new(
+        "RGB", (label_w + 3 * (tile_w + gap), header + len(rows) * (tile_h + gap)), _BACKGROUND
+    )
+    draw = ImageDraw.Draw(sheet)
+    font, small = _font(16), _font(14)
+    draw.text((8, 6), title, fill=_AXIS, font=font)
+    for c, name in enumerate(columns):
+        draw.text((label_w + c * (tile_w + gap) + tile_w / 2, header - 8), name, fill=_AXIS, font=small, anchor="mb")
+    for r, (frame, *tiles) in enumerate(rows):
+        y = header + r * (tile_h + gap)
+        draw.text((8, y + tile_h / 2), f"frame {frame}", fill=_AXIS, font=small, anchor="lm")
+        for c, tile in enumerate(tiles):
+            picture = Image.fromarray(np.ascontiguousarray(tile)).resize((tile_w, tile_h), Image.Resampling.LANCZOS)
+            sheet.paste(picture, (label_w + c * (tile_w + gap), y))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sheet.save(path, format="PNG")
+    return path
