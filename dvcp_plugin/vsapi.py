@@ -8,6 +8,7 @@ estimates are computed once, whichever node asks for them.
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -73,23 +74,30 @@ def _engine_key(
     )
 
 
-def _stage(
-    function: str, field: str, clip: vs.VideoNode, keyframes: Any, keyframe_frames: Iterable[int] | None,
-    format: Format, matrix: str | int | None, device: str, half: bool, local_stage: str | None,
-    global_stage: str | None, refine_stage: str | None, weights: str | os.PathLike[str] | None,
-    chroma_scale: float | None, cache_mb: float, checkpoint_interval: int, threads: int | None,
-) -> vs.VideoNode:
+def _stage(function: str, field: str, clip: vs.VideoNode, keyframes: Any, **options: Any) -> vs.VideoNode:
+    """The ``field`` node of the pipeline that ``colorize``'s options describe."""
     with _errors(function):
+        try:
+            bound = _COLORIZE.bind(clip, keyframes, **options)
+        except TypeError as exc:
+            raise FilterError(f"{exc}; the options are those of dvcp.colorize") from None
+        bound.apply_defaults()
+        opt = bound.arguments
+        cache_mb, checkpoint_interval = opt["cache_mb"], opt["checkpoint_interval"]
         check_clip(clip, "the clip")
         if not cache_mb > 0:
             raise FilterError(f"cache_mb={cache_mb!r} must be positive")
         if not isinstance(checkpoint_interval, int) or checkpoint_interval < 1:
             raise FilterError(f"checkpoint_interval={checkpoint_interval!r} must be a positive integer")
-        working = _matrix(clip, matrix)
-        fmt = output_format(format, clip.format)
-        keys = make_keyframes(keyframes, clip, None if keyframe_frames is None else list(keyframe_frames), working)
-        _threads(threads)
-        engine_key = _engine_key(device, half, local_stage, global_stage, refine_stage, weights, chroma_scale)
+        working = _matrix(clip, opt["matrix"])
+        fmt = output_format(opt["format"], clip.format)
+        positions = None if opt["keyframe_frames"] is None else list(opt["keyframe_frames"])
+        keys = make_keyframes(keyframes, clip, positions, working)
+        _threads(opt["threads"])
+        engine_key = _engine_key(
+            opt["device"], opt["half"], opt["local_stage"], opt["global_stage"], opt["refine_stage"],
+            opt["weights"], opt["chroma_scale"],
+        )
         engine = shared_engine(engine_key)
         key = (id(clip), keys.fingerprint, engine_key, working, float(cache_mb), checkpoint_interval)
         pipeline = shared_pipeline(
@@ -122,67 +130,31 @@ def colorize(
     scene changes take theirs from the same clip) or ``{frame: image path, RGB array or frame}``.
     See the README's "VapourSynth usage" for every option.
     """
-    return _stage(
-        "colorize", "final", clip, keyframes, keyframe_frames, format, matrix, device, half, local_stage,
-        global_stage, refine_stage, weights, chroma_scale, cache_mb, checkpoint_interval, threads,
-    )
+    options = dict(locals())
+    return _stage("colorize", "final", options.pop("clip"), options.pop("keyframes"), **options)
 
 
-def local_propagate(
-    clip: vs.VideoNode,
-    keyframes: Any,
-    *,
-    keyframe_frames: Iterable[int] | None = None,
-    format: Format = None,
-    matrix: str | None = None,
-    device: str = "cpu",
-    half: bool = False,
-    local_stage: str | None = None,
-    global_stage: str | None = None,
-    refine_stage: str | None = None,
-    weights: str | os.PathLike[str] | None = None,
-    chroma_scale: float | None = None,
-    cache_mb: float = 1024,
-    checkpoint_interval: int = 8,
-    threads: int | None = None,
-) -> vs.VideoNode:
+_COLORIZE = inspect.signature(colorize)
+
+
+def local_propagate(clip: vs.VideoNode, keyframes: Any, **options: Any) -> vs.VideoNode:
     """The local stage's estimate of every frame (propagated from the previous final frame).
 
     Same arguments as :func:`colorize`, whose pipeline it shares when they are equal.
     """
-    return _stage(
-        "local_propagate", "local", clip, keyframes, keyframe_frames, format, matrix, device, half, local_stage,
-        global_stage, refine_stage, weights, chroma_scale, cache_mb, checkpoint_interval, threads,
-    )
+    return _stage("local_propagate", "local", clip, keyframes, **options)
 
 
-def global_match(
-    clip: vs.VideoNode,
-    keyframes: Any,
-    *,
-    keyframe_frames: Iterable[int] | None = None,
-    format: Format = None,
-    matrix: str | None = None,
-    device: str = "cpu",
-    half: bool = False,
-    local_stage: str | None = None,
-    global_stage: str | None = None,
-    refine_stage: str | None = None,
-    weights: str | os.PathLike[str] | None = None,
-    chroma_scale: float | None = None,
-    cache_mb: float = 1024,
-    checkpoint_interval: int = 8,
-    threads: int | None = None,
-) -> vs.VideoNode:
+def global_match(clip: vs.VideoNode, keyframes: Any, **options: Any) -> vs.VideoNode:
     """The global stage's estimate of every frame (matched from its keyframe).
 
     Each frame carries its match confidence (1 at keyframes) as a GRAYS frame in the property
     ``DvcpConfidence``. Same arguments as :func:`colorize`, whose pipeline it shares.
     """
-    return _stage(
-        "global_match", "global_", clip, keyframes, keyframe_frames, format, matrix, device, half, local_stage,
-        global_stage, refine_stage, weights, chroma_scale, cache_mb, checkpoint_interval, threads,
-    )
+    return _stage("global_match", "global_", clip, keyframes, **options)
+
+
+local_propagate.__signature__ = global_match.__signature__ = _COLORIZE  # type: ignore[attr-defined]
 
 
 def refine(

@@ -64,6 +64,9 @@ def test_option_errors(make_clip, key_image, opts):
     assert "cache_mb=0 must be positive" in _error("colorize", clip, keys, cache_mb=0, **opts)
     assert "unknown" in _error("colorize", clip, keys, local_stage="nope", **opts).lower()
     assert "keyframes must be a colour clip or a mapping" in _error("colorize", clip, [key_image()], **opts)
+    for function in ("local_propagate", "global_match"):
+        message = _error(function, clip, keys, colour="red", **opts)
+        assert message.startswith(f"dvcp.{function}: ") and "'colour'" in message
 
 
 def test_shot_without_keyframe_fails_the_frame_request_naming_the_frame(make_clip, key_image, opts):
