@@ -410,6 +410,14 @@ def measure_filter(config: BenchConfig) -> dict[str, Any]:
     return result
 
 
+def _slope(points: list[tuple[int, float]]) -> float:
+    """Least-squares slope of (x, y) points; 0 for a single point."""
+    if len(points) < 2:
+        return 0.0
+    xs, ys = np.array(points, dtype=np.float64).T
+    return float(np.polyfit(xs, ys, 1)[0])
+
+
 def measure_long_shot(config: BenchConfig) -> dict[str, Any]:
     """Current RSS sampled while ``config.frames`` frames stream through ``colorize`` in order."""
     node = _colorize(config, config.frames)
@@ -419,12 +427,14 @@ def measure_long_shot(config: BenchConfig) -> dict[str, Any]:
         node.get_frame(n)
         if (n + 1) % every == 0 or n + 1 == config.frames:
             samples.append((n + 1, current_rss_mb()))
-    # growth after the first tenth of the shot: allocator and caches have settled by then
-    settled = next(mb for frame, mb in samples if frame >= max(1, config.frames // 10))
+    # after the first fifth of the shot the allocator and the result cache have settled
+    start = max(1, config.frames // 5)
+    settled = [(frame, mb) for frame, mb in samples if frame >= start]
     return {
         "rss_samples_mb": samples,
-        "rss_growth_mb": samples[-1][1] - settled,
-        "rss_settled_from_frame": max(1, config.frames // 10),
+        "rss_settled_from_frame": start,
+        "rss_growth_mb": settled[-1][1] - settled[0][1],
+        "rss_slope_mb_per_100_frames": 100.0 * _slope(settled),
         "peak_rss_mb": peak_rss_mb(),
         "peak_gpu_mb": _peak_gpu_mb(torch.device(config.device)),
     }

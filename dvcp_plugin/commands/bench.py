@@ -22,7 +22,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from ..benchmark import STEP_STAGES, BenchConfig
+from ..benchmark import KINDS, STEP_STAGES, BenchConfig
 from ..errors import DvcpError
 
 SCHEMA = "dvcp-bench/1"
@@ -52,6 +52,14 @@ def _scales(text: str) -> list[float]:
     return scales
 
 
+def _kinds(text: str) -> list[str]:
+    kinds = text.split(",")
+    unknown = [k for k in kinds if k not in KINDS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown kind(s) {', '.join(unknown)}; use {','.join(KINDS)}")
+    return kinds
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Sizes, scales, frames, threads, weights and the output files."""
     parser.add_argument("--sizes", type=_sizes, help="input sizes WxH,... (default 854x480,1920x1080)")
@@ -62,10 +70,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--warmup", type=int, default=1, help="untimed frames first (default 1)")
     parser.add_argument("--prefetch", type=int, default=4, help="filter requests in flight (default 4)")
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: torch's, i.e. the cores)")
-    parser.add_argument("--long-shot", type=int, help="frames of the long-shot memory run (default 200)")
+    parser.add_argument("--long-shot", type=int, help="frames of the long-shot memory run (default 600)")
     parser.add_argument("--long-shot-size", type=_sizes, help="its input size (default 320x240)")
     parser.add_argument("--long-shot-cache-mb", type=float, default=16, help="its cache bound (default 16)")
     parser.add_argument("--weights", help="weights file (default: the shipped one, else untrained weights)")
+    parser.add_argument("--kinds", type=_kinds, default=list(KINDS),
+                        help="what to measure: engine,filter,long_shot (default all)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one frame: a smoke run")
     parser.add_argument("--json", type=Path, help="write the full report as JSON")
     parser.add_argument("--markdown", type=Path, help="write the markdown tables")
@@ -96,20 +106,22 @@ def plan(args: argparse.Namespace, weights: str, cuda: bool) -> list[tuple[Bench
     filter_scales = args.filter_scales or [0.5]
     frames = args.frames or (1 if quick else 3)
     threads = args.threads or _torch_threads()
-    long_frames = args.long_shot or (12 if quick else 200)
+    long_frames = args.long_shot or (12 if quick else 600)
     long_w, long_h = (args.long_shot_size or [(64, 48) if quick else (320, 240)])[0]
     targets = [("cpu", False, None), ("cuda", False, None if cuda else NO_CUDA),
                ("cuda", True, None if cuda else NO_CUDA)]
     common = {"weights": weights, "threads": threads, "warmup": args.warmup, "prefetch": args.prefetch}
     configs = []
     for kind, kind_scales in (("engine", scales), ("filter", filter_scales)):
+        if kind not in args.kinds:
+            continue
         for device, half, reason in targets:
             for width, height in sizes:
                 for scale in kind_scales:
                     config = BenchConfig(kind=kind, width=width, height=height, chroma_scale=scale,
                                          device=device, half=half, frames=frames, **common)
                     configs.append((config, reason))
-    for device, half, reason in targets:
+    for device, half, reason in targets if "long_shot" in args.kinds else ():
         config = BenchConfig(kind="long_shot", width=long_w, height=long_h, chroma_scale=0.5, device=device,
                              half=half, frames=long_frames, cache_mb=args.long_shot_cache_mb, **common)
         configs.append((config, reason))
@@ -218,79 +230,89 @@ def _not_measured(e: dict[str, Any], width: int) -> list[str]:
     return [*_where(e), e.get("reason", e["status"]), *[""] * (width - 6)]
 
 
-def markdown(rep: dict[str, Any]) -> str:
-    """The report as markdown: engine, where the time goes, FLOPs and floors, filter, long shot."""
-    entries = rep["entries"]
-    lines = [f"Machine: {rep['machine']['cpu_model']}, {rep['machine']['cpus']} CPUs, torch "
-             f"{rep['machine']['torch']}, CUDA: {rep['machine']['cuda_device'] or 'none'}; load average "
-             f"before {_f(rep['machine']['load_average'][0], 2)}, after {_f(rep['load_average_after'][0], 2)}. "
-             f"Weights: {rep['weights']['source']}.", "", "### Engine, per frame (ms; median of the timed frames)", ""]
-    head = ["input", "scale", "device", "precision", "threads", "working", "end to end", "fps", "CPU ms", "downscale",
-            "local", "global features", "global match", "global upsample", "refine", "upscale",
+def _engine_section(rep: dict[str, Any], entries: list[dict[str, Any]]) -> list[str]:
+    head = ["input", "scale", "device", "precision", "threads", "working", "end to end", "fps", "CPU ms",
+            "downscale", "local", "global features", "global match", "global upsample", "refine", "upscale",
             "keyframe prep", "exhaustive match", "exhaustive / two-stage", "peak RSS MiB", "peak GPU MiB"]
     rows = []
-    for e in (e for e in entries if e["kind"] == "engine"):
+    for e in entries:
         if e["status"] != "measured":
             rows.append(_not_measured(e, len(head)))
             continue
         s = e["stages_ms"]
+        scaled = "" if e["exhaustive_rows_timed"] == e["exhaustive_rows"] else " *"
         rows.append([*_where(e), "×".join(str(v) for v in reversed(e["working"])), _f(e["end_to_end_ms"]),
-                     _f(e["fps"], 2), _f(e["end_to_end_cpu_ms"]), *(_f(s[name]) for name in STEP_STAGES), _f(s["prepare_key"]),
-                     _f(e["exhaustive_match_ms"]) + ("" if e["exhaustive_rows_timed"] == e["exhaustive_rows"]
-                                                     else " *"),
-                     _f(e["exhaustive_over_two_stage"]), _f(e["peak_rss_mb"], 0), _f(e["peak_gpu_mb"], 0)])
-    lines += _table(head, rows)
-    lines += ["", "CPU ms: CPU time of all the process's threads per frame, end to end; other processes "
-              "inflate it less than wall time (OpenMP threads spinning while they wait count in it).",
-              "", "\\* exhaustive matching timed on the first rows of queries (whole key grid) and scaled "
-              "to all rows; its cost per row is constant.", "", "### Where the time goes (% of the stage sum)", ""]
-    share_head = ["input", "scale", "device", "precision", "threads", *STEP_STAGES]
+                     _f(e["fps"], 2), _f(e["end_to_end_cpu_ms"]), *(_f(s[name]) for name in STEP_STAGES),
+                     _f(s["prepare_key"]), _f(e["exhaustive_match_ms"]) + scaled, _f(e["exhaustive_over_two_stage"]),
+                     _f(e["peak_rss_mb"], 0), _f(e["peak_gpu_mb"], 0)])
+    lines = ["### Engine, per frame (ms; median of the timed frames)", "", *_table(head, rows), "",
+             "CPU ms: CPU time of all the process's threads per frame, end to end; other processes inflate it "
+             "less than wall time (OpenMP threads spinning while they wait count in it).", "",
+             "\\* exhaustive matching timed on the first rows of queries (whole key grid) and scaled to all "
+             "rows; its cost per row is constant.", "", "### Where the time goes (% of the stage sum)", ""]
     share_rows = []
-    for e in (e for e in entries if e["kind"] == "engine" and e["status"] == "measured"):
+    for e in (e for e in entries if e["status"] == "measured"):
         total = sum(e["stages_ms"][name] for name in STEP_STAGES)
         share_rows.append([*_where(e), *(_f(100 * e["stages_ms"][name] / total, 0) for name in STEP_STAGES)])
-    lines += _table(share_head, share_rows)
-    lines += ["", "### FLOPs per frame (GFLOP) and H200 floors (ms)", ""]
+    lines += _table(["input", "scale", "device", "precision", "threads", *STEP_STAGES], share_rows)
     flop_head = ["input", "scale", "local net", "sepconv (analytic)", "features", "two-stage match",
                  "exhaustive match (analytic)", "refine", "keyframe prep", "floor fp16 compute",
                  "floor fp16 bytes", "floor fp32 compute", "floor fp32 bytes"]
     flop_rows = []
     for row in rep["flops_per_frame"]:
         f = row["flops"]
+        stages = ("local_network", "local_sepconv_analytic", "global_features", "global_match_counted",
+                  "exhaustive_match_analytic", "refine", "prepare_key")
         flop_rows.append([f"{row['width']}×{row['height']}", f"{row['chroma_scale']:g}",
-                          *(_f(f[k] / 1e9, 2) for k in ("local_network", "local_sepconv_analytic", "global_features",
-                                                         "global_match_counted", "exhaustive_match_analytic",
-                                                         "refine", "prepare_key")),
+                          *(_f(f[k] / 1e9, 2) for k in stages),
                           *(_f(row[p][k], 3) for p in ("h200_floor_fp16", "h200_floor_fp32")
                             for k in ("compute_ms", "bandwidth_ms"))])
-    lines += _table(flop_head, flop_rows)
-    lines += ["", "### Through the VapourSynth filter (colorize), per frame (ms)", ""]
-    filt_head = ["input", "scale", "device", "precision", "threads", "sequential", "fps", "in flight",
-                 "fps (in flight)", "engine end to end", "filter adds", "peak RSS MiB", "peak GPU MiB"]
-    filt_rows = []
-    for e in (e for e in entries if e["kind"] == "filter"):
+    return [*lines, "", "### FLOPs per frame (GFLOP) and H200 floors (ms)", "", *_table(flop_head, flop_rows)]
+
+
+def _filter_section(entries: list[dict[str, Any]]) -> list[str]:
+    head = ["input", "scale", "device", "precision", "threads", "sequential", "fps", "in flight",
+            "fps (in flight)", "engine end to end", "filter adds", "peak RSS MiB", "peak GPU MiB"]
+    rows = []
+    for e in entries:
         if e["status"] != "measured":
-            filt_rows.append(_not_measured(e, len(filt_head)))
+            rows.append(_not_measured(e, len(head)))
             continue
-        filt_rows.append([*_where(e), _f(e["sequential"]["ms"]), _f(e["sequential"]["fps"], 2),
-                          f"{_f(e['in_flight']['ms'])} ({e['prefetch']})", _f(e["in_flight"]["fps"], 2),
-                          _f(e["engine_end_to_end_ms"]), _f(e["filter_adds_ms"]), _f(e["peak_rss_mb"], 0),
-                          _f(e["peak_gpu_mb"], 0)])
-    lines += _table(filt_head, filt_rows)
-    lines += ["", "### Long shot through the filter: RSS (MiB) with a bounded cache", ""]
-    long_head = ["input", "scale", "device", "precision", "threads", "frames", "cache MiB", "RSS settled",
-                 "RSS at end", "growth", "peak RSS"]
-    long_rows = []
-    for e in (e for e in entries if e["kind"] == "long_shot"):
+        rows.append([*_where(e), _f(e["sequential"]["ms"]), _f(e["sequential"]["fps"], 2),
+                     f"{_f(e['in_flight']['ms'])} ({e['prefetch']})", _f(e["in_flight"]["fps"], 2),
+                     _f(e["engine_end_to_end_ms"]), _f(e["filter_adds_ms"]), _f(e["peak_rss_mb"], 0),
+                     _f(e["peak_gpu_mb"], 0)])
+    return ["### Through the VapourSynth filter (colorize), per frame (ms)", "", *_table(head, rows)]
+
+
+def _long_shot_section(entries: list[dict[str, Any]]) -> list[str]:
+    head = ["input", "scale", "device", "precision", "threads", "frames", "cache MiB", "RSS settled",
+            "RSS at end", "growth", "slope MiB / 100 frames", "peak RSS"]
+    rows = []
+    for e in entries:
         if e["status"] != "measured":
-            long_rows.append(_not_measured(e, len(long_head)))
+            rows.append(_not_measured(e, len(head)))
             continue
-        samples = dict((frame, mb) for frame, mb in e["rss_samples_mb"])
-        settled = next(mb for frame, mb in e["rss_samples_mb"] if frame >= e["rss_settled_from_frame"])
-        long_rows.append([*_where(e), str(e["frames"]), _f(e["cache_mb"], 0),
-                          f"{_f(settled)} (frame {e['rss_settled_from_frame']})",
-                          _f(samples[e["frames"]]), _f(e["rss_growth_mb"]), _f(e["peak_rss_mb"], 0)])
-    lines += _table(long_head, long_rows)
+        samples = dict(e["rss_samples_mb"])
+        start = e["rss_settled_from_frame"]
+        settled = next(mb for frame, mb in e["rss_samples_mb"] if frame >= start)
+        rows.append([*_where(e), str(e["frames"]), _f(e["cache_mb"], 0), f"{_f(settled)} (frame {start})",
+                     _f(samples[e["frames"]]), _f(e["rss_growth_mb"]), _f(e["rss_slope_mb_per_100_frames"], 2),
+                     _f(e["peak_rss_mb"], 0)])
+    return ["### Long shot through the filter: RSS (MiB) with a bounded cache", "", *_table(head, rows)]
+
+
+def markdown(rep: dict[str, Any]) -> str:
+    """The report as markdown: engine, where the time goes, FLOPs and floors, filter, long shot."""
+    m = rep["machine"]
+    lines = [f"Machine: {m['cpu_model']}, {m['cpus']} CPUs, torch {m['torch']}, CUDA: {m['cuda_device'] or 'none'}; "
+             f"load average before {_f(m['load_average'][0], 2)}, after {_f(rep['load_average_after'][0], 2)}. "
+             f"Weights: {rep['weights']['source']}."]
+    for kind, section in (("engine", lambda es: _engine_section(rep, es)), ("filter", _filter_section),
+                          ("long_shot", _long_shot_section)):
+        entries = [e for e in rep["entries"] if e["kind"] == kind]
+        if entries:
+            lines += ["", *section(entries)]
     return "\n".join(lines) + "\n"
 
 

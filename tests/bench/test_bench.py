@@ -105,6 +105,7 @@ def test_filter_and_long_shot_entries(quick: dict) -> None:
     shot = entries["long_shot"]
     frames = [frame for frame, _ in shot["rss_samples_mb"]]
     assert frames[-1] == shot["frames"] == 12 and frames == sorted(frames)
+    assert "rss_slope_mb_per_100_frames" in shot and shot["rss_settled_from_frame"] == 2
 
 
 def test_markdown_has_a_row_per_entry_and_is_printed(quick: dict) -> None:
@@ -115,7 +116,8 @@ def test_markdown_has_a_row_per_entry_and_is_printed(quick: dict) -> None:
         expected = [e for e in quick["json"]["entries"] if e["kind"] == kind]
         assert len(rows) == len(expected)
         for row, entry in zip(rows, expected):
-            assert row.startswith(f"| {entry['width']}×{entry['height']} | {entry['chroma_scale']:g} | {entry['device']}")
+            where = f"| {entry['width']}×{entry['height']} | {entry['chroma_scale']:g} | {entry['device']}"
+            assert row.startswith(where)
             if entry["status"] != "measured":
                 assert entry["reason"] in row
 
@@ -149,6 +151,7 @@ def test_exhaustive_reference_is_scaled_from_the_rows_timed(weights: Path) -> No
         (["--sizes", "854x"], "must be WIDTHxHEIGHT"),
         (["--scales", "0.5,2"], "must lie in (0, 1]"),
         (["--scales", "half"], "must be numbers"),
+        (["--kinds", "engine,gpu"], "unknown kind(s) gpu"),
     ],
 )
 def test_bad_options_are_named(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
@@ -172,5 +175,7 @@ def test_markdown_rows_match_entries_of_a_given_report() -> None:
     report = bench.report(entries, {"machine": {"cpu_model": "x", "cpus": 2, "torch": "t", "cuda_device": None,
                                                 "load_average": [0.0, 0.0, 0.0]},
                                     "load_average_after": [0.0, 0.0, 0.0], "weights": {"source": "given"}})
-    rows = _section_rows(bench.markdown(report), SECTIONS["engine"])
+    text = bench.markdown(report)
+    rows = _section_rows(text, SECTIONS["engine"])
     assert len(rows) == 1 and re.search(r"\| cuda \| fp16 \| 2 \| not measured: no CUDA device", rows[0])
+    assert SECTIONS["filter"] not in text and SECTIONS["long_shot"] not in text  # nothing of those kinds
