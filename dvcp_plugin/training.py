@@ -76,7 +76,7 @@ class TrainConfig:
     out: str
     licensed_only: str | None = None
     seed: int = 0
-    steps: dict[str, int] = field(default_factory=lambda: {"local": 1500, "global": 600, "refine": 600, "joint": 400})
+    steps: dict[str, int] = field(default_factory=lambda: {"local": 2400, "global": 600, "refine": 500, "joint": 400})
     lr: dict[str, float] = field(
         default_factory=lambda: {"local": 1e-3, "global": 1e-3, "refine": 1e-3, "joint": 3e-4}
     )
