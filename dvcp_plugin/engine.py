@@ -23,6 +23,7 @@ from .errors import DvcpError
 from .hookspecs import STAGE_KINDS
 from .models.global_stage import KeyState
 from .models.propagation import StepOutput, propagate_step
+from .models.resolution import downscale, working_size
 from .registry import StageRegistry, default_registry
 from .stages import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
 from .weights import find_weights, load_weights
@@ -118,17 +119,14 @@ class Engine:
 
     def working_size(self, height: int, width: int) -> tuple[int, int]:
         """The chroma working resolution for an input of ``height`` × ``width``."""
-        return max(8, round(height * self.chroma_scale)), max(8, round(width * self.chroma_scale))
+        return working_size(height, width, self.chroma_scale)
 
     def to_working(self, image: torch.Tensor) -> torch.Tensor:
         """(H,W), (C,H,W) or (1,C,H,W) full-resolution float -> (1,C,h,w) on the device."""
         while image.dim() < 4:
             image = image.unsqueeze(0)
         image = image.to(self.device, self.dtype)
-        size = self.working_size(image.shape[-2], image.shape[-1])
-        if size == tuple(image.shape[-2:]):
-            return image
-        return F.interpolate(image, size=size, mode="bilinear", antialias=True, align_corners=False)
+        return downscale(image, self.working_size(image.shape[-2], image.shape[-1]))
 
     @torch.inference_mode()
     def prepare_key(self, grey: torch.Tensor, chroma: torch.Tensor) -> KeyState:

@@ -20,12 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from .errors import DvcpError
 from .filters.images import IMAGE_SUFFIXES, ImageError, read_image
 from .models.color import rgb_to_luma_chroma
+from .models.resolution import downscale, working_size
 
 
 class DataError(DvcpError):
@@ -106,11 +106,6 @@ def keep_licensed(sequences: list[Sequence], licenses_md: str | Path) -> list[Se
     return kept
 
 
-def working_size(height: int, width: int, scale: float) -> tuple[int, int]:
-    """The working resolution of a ``height`` × ``width`` frame (as :meth:`Engine.working_size`)."""
-    return max(8, round(height * scale)), max(8, round(width * scale))
-
-
 def load_frame(path: Path) -> np.ndarray:
     """An 8-bit RGB frame (H, W, 3) from ``path``; other formats are a clear error."""
     try:
@@ -137,13 +132,6 @@ def frame_planes(rgb: np.ndarray) -> tuple[Tensor, Tensor]:
     tensor = torch.from_numpy(np.ascontiguousarray(rgb)).permute(2, 0, 1)[None].float() / 255.0
     _, chroma = rgb_to_luma_chroma(tensor, "601")
     return grey, chroma[0]
-
-
-def downscale(image: Tensor, size: tuple[int, int]) -> Tensor:
-    """(C,H,W) -> (C,h,w) with the engine's working-resolution filter (bilinear, antialiased)."""
-    if tuple(image.shape[-2:]) == tuple(size):
-        return image
-    return F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0]
 
 
 def to_u8(planes: Tensor) -> Tensor:
