@@ -22,7 +22,7 @@ import torch.nn.functional as F
 from .errors import DvcpError
 from .hookspecs import STAGE_KINDS
 from .models.global_stage import KeyState
-from .models.propagation import StepOutput, propagate_step
+from .models.propagation import StepOutput, propagate_step, refine_step
 from .models.resolution import downscale, working_size
 from .registry import StageRegistry, default_registry
 from .stages import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
@@ -147,6 +147,15 @@ class Engine:
         """One frame: working-resolution greys and previous final chroma -> the three estimates."""
         self._count("steps")
         return propagate_step(self.local, self.global_, self.refine, key, grey_prev, grey_cur, chroma_prev)
+
+    @torch.inference_mode()
+    def refine_full(
+        self, grey: torch.Tensor, local: torch.Tensor, global_: torch.Tensor, confidence: torch.Tensor
+    ) -> torch.Tensor:
+        """The refine stage alone on full-resolution estimates -> full-resolution chroma (2,H,W)."""
+        work = self.to_working
+        final = refine_step(self.refine, work(grey), work(local), work(global_), work(confidence))
+        return self.to_full(final, (grey.shape[-2], grey.shape[-1]))
 
     @staticmethod
     def to_full(chroma: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -137,13 +137,3 @@ def pipeline_of(clip: vs.VideoNode, local: vs.VideoNode, global_: vs.VideoNode) 
         if pipeline.field_of(local) == "local" and pipeline.field_of(global_) == "global_":
             return pipeline
     return None
-
-
-@torch.inference_mode()
-def refine_estimates(
-    engine: Engine, grey: torch.Tensor, local: torch.Tensor, global_: torch.Tensor, confidence: torch.Tensor
-) -> torch.Tensor:
-    """The refine stage alone on full-resolution estimates -> full-resolution chroma (2,H,W)."""
-    work = engine.to_working
-    final = engine.refine(work(grey), work(local), work(global_), work(confidence)).clamp(-0.5, 0.5)
-    return engine.to_full(final, (grey.shape[-2], grey.shape[-1]))

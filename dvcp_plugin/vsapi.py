@@ -31,7 +31,7 @@ from .filters.convert import (
 from .filters.errors import FilterError
 from .filters.keyframes import make_keyframes
 from .filters.stages import Estimate, chroma_filter
-from .pipeline import EXPECTED, EngineKey, Pipeline, pipeline_of, refine_estimates, shared_engine, shared_pipeline
+from .pipeline import EXPECTED, EngineKey, Pipeline, pipeline_of, shared_engine, shared_pipeline
 from .weights import find_weights
 
 __all__ = ["colorize", "global_match", "local_propagate", "refine"]
@@ -249,8 +249,8 @@ def _stateless_refine(
             confidence = torch.from_numpy(np.array(conf_frame[0], dtype=np.float32))
         else:
             confidence = torch.ones_like(grey)
-        chroma = refine_estimates(
-            engine, grey, frame_chroma(local_frame, working), frame_chroma(global_frame, working), confidence
+        chroma = engine.refine_full(
+            grey, frame_chroma(local_frame, working), frame_chroma(global_frame, working), confidence
         )
         return Estimate(chroma)
 

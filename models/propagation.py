@@ -30,5 +30,12 @@ def propagate_step(
     """Colour ``grey_cur`` from the previous frame (local), the keyframe (global) and their fusion."""
     local = local_stage(grey_prev, grey_cur, chroma_prev)
     global_chroma, confidence = global_stage(grey_cur, key)
-    final = refine_stage(grey_cur, local, global_chroma, confidence).clamp(-0.5, 0.5)
+    final = refine_step(refine_stage, grey_cur, local, global_chroma, confidence)
     return StepOutput(local=local, global_=global_chroma, confidence=confidence, final=final)
+
+
+def refine_step(
+    refine_stage: nn.Module, grey: Tensor, local: Tensor, global_chroma: Tensor, confidence: Tensor
+) -> Tensor:
+    """The final chroma of one frame from its two estimates, clamped to the valid chroma range."""
+    return refine_stage(grey, local, global_chroma, confidence).clamp(-0.5, 0.5)
