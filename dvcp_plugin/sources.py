@@ -9,16 +9,15 @@ frame is read. A video file is opened through vapoursynth-bestsource (``core.bs.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
-import numpy as np
 import vapoursynth as vs
 from PIL import Image, UnidentifiedImageError
 
 from .errors import DvcpError
+from .filters.arrays import array_clip, image_kind
 from .filters.images import IMAGE_SUFFIXES, ImageError, read_image
 
 
@@ -66,49 +65,6 @@ def _header(path: Path) -> tuple[tuple[int, int], bool]:
         return (array.shape[1], array.shape[0]), array.ndim == 3
 
 
-def _kind(image: np.ndarray) -> str:
-    return f"{8 * image.itemsize}-bit {'colour' if image.ndim == 3 else 'grey'}"
-
-
-def array_clip(
-    read: Callable[[int], np.ndarray], length: int, first: np.ndarray, fps: Fraction, name: Callable[[int], str]
-) -> vs.VideoNode:
-    """A clip of ``length`` frames whose frame n is ``read(n)``; all must match ``first``'s shape and depth.
-
-    ``first`` is a uint8/uint16 (H,W) grey or (H,W,3) RGB array; the clip is GRAY8/16 or RGB24/48,
-    full range; ``name(n)`` names frame n in errors.
-    """
-    height, width = first.shape[:2]
-    family = vs.RGB if first.ndim == 3 else vs.GRAY
-    fmt = vs.core.query_video_format(family, vs.INTEGER, 8 * first.itemsize, 0, 0)
-    blank = vs.core.std.BlankClip(
-        width=width, height=height, format=fmt.id, length=length, fpsnum=fps.numerator, fpsden=fps.denominator,
-        keep=True,
-    )
-    expected = (first.shape, first.dtype)
-
-    def fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        try:
-            image = read(n)
-        except ImageError as exc:
-            raise vs.Error(str(exc)) from None
-        if (image.shape, image.dtype) != expected:
-            raise vs.Error(
-                f"{name(n)} is a {image.shape[1]}x{image.shape[0]} {_kind(image)} image but the first frame is "
-                f"{width}x{height} {_kind(first)}; every frame of a sequence must have the same size and kind"
-            )
-        out = f.copy()
-        planes = [image] if image.ndim == 2 else [image[:, :, i] for i in range(3)]
-        for i, plane in enumerate(planes):
-            np.asarray(out[i])[...] = plane
-        out.props["_Range"] = vs.RANGE_FULL
-        if family == vs.RGB:
-            out.props["_Matrix"] = vs.MATRIX_RGB
-        return out
-
-    return vs.core.std.ModifyFrame(blank, blank, fill)
-
-
 def open_folder(folder: Path, fps: Fraction) -> Source:
     """A folder of frames as a clip (see the module doc)."""
     paths = list_frames(folder)
@@ -135,7 +91,7 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
     clip = array_clip(lambda n: read_image(paths[n]), len(paths), first, fps, lambda n: str(paths[n]))
     return Source(
         clip=clip, names=[p.stem for p in paths], bits=8 * first.itemsize, suffix=paths[0].suffix.lower(),
-        description=f"{len(paths)} {_kind(first)} frames {size[0]}x{size[1]} from {folder}",
+        description=f"{len(paths)} {image_kind(first)} frames {size[0]}x{size[1]} from {folder}",
     )
 
 

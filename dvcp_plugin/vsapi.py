@@ -10,27 +10,18 @@ from __future__ import annotations
 
 import inspect
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-import numpy as np
 import torch
 import vapoursynth as vs
 
 from .errors import DvcpError
-from .filters.convert import (
-    CONFIDENCE_PROP,
-    WORKING_MATRICES,
-    LumaReader,
-    OutputWriter,
-    check_clip,
-    frame_chroma,
-    output_format,
-)
+from .filters.convert import WORKING_MATRICES, OutputWriter, check_clip, output_format
 from .filters.errors import FilterError
 from .filters.keyframes import make_keyframes
-from .filters.stages import Estimate, chroma_filter
+from .filters.refine import refine_filter
 from .pipeline import EXPECTED, EngineKey, Pipeline, pipeline_of, shared_engine, shared_pipeline
 from .weights import find_weights
 
@@ -223,13 +214,6 @@ def _same_engine(pipeline: Pipeline, device: str | None, half: bool | None, *res
     return all(checks)
 
 
-def _to_444(clip: vs.VideoNode) -> vs.VideoNode:
-    fmt = clip.format
-    if fmt.color_family == vs.YUV and (fmt.subsampling_w or fmt.subsampling_h):
-        return clip.resize.Bicubic(format=fmt.replace(subsampling_w=0, subsampling_h=0))
-    return clip
-
-
 def _stateless_refine(
     clip: vs.VideoNode, local: vs.VideoNode, global_: vs.VideoNode, format: Format, matrix: str | int | None,
     device: str, half: bool, local_stage: str | None, global_stage: str | None, refine_stage: str | None,
@@ -239,23 +223,5 @@ def _stateless_refine(
     fmt = output_format(format, clip.format)
     _threads(threads)
     engine = shared_engine(_engine_key(device, half, local_stage, global_stage, refine_stage, weights, chroma_scale))
-    luma = LumaReader(clip.format, working)
-
-    def produce(n: int, frames: Sequence[vs.VideoFrame]) -> Estimate:
-        source, local_frame, global_frame = frames
-        grey = luma(source)
-        conf_frame = global_frame.props.get(CONFIDENCE_PROP)
-        if isinstance(conf_frame, vs.VideoFrame) and (conf_frame.height, conf_frame.width) == tuple(grey.shape):
-            confidence = torch.from_numpy(np.array(conf_frame[0], dtype=np.float32))
-        else:
-            confidence = torch.ones_like(grey)
-        chroma = engine.refine_full(
-            grey, frame_chroma(local_frame, working), frame_chroma(global_frame, working), confidence
-        )
-        return Estimate(chroma)
-
-    # the engine lives as long as the node: the callback holds it through produce
-    return chroma_filter(
-        clip, produce, OutputWriter(clip.format, fmt, working), "refine",
-        inputs=[_to_444(local), _to_444(global_)], expected=EXPECTED,
-    )
+    writer = OutputWriter(clip.format, fmt, working)
+    return refine_filter(clip, local, global_, engine.refine_full, writer, expected=EXPECTED)

@@ -56,6 +56,14 @@ def check_clip(clip: Any, what: str) -> vs.VideoNode:
     return clip
 
 
+def to_444(clip: vs.VideoNode) -> vs.VideoNode:
+    """``clip`` with its chroma at full resolution: subsampled YUV is resized (Bicubic), others kept."""
+    fmt = clip.format
+    if fmt.color_family == vs.YUV and (fmt.subsampling_w or fmt.subsampling_h):
+        return clip.resize.Bicubic(format=fmt.replace(subsampling_w=0, subsampling_h=0))
+    return clip
+
+
 def frame_range(frame: vs.VideoFrame) -> int:
     """The frame's range as ``vs.RANGE_FULL``/``vs.RANGE_LIMITED``.
 

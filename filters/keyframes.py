@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from .convert import array_chroma, check_clip, frame_chroma
+from .convert import array_chroma, check_clip, frame_chroma, to_444
 from .errors import FilterError
 from .images import ImageError, read_image
 
@@ -81,9 +81,7 @@ def clip_keyframes(keys: Any, clip: vs.VideoNode, frames: Iterable[int] | None, 
         raise FilterError(
             f"keyframe at frame {beyond[0]} is out of range: the keyframe clip has {keys.num_frames} frames"
         )
-    full = keys
-    if keys.format.color_family == vs.YUV and (keys.format.subsampling_w or keys.format.subsampling_h):
-        full = keys.resize.Bicubic(format=keys.format.replace(subsampling_w=0, subsampling_h=0))
+    full = to_444(keys)
 
     def read_key(n: int) -> torch.Tensor:
         return frame_chroma(full.get_frame(n), matrix)
