@@ -40,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from .engine import Engine, EngineConfig
+from .runtime.engine import Engine, EngineConfig
 from .errors import DvcpError
 from .models.features import FeaturePair
 from .models.global_stage import GlobalMatching

@@ -27,7 +27,7 @@ import kornia.metrics
 import numpy as np
 import torch
 
-from .engine import Engine
+from .runtime.engine import Engine
 from .models.color import luma_chroma_to_rgb
 from .train_data import DataError, Sequence, frame_planes, load_frame
 

@@ -3,7 +3,7 @@
 A plugin is any object or module with functions marked ``@hookimpl`` whose names match the
 specifications below. Each returns a list of :class:`StageSpec`; the plugin manager collects
 them per kind ("local", "global", "refine"). The built-in stages are registered through these
-same hooks (see :mod:`dvcp_plugin.builtin_stages`).
+same hooks (see :mod:`dvcp_plugin.stages.builtin`).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A data folder is either one sequence (a folder of colour frames such as ``00000.jpg …``, in name
 order) or a folder of such sequence folders. Frames are converted to BT.601 full-range luma with the
 luma quantised to 8 bits (as the evaluation's input grey is), and luma and chroma are downscaled to
-the working resolution with the same maths as :meth:`dvcp_plugin.engine.Engine.to_working`
+the working resolution with the same maths as :meth:`dvcp_plugin.runtime.engine.Engine.to_working`
 (bilinear, antialiased). They are kept in memory as uint8 (chroma offset by 0.5).
 
 Sampling draws every random number from one ``torch.Generator`` whose state is saved in training

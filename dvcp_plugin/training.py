@@ -44,10 +44,10 @@ from .errors import DvcpError
 from .hookspecs import STAGE_KINDS
 from .models.losses import dvcp_losses
 from .models.propagation import propagate_step
-from .registry import default_registry
-from .stages import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage, pack_weights
+from .stages.registry import default_registry
+from .stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage, pack_weights
 from .train_data import ClipDataset, find_sequences, keep_licensed
-from .weights import load_weights, save_weights
+from .stages.weights import load_weights, save_weights
 
 PHASES = ("local", "global", "refine", "joint")
 # the stage kinds each phase optimises
@@ -236,7 +236,7 @@ class Trainer:
 
     @staticmethod
     def _device(name: str) -> torch.device:
-        from .engine import resolve_device
+        from .runtime.engine import resolve_device
 
         return resolve_device(name, False)
 

@@ -2,7 +2,7 @@
 
 Every function takes the clip first and returns a ``vs.VideoNode``; bad input is a ``vs.Error``
 naming the function. ``local_propagate``, ``global_match`` and ``colorize`` on the same clip, equal
-keyframes and equal options share one pipeline (see :mod:`dvcp_plugin.pipeline`): each frame's
+keyframes and equal options share one pipeline (see :mod:`dvcp_plugin.runtime.pipeline`): each frame's
 estimates are computed once, whichever node asks for them.
 """
 
@@ -22,8 +22,8 @@ from .filters.convert import WORKING_MATRICES, OutputWriter, check_clip, output_
 from .filters.errors import FilterError
 from .filters.keyframes import make_keyframes
 from .filters.refine import refine_filter
-from .pipeline import EXPECTED, EngineKey, Pipeline, pipeline_of, shared_engine, shared_pipeline
-from .weights import find_weights
+from .runtime.pipeline import EXPECTED, EngineKey, Pipeline, pipeline_of, shared_engine, shared_pipeline
+from .stages.weights import find_weights
 
 __all__ = ["colorize", "global_match", "local_propagate", "refine"]
 

@@ -10,7 +10,7 @@ import pytest
 
 from dvcp_plugin.errors import DuplicateStageError, PluginLoadError, UnknownStageError
 from dvcp_plugin.hookspecs import STAGE_KINDS, StageSpec, hookimpl
-from dvcp_plugin.registry import BUILTIN_PLUGIN_NAME, StageRegistry, allowed_plugins
+from dvcp_plugin.stages.registry import BUILTIN_PLUGIN_NAME, StageRegistry, allowed_plugins
 
 
 def _factory(**options):

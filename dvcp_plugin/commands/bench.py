@@ -82,15 +82,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _weights(path: str | None, workdir: Path) -> dict[str, Any]:
-    from ..weights import find_weights
+    from ..stages.weights import find_weights
 
     if path is not None:
         return {"path": str(find_weights(path)), "source": "given"}
     try:
         return {"path": str(find_weights()), "source": "shipped"}
     except DvcpError:
-        from ..stages import untrained_weights
-        from ..weights import save_weights
+        from ..stages.build import untrained_weights
+        from ..stages.weights import save_weights
 
         target = workdir / "untrained.pt"
         save_weights(target, untrained_weights(0))

@@ -24,7 +24,7 @@ from ..filters.images import IMAGE_SUFFIXES
 from ..frame_writer import VIDEO_SUFFIXES, FrameFolder, OutputError, VideoFile
 from ..render import render
 from ..sources import Source, open_input
-from ..weights import find_weights
+from ..stages.weights import find_weights
 
 OUTPUT_SUFFIXES = (".png", ".tif", ".tiff", ".jpg")
 

@@ -22,7 +22,7 @@ from ..demo_shot import grey_of, make_shot
 from ..filters.images import read_image, write_image
 from ..models.color import luma_chroma_to_rgb, rgb_to_luma_chroma
 from ..sources import open_folder
-from ..weights import find_weights
+from ..stages.weights import find_weights
 from ..frame_writer import FrameFolder, VideoFile
 from .colorize import (
     Options, add_engine_arguments, colorize_node, folder_format, run_settings, video_format, write_frames,

@@ -12,8 +12,8 @@ from urllib.parse import urlparse
 
 from ..errors import DvcpError
 from ..hookspecs import STAGE_KINDS
-from ..registry import default_registry
-from ..weights import WEIGHTS_ENV, find_weights
+from ..stages.registry import default_registry
+from ..stages.weights import WEIGHTS_ENV, find_weights
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

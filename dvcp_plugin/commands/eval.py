@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..engine import Engine, EngineConfig
+from ..runtime.engine import Engine, EngineConfig
 from ..eval_report import contact_sheet, plot_psnr_by_frame
 from ..evaluation import evaluate
 from ..train_data import find_sequences

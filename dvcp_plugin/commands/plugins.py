@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from ..hookspecs import STAGE_KINDS
-from ..registry import default_registry
+from ..stages.registry import default_registry
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -16,8 +16,8 @@ from dvcp_plugin import cli
 from dvcp_plugin.benchmark import STEP_STAGES, BenchConfig, measure_engine
 from dvcp_plugin.commands import bench
 from dvcp_plugin.errors import DvcpError
-from dvcp_plugin.stages import untrained_weights
-from dvcp_plugin.weights import save_weights
+from dvcp_plugin.stages.build import untrained_weights
+from dvcp_plugin.stages.weights import save_weights
 
 SECTIONS = {
     "engine": "### Engine, per frame",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from dvcp_plugin.stages import untrained_weights
-from dvcp_plugin.weights import save_weights
+from dvcp_plugin.stages.build import untrained_weights
+from dvcp_plugin.stages.weights import save_weights
 
 
 @pytest.fixture(scope="session")

@@ -10,8 +10,8 @@ import pytest
 import torch
 import vapoursynth as vs
 
-from dvcp_plugin.stages import untrained_weights
-from dvcp_plugin.weights import save_weights
+from dvcp_plugin.stages.build import untrained_weights
+from dvcp_plugin.stages.weights import save_weights
 
 WIDTH, HEIGHT, LENGTH = 64, 48, 12
 

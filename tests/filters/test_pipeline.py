@@ -11,8 +11,8 @@ import torch
 import vapoursynth as vs
 
 import dvcp_plugin
-from dvcp_plugin import pipeline
-from dvcp_plugin.engine import Engine, EngineConfig
+from dvcp_plugin.runtime import pipeline
+from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.filters.convert import array_chroma
 
 LENGTH = 8

@@ -10,7 +10,7 @@ import pytest
 import vapoursynth as vs
 
 import dvcp_plugin
-from dvcp_plugin import pipeline
+from dvcp_plugin.runtime import pipeline
 
 LENGTH = 16
 

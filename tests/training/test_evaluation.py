@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 
 from dvcp_plugin.cli import main
-from dvcp_plugin.engine import Engine, EngineConfig
+from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.evaluation import PSNR_CAP_DB, evaluate, psnr, ssim
 from dvcp_plugin.models.color import luma_chroma_to_rgb, rgb_to_luma_chroma
-from dvcp_plugin.stages import untrained_weights
+from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.train_data import DataError, find_sequences, load_frame
-from dvcp_plugin.weights import save_weights
+from dvcp_plugin.stages.weights import save_weights
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,12 @@ import pytest
 import torch
 
 from dvcp_plugin.cli import main
-from dvcp_plugin.engine import Engine, EngineConfig
+from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.errors import WeightsError
-from dvcp_plugin.stages import untrained_weights
+from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.train_data import ClipDataset, DataError, find_sequences, keep_licensed
 from dvcp_plugin.training import TrainConfig, Trainer, TrainingError, export_weights, load_dataset, read_checkpoint
-from dvcp_plugin.weights import load_weights, save_weights
+from dvcp_plugin.stages.weights import load_weights, save_weights
 
 SMALL = {
     "local": {"kernel_size": 5, "widths": [8, 16]},

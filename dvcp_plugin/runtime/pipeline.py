@@ -17,12 +17,12 @@ from dataclasses import dataclass
 import torch
 import vapoursynth as vs
 
+from ..errors import DvcpError
+from ..filters.convert import LumaReader, OutputWriter
+from ..filters.errors import FilterError
+from ..filters.keyframes import Keyframes
+from ..filters.stages import Estimate, chroma_filter
 from .engine import Engine, EngineConfig
-from .filters.convert import LumaReader, OutputWriter
-from .filters.keyframes import Keyframes
-from .filters.stages import Estimate, chroma_filter
-from .errors import DvcpError
-from .filters.errors import FilterError
 from .state_cache import StateCache
 
 EXPECTED = (DvcpError, FilterError)  # errors reported in frame requests by their message alone

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dvcp_plugin.engine import Engine, EngineConfig
+from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.errors import DvcpError, UnknownStageError, WeightsError
-from dvcp_plugin.stages import untrained_weights
-from dvcp_plugin.weights import save_weights
+from dvcp_plugin.stages.build import untrained_weights
+from dvcp_plugin.stages.weights import save_weights
 
 
 @pytest.fixture(scope="module")

@@ -8,18 +8,18 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .hookspecs import StageSpec, hookimpl
+from ..hookspecs import StageSpec, hookimpl
 
 
 def _sepconv(**options: Any) -> Any:
-    from .models.local import LocalPropagation
+    from ..models.local import LocalPropagation
 
     return LocalPropagation(**options)
 
 
 def _compact(roi_size: int | None = None, chunk_size: int = 4096, **options: Any) -> Any:
-    from .models.features import CompactEncoder
-    from .models.global_stage import GlobalMatching
+    from ..models.features import CompactEncoder
+    from ..models.global_stage import GlobalMatching
 
     return GlobalMatching(CompactEncoder(**options), roi_size=roi_size, chunk_size=chunk_size)
 
@@ -30,8 +30,8 @@ def _resnet(depth: int):
         roi_size: int | None = None,
         chunk_size: int = 4096,
     ) -> Any:
-        from .models.features import ResNetFeatures
-        from .models.global_stage import GlobalMatching
+        from ..models.features import ResNetFeatures
+        from ..models.global_stage import GlobalMatching
 
         extractor = ResNetFeatures(depth=depth, weights=imagenet_weights)
         return GlobalMatching(extractor, roi_size=roi_size, chunk_size=chunk_size)
@@ -40,7 +40,7 @@ def _resnet(depth: int):
 
 
 def _fcn(**options: Any) -> Any:
-    from .models.refine import RefinementNet
+    from ..models.refine import RefinementNet
 
     return RefinementNet(**options)
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
-from .errors import WeightsError
-from .hookspecs import STAGE_KINDS
+from ..errors import WeightsError
+from ..hookspecs import STAGE_KINDS
 from .registry import StageRegistry, default_registry
 from .weights import WEIGHTS_VERSION
 
@@ -46,7 +46,7 @@ def pack_weights(
     meta: Mapping[str, Any] | None = None,
     fmt: str = "dvcp-weights",
 ) -> dict[str, Any]:
-    """A weights dict (see :mod:`dvcp_plugin.weights`) holding the given stage modules."""
+    """A weights dict (see :mod:`dvcp_plugin.stages.weights`) holding the given stage modules."""
     stages = {}
     for kind, module in modules.items():
         state = {key: value.detach().cpu().float() if value.is_floating_point() else value.cpu()

@@ -18,12 +18,12 @@ from typing import Any
 
 import torch
 
-from .errors import WeightsError
+from ..errors import WeightsError
 
 WEIGHTS_FORMATS = ("dvcp-weights", "dvcp-checkpoint")
 WEIGHTS_VERSION = 1
 WEIGHTS_ENV = "DVCP_WEIGHTS"
-DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "dvcp-default.pt"
+DEFAULT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "dvcp-default.pt"
 
 HOW_TO_GET_WEIGHTS = (
     "The package ships its default weights in dvcp_plugin/weights/dvcp-default.pt; reinstall "

@@ -8,10 +8,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import torch
 
-from dvcp_plugin.engine import Engine, EngineConfig
-from dvcp_plugin.stages import untrained_weights
-from dvcp_plugin.state_cache import ShotError, StateCache
-from dvcp_plugin.weights import save_weights
+from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.stages.build import untrained_weights
+from dvcp_plugin.runtime.state_cache import ShotError, StateCache
+from dvcp_plugin.stages.weights import save_weights
 
 FRAMES, HEIGHT, WIDTH = 30, 24, 32
 

@@ -19,14 +19,14 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from .errors import DvcpError
-from .hookspecs import STAGE_KINDS
-from .models.global_stage import KeyState
-from .models.propagation import StepOutput, propagate_step, refine_step
-from .models.resolution import downscale, working_size
-from .registry import StageRegistry, default_registry
-from .stages import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
-from .weights import find_weights, load_weights
+from ..errors import DvcpError
+from ..hookspecs import STAGE_KINDS
+from ..models.global_stage import KeyState
+from ..models.propagation import StepOutput, propagate_step, refine_step
+from ..models.resolution import downscale, working_size
+from ..stages.registry import StageRegistry, default_registry
+from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
+from ..stages.weights import find_weights, load_weights
 
 __all__ = ["Engine", "EngineConfig", "KeyState", "StepOutput"]
 

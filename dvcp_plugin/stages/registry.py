@@ -15,9 +15,9 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-from .errors import DuplicateStageError, PluginLoadError, UnknownStageError
-from .hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, STAGE_KINDS, StageSpec
+from .. import hookspecs
+from ..errors import DuplicateStageError, PluginLoadError, UnknownStageError
+from ..hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, STAGE_KINDS, StageSpec
 
 PLUGINS_ENV = "DVCP_PLUGINS"
 BUILTIN_PLUGIN_NAME = "dvcp-builtin"
@@ -49,9 +49,9 @@ class StageRegistry:
         self._pm = pluggy.PluginManager(PROJECT_NAME)
         self._pm.add_hookspecs(hookspecs)
         if builtins:
-            from . import builtin_stages
+            from . import builtin
 
-            self._pm.register(builtin_stages, name=BUILTIN_PLUGIN_NAME)
+            self._pm.register(builtin, name=BUILTIN_PLUGIN_NAME)
         if load_entry_points:
             self._load_entry_points(allowed_plugins(os.environ.get(PLUGINS_ENV)))
 

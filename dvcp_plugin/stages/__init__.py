@@ -1,0 +1,1 @@
+"""Stage implementations: the pluggy registry, the built-in stages, building stages and weights files."""
