@@ -2,7 +2,7 @@
 
 Frame folders are written at the input's bit depth (8-bit in, 8-bit RGB out; 16-bit or deeper
 video in, 16-bit RGB out), one file per input frame under the input's names, and a rerun resumes:
-frames already written are kept (see :mod:`dvcp_plugin.frame_writer`). Video files are written by
+frames already written are kept (see :mod:`dvcp_plugin.media.frame_writer`). Video files are written by
 ffmpeg from YUV 4:4:4 at the input's depth.
 """
 
@@ -21,9 +21,9 @@ import vapoursynth as vs
 
 from ..errors import DvcpError
 from ..filters.images import IMAGE_SUFFIXES
-from ..frame_writer import VIDEO_SUFFIXES, FrameFolder, OutputError, VideoFile
-from ..render import render
-from ..sources import Source, open_input
+from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, OutputError, VideoFile
+from ..media.render import render
+from ..media.sources import Source, open_input
 from ..stages.weights import find_weights
 
 OUTPUT_SUFFIXES = (".png", ".tif", ".tiff", ".jpg")

@@ -18,12 +18,12 @@ import cv2
 import numpy as np
 import torch
 
-from ..demo_shot import grey_of, make_shot
 from ..filters.images import read_image, write_image
+from ..media.demo_shot import grey_of, make_shot
+from ..media.frame_writer import FrameFolder, VideoFile
+from ..media.sources import open_folder
 from ..models.color import luma_chroma_to_rgb, rgb_to_luma_chroma
-from ..sources import open_folder
 from ..stages.weights import find_weights
-from ..frame_writer import FrameFolder, VideoFile
 from .colorize import (
     Options, add_engine_arguments, colorize_node, folder_format, run_settings, video_format, write_frames,
     write_video,

@@ -9,7 +9,7 @@ import numpy as np
 
 from dvcp_plugin.cli import main
 from dvcp_plugin.commands.demo import FRAMES, HEIGHT, WIDTH, copy_key_chroma, psnr
-from dvcp_plugin.demo_shot import grey_of, make_shot
+from dvcp_plugin.media.demo_shot import grey_of, make_shot
 from dvcp_plugin.filters.images import read_image
 
 

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import torch
 
-from .models.color import rgb_to_luma_chroma
+from ..models.color import rgb_to_luma_chroma
 
 # (centre x, centre y at frame 0 as fractions of the frame; velocity in pixels per frame; radii as
 # fractions of the height; RGB colour; stripe period in pixels; spin in degrees per frame)

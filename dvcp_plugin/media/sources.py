@@ -8,7 +8,6 @@ frame is read. A video file is opened through vapoursynth-bestsource (``core.bs.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -16,9 +15,10 @@ from pathlib import Path
 import vapoursynth as vs
 from PIL import Image, UnidentifiedImageError
 
-from .errors import DvcpError
-from .filters.arrays import array_clip, image_kind
-from .filters.images import IMAGE_SUFFIXES, ImageError, read_image
+from ..errors import DvcpError
+from ..filters.arrays import array_clip, image_kind
+from ..filters.images import IMAGE_SUFFIXES, ImageError, read_image
+from .frames import image_files
 
 
 class InputError(DvcpError):
@@ -36,23 +36,16 @@ class Source:
     description: str
 
 
-def _natural_key(path: Path) -> list[int | str]:
-    return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", path.name)]
-
-
 def list_frames(folder: Path) -> list[Path]:
     """The image files of ``folder`` in natural name order (frame2 before frame10), hidden ones skipped."""
     if not folder.exists():
         raise InputError(f"input {folder} does not exist")
     if not folder.is_dir():
         raise InputError(f"input {folder} is not a folder")
-    paths = [
-        p for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-    ]
+    paths = image_files(folder)
     if not paths:
         raise InputError(f"input folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-    return sorted(paths, key=_natural_key)
+    return paths
 
 
 def _header(path: Path) -> tuple[tuple[int, int], bool]:

@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 
-from .errors import DvcpError
-from .filters.images import ImageError, write_image
+from ..errors import DvcpError
+from ..filters.images import ImageError, write_image
 
 MANIFEST = ".dvcp-run.json"
 PARTIAL = ".partial"
