@@ -29,7 +29,7 @@ import torch
 
 from .runtime.engine import Engine
 from .models.color import luma_chroma_to_rgb
-from .train_data import DataError, Sequence, frame_planes, load_frame
+from .training.data import DataError, Sequence, frame_planes, load_frame
 
 PSNR_CAP_DB = 100.0  # PSNR of identical images (MSE 0), which would otherwise be infinite
 SSIM_WINDOW = 11

@@ -2,12 +2,14 @@
 
 Luma lies in [0, 1]; Cb and Cr lie in [-0.5, 0.5]. BT.601 goes through kornia (whose chroma carries
 a +0.5 offset, removed here); BT.709 uses the same formula with its own coefficients, since kornia
-only implements BT.601.
+only implements BT.601. :func:`grey_u8` is the 8-bit grey of an RGB frame that training,
+evaluation and the demo take as the black-and-white input.
 """
 
 from __future__ import annotations
 
 import kornia.color
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -63,3 +65,10 @@ def luma_chroma_to_rgb(luma: Tensor, chroma: Tensor, matrix: str = "601") -> Ten
         g = (luma - kr * r - kb * b) / (1.0 - kr - kb)
         rgb = torch.cat([r, g, b], dim=1)
     return rgb.clamp(0.0, 1.0)
+
+
+def grey_u8(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 full-range luma of 8-bit RGB (..., 3), rounded to 8 bits: round(0.299R + 0.587G + 0.114B)."""
+    rgb = rgb.astype(np.float64)
+    luma = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
+    return np.clip(np.floor(luma + 0.5), 0, 255).astype(np.uint8)

@@ -12,7 +12,7 @@ from tqdm import tqdm
 from ..runtime.engine import Engine, EngineConfig
 from ..eval_report import contact_sheet, plot_psnr_by_frame
 from ..evaluation import evaluate
-from ..train_data import find_sequences
+from ..training.data import find_sequences
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

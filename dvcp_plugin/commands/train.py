@@ -10,7 +10,9 @@ import json
 import sys
 from pathlib import Path
 
-from ..training import PHASES, TrainConfig, Trainer, TrainingError, export_weights, load_dataset
+from ..training.checkpoints import export_weights
+from ..training.config import PHASES, TrainConfig, TrainingError
+from ..training.trainer import Trainer, load_dataset
 
 _DEFAULTS = TrainConfig(data=[], out="")
 

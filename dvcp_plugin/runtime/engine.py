@@ -27,6 +27,7 @@ from ..models.resolution import downscale, working_size
 from ..stages.registry import StageRegistry, default_registry
 from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
 from ..stages.weights import find_weights, load_weights
+from .devices import resolve_device
 
 __all__ = ["Engine", "EngineConfig", "KeyState", "StepOutput"]
 
@@ -48,26 +49,6 @@ class EngineConfig:
     def stage_name(self, kind: str) -> str | None:
         """The stage name asked for ``kind``, if any."""
         return {"local": self.local, "global": self.global_, "refine": self.refine}[kind]
-
-
-def resolve_device(device: str, half: bool) -> torch.device:
-    """Check that ``device`` exists and supports ``half``; the error says what is wrong."""
-    try:
-        dev = torch.device(device)
-    except RuntimeError as exc:
-        raise DvcpError(f"invalid device {device!r}: use 'cpu', 'cuda' or 'cuda:N'") from exc
-    if dev.type == "cuda":
-        if not torch.cuda.is_available():
-            raise DvcpError(f"device {device!r} asked for, but torch sees no CUDA device")
-        if dev.index is not None and dev.index >= torch.cuda.device_count():
-            raise DvcpError(
-                f"device {device!r} asked for, but torch sees {torch.cuda.device_count()} CUDA device(s)"
-            )
-    elif dev.type != "cpu":
-        raise DvcpError(f"unsupported device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
-    if half and dev.type != "cuda":
-        raise DvcpError("half precision needs a CUDA device; use half=False on the CPU")
-    return dev
 
 
 class Engine:

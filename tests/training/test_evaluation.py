@@ -15,7 +15,7 @@ from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.evaluation import PSNR_CAP_DB, evaluate, psnr, ssim
 from dvcp_plugin.models.color import luma_chroma_to_rgb, rgb_to_luma_chroma
 from dvcp_plugin.stages.build import untrained_weights
-from dvcp_plugin.train_data import DataError, find_sequences, load_frame
+from dvcp_plugin.training.data import DataError, find_sequences, load_frame
 from dvcp_plugin.stages.weights import save_weights
 
 

@@ -1,7 +1,7 @@
 """Training data: colour frame sequences, preloaded at the working resolution, sampled as augmented clips.
 
-A data folder is either one sequence (a folder of colour frames such as ``00000.jpg …``, in name
-order) or a folder of such sequence folders. Frames are converted to BT.601 full-range luma with the
+A data folder is either one sequence (a folder of colour frames such as ``00000.jpg …``, in natural
+name order, as ``dvcp colorize`` reads a folder) or a folder of such sequence folders. Frames are converted to BT.601 full-range luma with the
 luma quantised to 8 bits (as the evaluation's input grey is), and luma and chroma are downscaled to
 the working resolution with the same maths as :meth:`dvcp_plugin.runtime.engine.Engine.to_working`
 (bilinear, antialiased). They are kept in memory as uint8 (chroma offset by 0.5).
@@ -22,10 +22,11 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import DvcpError
-from .filters.images import IMAGE_SUFFIXES, ImageError, read_image
-from .models.color import rgb_to_luma_chroma
-from .models.resolution import downscale, working_size
+from ..errors import DvcpError
+from ..filters.images import IMAGE_SUFFIXES, ImageError, read_image
+from ..media.frames import image_files
+from ..models.color import grey_u8, rgb_to_luma_chroma
+from ..models.resolution import downscale, working_size
 
 
 class DataError(DvcpError):
@@ -40,10 +41,6 @@ class Sequence:
     frames: tuple[Path, ...]
 
 
-def _frame_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
-
-
 def find_sequences(data_dirs: list[str | Path], min_frames: int = 1) -> list[Sequence]:
     """The sequences under ``data_dirs``: each is a sequence folder or a folder of sequence folders."""
     sequences: list[Sequence] = []
@@ -51,9 +48,9 @@ def find_sequences(data_dirs: list[str | Path], min_frames: int = 1) -> list[Seq
         root = Path(data_dir)
         if not root.is_dir():
             raise DataError(f"data folder {root} does not exist or is not a folder")
-        own = _frame_files(root)
+        own = image_files(root)
         folders = [root] if own else sorted(p for p in root.iterdir() if p.is_dir())
-        found = [Sequence(f.name, tuple(_frame_files(f))) for f in folders]
+        found = [Sequence(f.name, tuple(image_files(f))) for f in folders]
         found = [s for s in found if s.frames]
         if not found:
             raise DataError(
@@ -117,13 +114,6 @@ def load_frame(path: Path) -> np.ndarray:
     if image.dtype == np.uint16:
         image = np.floor(image.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
     return image
-
-
-def grey_u8(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 full-range luma of 8-bit RGB, rounded to 8 bits: round(0.299R + 0.587G + 0.114B)."""
-    rgb = rgb.astype(np.float64)
-    luma = 0.299 * rgb[..., 0] + 0.587 * rgb[..., 1] + 0.114 * rgb[..., 2]
-    return np.clip(np.floor(luma + 0.5), 0, 255).astype(np.uint8)
 
 
 def frame_planes(rgb: np.ndarray) -> tuple[Tensor, Tensor]:

@@ -1,0 +1,87 @@
+"""Training checkpoints: reading one, checking it against the run asked for, exporting its weights.
+
+A checkpoint is a weights file (format ``dvcp-checkpoint``) plus the step, the phase, the optimiser
+and sampler states, the elapsed time and the training configuration, so any checkpoint loads as
+weights and a run resumes where it stopped with the same result as an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..hookspecs import STAGE_KINDS
+from ..stages.weights import load_weights, save_weights
+from .config import RUNTIME_FIELDS, TrainConfig, TrainingError
+
+CHECKPOINT_NAME = "last.pt"
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """Load a training checkpoint; corrupt files and plain weights files are clear errors."""
+    data = load_weights(path)
+    missing = {"step", "train_config", "rng"} - data.keys()
+    if data.get("format") != "dvcp-checkpoint" or missing:
+        raise TrainingError(
+            f"{path} is a weights file, not a training checkpoint (it lacks {', '.join(sorted(missing))})"
+            if missing else f"{path} is not a training checkpoint"
+        )
+    return data
+
+
+def check_compatible(data: Mapping[str, Any], config: TrainConfig, path: str | Path) -> None:
+    """Raise a TrainingError naming what differs between a checkpoint and the run asked for."""
+    for kind in STAGE_KINDS:
+        section = data["stages"].get(kind)
+        if section is None:
+            raise TrainingError(f"checkpoint {path} has no {kind} stage")
+        want_options = dict(config.stage_options.get(kind, {}))
+        if section["name"] != config.stages[kind] or dict(section["options"]) != want_options:
+            raise TrainingError(
+                f"checkpoint {path} holds the {kind} stage {section['name']!r} with options "
+                f"{dict(section['options'])}, but this run asks for {config.stages[kind]!r} with options "
+                f"{want_options}; use another --out folder or the same stages"
+            )
+    try:
+        saved = TrainConfig(**data["train_config"]).model_dict()
+    except (TypeError, TrainingError) as exc:
+        raise TrainingError(f"checkpoint {path} holds an unreadable training configuration: {exc}") from exc
+    wanted = config.model_dict()
+    differ = sorted(k for k in wanted if saved.get(k) != wanted[k])
+    if differ:
+        details = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {wanted[k]!r}" for k in differ)
+        raise TrainingError(
+            f"checkpoint {path} was written by a different training setup ({details}); "
+            "use another --out folder or repeat the original options"
+        )
+
+
+def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
+    """Write the weights of a training checkpoint as a ``dvcp-weights`` file without training state."""
+    data = read_checkpoint(checkpoint)
+    cfg = data["train_config"]
+    total = sum(int(n) for n in cfg["steps"].values())
+    if int(data["step"]) < total:
+        print(
+            f"dvcp train: note: {checkpoint} stopped at step {data['step']} of {total}", file=sys.stderr
+        )
+    weights = {
+        "format": "dvcp-weights",
+        "version": data["version"],
+        "stages": data["stages"],
+        "chroma_scale": data["chroma_scale"],
+        "meta": {
+            "trained": True,
+            "steps": int(data["step"]),
+            "schedule": dict(cfg["steps"]),
+            "train_config": {k: v for k, v in cfg.items() if k not in RUNTIME_FIELDS},
+            "elapsed_s": round(float(data.get("elapsed_s", 0.0)), 1),
+            "hardware": data.get("hardware", ""),
+            "torch": str(torch.__version__),
+        },
+    }
+    return save_weights(out, weights)

@@ -1,0 +1,79 @@
+"""The training configuration: the phases, their schedule, and everything else that determines a run."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ..errors import DvcpError
+from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES
+
+PHASES = ("local", "global", "refine", "joint")
+# settings that may differ between a run and its resumption (they do not change the result)
+RUNTIME_FIELDS = ("out", "device", "amp", "threads", "save_every", "log_every")
+
+
+class TrainingError(DvcpError):
+    """A training setup or checkpoint that cannot be used."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that determines a training run. Saved in every checkpoint."""
+
+    data: list[str]
+    out: str
+    licensed_only: str | None = None
+    seed: int = 0
+    steps: dict[str, int] = field(default_factory=lambda: {"local": 2400, "global": 600, "refine": 500, "joint": 400})
+    lr: dict[str, float] = field(
+        default_factory=lambda: {"local": 1e-3, "global": 1e-3, "refine": 1e-3, "joint": 3e-4}
+    )
+    batch: int = 8
+    crop: int = 80
+    length: int = 4
+    rollout: int = 6
+    max_stride: int = 3
+    key_stride: int = 6
+    temperature: float = 0.05
+    local_weight: float = 1.0
+    stages: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STAGES))
+    stage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    chroma_scale: float = DEFAULT_CHROMA_SCALE
+    device: str = "cpu"
+    amp: bool = True
+    threads: int | None = None
+    save_every: int = 100
+    log_every: int = 25
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.steps) - set(PHASES))
+        if unknown:
+            raise TrainingError(f"unknown training phase(s) {unknown}; the phases are {', '.join(PHASES)}")
+        self.steps = {phase: int(self.steps.get(phase, 0)) for phase in PHASES}
+        if any(n < 0 for n in self.steps.values()) or not sum(self.steps.values()):
+            raise TrainingError(f"phase steps must be >= 0 and not all zero, got {self.steps}")
+        self.lr = {phase: float(self.lr.get(phase, 1e-3)) for phase in PHASES}
+        if self.length < 3 or self.rollout < 3:
+            raise TrainingError("clips must have at least 3 frames (length and rollout >= 3)")
+        if self.crop < 16 or self.crop % 8:
+            raise TrainingError(f"crop must be a multiple of 8 and at least 16, got {self.crop}")
+        self.stages = {**DEFAULT_STAGES, **self.stages}
+
+    @property
+    def total_steps(self) -> int:
+        """Steps of the whole schedule."""
+        return sum(self.steps.values())
+
+    def phase_at(self, step: int) -> tuple[str, int, int]:
+        """(phase, step within the phase, length of the phase) of global ``step`` (0-based)."""
+        start = 0
+        for phase in PHASES:
+            if step < start + self.steps[phase]:
+                return phase, step - start, self.steps[phase]
+            start += self.steps[phase]
+        raise TrainingError(f"step {step} is past the end of the schedule ({self.total_steps} steps)")
+
+    def model_dict(self) -> dict[str, Any]:
+        """The settings that define the result (everything but the runtime fields)."""
+        return {k: v for k, v in asdict(self).items() if k not in RUNTIME_FIELDS}
