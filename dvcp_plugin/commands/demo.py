@@ -14,15 +14,16 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
+from ..evaluation.metrics import mean_psnr
+from ..evaluation.pictures import contact_sheet
 from ..filters.images import read_image, write_image
-from ..media.demo_shot import grey_of, make_shot
+from ..media.demo_shot import make_shot
 from ..media.frame_writer import FrameFolder, VideoFile
 from ..media.sources import open_folder
-from ..models.color import luma_chroma_to_rgb, rgb_to_luma_chroma
+from ..models.color import grey_u8, luma_chroma_to_rgb, rgb_to_luma_chroma
 from ..stages.weights import find_weights
 from .colorize import (
     Options, add_engine_arguments, colorize_node, folder_format, run_settings, video_format, write_frames,
@@ -46,39 +47,13 @@ def copy_key_chroma(greys: np.ndarray, key: np.ndarray) -> np.ndarray:
     return (rgb.permute(0, 2, 3, 1) * 255.0).round().clamp(0, 255).byte().numpy()
 
 
-def psnr(result: np.ndarray, truth: np.ndarray) -> float:
-    """Mean RGB PSNR (peak 255) of frames 1.. of uint8 (N,H,W,3) arrays, the keyframe left out."""
-    errors = ((result[1:].astype(np.float64) - truth[1:].astype(np.float64)) ** 2).mean(axis=(1, 2, 3))
-    return float(np.mean(10.0 * np.log10(255.0**2 / np.maximum(errors, 1e-10))))
-
-
-def _label(image: np.ndarray, text: str) -> np.ndarray:
-    band = np.full((18, image.shape[1], 3), 255, np.uint8)
-    cv2.putText(band, text, (4, 13), cv2.FONT_HERSHEY_SIMPLEX, 0.42, (0, 0, 0), 1, cv2.LINE_AA)
-    return np.concatenate([band, image])
-
-
-def contact_sheet(greys: np.ndarray, result: np.ndarray, truth: np.ndarray, rows: list[int]) -> np.ndarray:
-    """Rows of grey | dvcp | truth for the frames ``rows``, labelled, uint8 RGB."""
-    gap = np.full((greys.shape[1] + 18, 6, 3), 255, np.uint8)
-    lines = []
-    for k in rows:
-        cells = [
-            _label(np.repeat(greys[k][:, :, None], 3, axis=2), f"frame {k}: grey input"),
-            _label(result[k], "dvcp" + (" (keyframe)" if k == 0 else "")),
-            _label(truth[k], "truth"),
-        ]
-        lines.append(np.concatenate([cells[0], gap, cells[1], gap, cells[2]], axis=1))
-    return np.concatenate(lines)
-
-
 def run(args: argparse.Namespace) -> int:
     """Make the shot, colour it, write the files and print the scores."""
     options = Options(weights=args.weights, device=args.device)
     find_weights(options.weights)
     out: Path = args.out
     shot = make_shot(FRAMES, HEIGHT, WIDTH)
-    greys = grey_of(shot)
+    greys = grey_u8(shot)
     for name in ("truth", "grey"):
         shutil.rmtree(out / name, ignore_errors=True)
         (out / name).mkdir(parents=True)
@@ -99,7 +74,11 @@ def run(args: argparse.Namespace) -> int:
     write_frames(rgb, folder, run_settings(source, keys, options, out / "grey"), overwrite=True)
     result = np.stack([read_image(out / "colorized" / f"{k:05d}.png") for k in range(FRAMES)])
     sheet = out / "contact_sheet.png"
-    write_image(sheet, contact_sheet(greys, result, shot, [0, FRAMES // 3, 2 * FRAMES // 3, FRAMES - 1]))
+    rows = [
+        [(f"frame {k}: grey input", greys[k]), ("dvcp" + (" (keyframe)" if k == 0 else ""), result[k]), ("truth", shot[k])]
+        for k in (0, FRAMES // 3, 2 * FRAMES // 3, FRAMES - 1)
+    ]
+    write_image(sheet, contact_sheet(rows))
     if yuv is not None:
         video = out / "colorized.mp4"
         write_video(yuv, VideoFile(video, FPS), overwrite=True)
@@ -113,8 +92,8 @@ def run(args: argparse.Namespace) -> int:
     if video is not None:
         print(f"result video    {video}")
     print(f"contact sheet   {sheet}  (grey | dvcp | truth)")
-    print(f"PSNR frames 1-{FRAMES - 1} vs truth: dvcp {psnr(result, shot):.2f} dB, "
-          f"keyframe chroma copied {psnr(copy_key_chroma(greys, shot[0]), shot):.2f} dB")
+    print(f"PSNR frames 1-{FRAMES - 1} vs truth: dvcp {mean_psnr(result, shot):.2f} dB, "
+          f"keyframe chroma copied {mean_psnr(copy_key_chroma(greys, shot[0]), shot):.2f} dB")
     weights = f" --weights {args.weights}" if args.weights is not None else ""
     print(f"same run by hand: dvcp colorize {out / 'grey'} -k 0={key} -o {out / 'colorized'} --overwrite{weights}")
     return 0

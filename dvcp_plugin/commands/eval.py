@@ -9,9 +9,10 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..evaluation.pictures import contact_sheet, plot_psnr_by_frame
+from ..evaluation.protocol import evaluate
+from ..filters.images import write_image
 from ..runtime.engine import Engine, EngineConfig
-from ..eval_report import contact_sheet, plot_psnr_by_frame
-from ..evaluation import evaluate
 from ..training.data import find_sequences
 
 
@@ -52,9 +53,11 @@ def run(args: argparse.Namespace) -> int:
         {"dvcp (mean over sequences)": (31, 119, 180), "key-frame chroma (mean)": (150, 150, 150)},
         f"RGB PSNR by frame, {len(sequences)} sequences, keyframe = frame 0",
     )
-    sheet_path = contact_sheet(
-        args.sheet or f"{stem}-sheet.png", sheet.rows if sheet else [], f"{sheet_name}: grey input, truth, dvcp output"
-    )
+    rows = [[(f"frame {k}: grey (input)", grey), ("truth", truth), ("output", output)]
+            for k, grey, truth, output in (sheet.rows if sheet else [])]
+    sheet_path = Path(args.sheet or f"{stem}-sheet.png")
+    sheet_path.parent.mkdir(parents=True, exist_ok=True)
+    write_image(sheet_path, contact_sheet(rows, f"{sheet_name}: grey input, truth, dvcp output"))
     print(f"{'sequence':32s} " + " ".join(f"{'K=' + str(k):>22s}" for k in sorted(set(args.frames))))
     for name in result["sequences"]:
         cells = [result["by_frames"][str(k)]["sequences"][name] for k in sorted(set(args.frames))]

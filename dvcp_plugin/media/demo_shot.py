@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-import torch
-
-from ..models.color import rgb_to_luma_chroma
 
 # (centre x, centre y at frame 0 as fractions of the frame; velocity in pixels per frame; radii as
 # fractions of the height; RGB colour; stripe period in pixels; spin in degrees per frame)
@@ -74,10 +71,3 @@ def make_shot(frames: int = 24, height: int = 192, width: int = 320, seed: int =
             image = image * (1 - mask[:, :, None]) + paint.clip(0.0, 1.0) * mask[:, :, None]
         shot[k] = np.rint(image * 255.0).clip(0, 255).astype(np.uint8)
     return shot
-
-
-def grey_of(shot: np.ndarray) -> np.ndarray:
-    """BT.601 full-range luma of uint8 RGB frames (N,H,W,3) -> uint8 (N,H,W): the shot in black and white."""
-    rgb = torch.from_numpy(shot).permute(0, 3, 1, 2).float() / 255.0
-    luma, _ = rgb_to_luma_chroma(rgb, "601")
-    return (luma[:, 0] * 255.0).round().clamp(0, 255).byte().numpy()

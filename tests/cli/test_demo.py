@@ -8,9 +8,13 @@ import subprocess
 import numpy as np
 
 from dvcp_plugin.cli import main
-from dvcp_plugin.commands.demo import FRAMES, HEIGHT, WIDTH, copy_key_chroma, psnr
-from dvcp_plugin.media.demo_shot import grey_of, make_shot
+from dvcp_plugin.commands import demo
+from dvcp_plugin.commands.demo import FRAMES, HEIGHT, WIDTH, copy_key_chroma
+from dvcp_plugin.evaluation import metrics, protocol
+from dvcp_plugin.evaluation.metrics import mean_psnr as psnr
 from dvcp_plugin.filters.images import read_image
+from dvcp_plugin.media.demo_shot import make_shot
+from dvcp_plugin.models.color import grey_u8 as grey_of
 
 
 def test_demo_writes_frames_video_contact_sheet_and_scores(tmp_path, weights, capsys):
@@ -52,6 +56,13 @@ def test_copy_key_chroma_keeps_the_grey_and_the_keyframe_is_exact():
     baseline = copy_key_chroma(grey_of(shot), shot[0])
     assert np.abs(baseline[0].astype(int) - shot[0].astype(int)).max() <= 2
     assert psnr(baseline, shot) < psnr(shot, shot)
+
+
+def test_demo_scores_with_the_psnr_of_the_evaluation():
+    assert demo.mean_psnr is metrics.mean_psnr and protocol.psnr is metrics.psnr
+    shot = make_shot(3, 32, 48)
+    baseline = copy_key_chroma(grey_of(shot), shot[0])
+    assert psnr(baseline, shot) == np.mean([metrics.psnr(baseline[k], shot[k]) for k in (1, 2)])
 
 
 def test_demo_without_weights_says_how_to_get_them(tmp_path, monkeypatch, capsys):

@@ -12,45 +12,24 @@ For every sequence:
   grey) is scored in the same run.
 
 One run to the largest K also gives the scores of every smaller K (frame k depends only on frames
-0..k), so several K are reported from one pass.
+0..k), so several K are reported from one pass. Frames are read in natural name order, as
+``dvcp colorize`` reads a folder.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Sequence as SequenceOf
 from dataclasses import dataclass, field
 from typing import Any
 
-import kornia.metrics
 import numpy as np
 import torch
 
-from .runtime.engine import Engine
-from .models.color import luma_chroma_to_rgb
-from .training.data import DataError, Sequence, frame_planes, load_frame
-
-PSNR_CAP_DB = 100.0  # PSNR of identical images (MSE 0), which would otherwise be infinite
-SSIM_WINDOW = 11
-
-
-def psnr(output: np.ndarray, truth: np.ndarray) -> float:
-    """PSNR in dB (peak 255) of two uint8 images of the same shape; capped at PSNR_CAP_DB."""
-    if output.shape != truth.shape:
-        raise ValueError(f"images differ in shape: {output.shape} vs {truth.shape}")
-    mse = float(np.mean((output.astype(np.float64) - truth.astype(np.float64)) ** 2))
-    if mse == 0.0:
-        return PSNR_CAP_DB
-    return min(PSNR_CAP_DB, 10.0 * math.log10(255.0**2 / mse))
-
-
-def ssim(output: np.ndarray, truth: np.ndarray) -> float:
-    """Mean SSIM of two uint8 RGB images (H, W, 3): Gaussian window 11, σ 1.5, values in [0, 1]."""
-    if output.shape != truth.shape:
-        raise ValueError(f"images differ in shape: {output.shape} vs {truth.shape}")
-    a, b = (torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None].float() / 255.0 for x in (output, truth))
-    return float(kornia.metrics.ssim(a, b, SSIM_WINDOW, max_val=1.0).mean())
+from ..models.color import grey_u8, luma_chroma_to_rgb
+from ..runtime.engine import Engine
+from ..training.data import DataError, Sequence, frame_planes, load_frame
+from .metrics import psnr, ssim
 
 
 def to_u8(rgb: torch.Tensor) -> np.ndarray:
@@ -83,7 +62,7 @@ class SequenceScores:
 
 @dataclass
 class SheetFrames:
-    """Images of chosen frames of one sequence for the contact sheet: (frame, grey, truth, output)."""
+    """Images of chosen frames of one sequence for the contact sheet: (frame, grey (H,W), truth, output)."""
 
     name: str
     rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
@@ -127,8 +106,7 @@ def evaluate_sequence(
         scores.reference_psnr.append(psnr(reference, truth))
         scores.reference_ssim.append(ssim(reference, truth))
         if index in keep:
-            grey_u8 = np.repeat((greys[index].numpy() * 255.0).round().astype(np.uint8)[..., None], 3, axis=2)
-            sheet.rows.append((index, grey_u8, truth, output))
+            sheet.rows.append((index, grey_u8(truth), truth, output))
         if on_frame is not None:
             on_frame()
     return scores

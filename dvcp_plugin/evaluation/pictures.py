@@ -1,4 +1,5 @@
-"""Pictures of an evaluation: PSNR by frame index, and a contact sheet (grey, truth, output).
+"""Pictures of results: PSNR by frame index (``dvcp eval``), and contact sheets of labelled frames
+(``dvcp eval`` and ``dvcp demo``).
 
 Drawn with Pillow so the package needs no plotting library.
 """
@@ -15,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 _BACKGROUND = (255, 255, 255)
 _AXIS = (40, 40, 40)
 _GRID = (225, 225, 225)
+_LABEL_BAND, _TITLE_BAND, _GAP = 18, 28, 6  # contact sheet: pixels above each tile, above the rows, between columns
 
 
 def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
@@ -83,34 +85,33 @@ def plot_psnr_by_frame(
 
 
 def contact_sheet(
-    path: str | Path,
-    rows: Sequence[tuple[int, np.ndarray, np.ndarray, np.ndarray]],
-    title: str,
-    tile_width: int = 320,
-) -> Path:
-    """Grid of (grey, truth, output) uint8 RGB tiles, one row per frame, labelled; writes a PNG."""
-    if not rows:
+    rows: Sequence[Sequence[tuple[str, np.ndarray]]], title: str | None = None, tile_width: int = 320
+) -> np.ndarray:
+    """Rows of (label, image) tiles as one uint8 RGB image (H,W,3).
+
+    Images are uint8 grey (H,W) or RGB (H,W,3) of one size, scaled down to ``tile_width`` when
+    wider. Each tile has its label in a white band above it; ``title`` heads the sheet.
+    """
+    if not rows or not rows[0]:
         raise ValueError("nothing to show on the contact sheet: no frames")
-    height, width = rows[0][1].shape[:2]
+    height, width = rows[0][0][1].shape[:2]
     tile_w = min(tile_width, width)
     tile_h = max(1, round(height * tile_w / width))
-    label_w, header, gap = 70, 56, 4
-    columns = ("grey (input)", "truth", "output")
-    sheet = Image.new(
-        "RGB", (label_w + 3 * (tile_w + gap), header + len(rows) * (tile_h + gap)), _BACKGROUND
-    )
+    columns = max(len(row) for row in rows)
+    top = _TITLE_BAND if title else 0
+    cell_h = _LABEL_BAND + tile_h
+    sheet = Image.new("RGB", (columns * tile_w + (columns - 1) * _GAP, top + len(rows) * cell_h), _BACKGROUND)
     draw = ImageDraw.Draw(sheet)
-    font, small = _font(16), _font(14)
-    draw.text((8, 6), title, fill=_AXIS, font=font)
-    for c, name in enumerate(columns):
-        draw.text((label_w + c * (tile_w + gap) + tile_w / 2, header - 8), name, fill=_AXIS, font=small, anchor="mb")
-    for r, (frame, *tiles) in enumerate(rows):
-        y = header + r * (tile_h + gap)
-        draw.text((8, y + tile_h / 2), f"frame {frame}", fill=_AXIS, font=small, anchor="lm")
-        for c, tile in enumerate(tiles):
-            picture = Image.fromarray(np.ascontiguousarray(tile)).resize((tile_w, tile_h), Image.Resampling.LANCZOS)
-            sheet.paste(picture, (label_w + c * (tile_w + gap), y))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    sheet.save(path, format="PNG")
-    return path
+    if title:
+        draw.text((4, top / 2), title, fill=_AXIS, font=_font(16), anchor="lm")
+    small = _font(13)
+    for r, row in enumerate(rows):
+        y = top + r * cell_h
+        for c, (label, image) in enumerate(row):
+            x = c * (tile_w + _GAP)
+            draw.text((x + 4, y + _LABEL_BAND / 2), label, fill=_AXIS, font=small, anchor="lm")
+            tile = Image.fromarray(np.ascontiguousarray(image)).convert("RGB")
+            if tile.size != (tile_w, tile_h):
+                tile = tile.resize((tile_w, tile_h), Image.Resampling.LANCZOS)
+            sheet.paste(tile, (x, y + _LABEL_BAND))
+    return np.asarray(sheet)
