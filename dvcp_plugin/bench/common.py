@@ -1,0 +1,102 @@
+"""What every benchmark measurement uses: its configuration, a clock, memory readings, synthetic frames."""
+
+from __future__ import annotations
+
+import math
+import resource
+import statistics
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..errors import DvcpError
+
+KINDS = ("engine", "filter", "long_shot")
+# stage timings of an engine entry, in the order a frame runs them
+STEP_STAGES = ("downscale", "local", "global_features", "global_match", "global_upsample", "refine", "upscale")
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """One configuration to measure; the kinds are described in :mod:`dvcp_plugin.bench.measure`."""
+
+    kind: str
+    width: int
+    height: int
+    chroma_scale: float
+    weights: str
+    device: str = "cpu"
+    half: bool = False
+    threads: int = 1
+    frames: int = 3  # timed frames (long_shot: frames streamed)
+    warmup: int = 1
+    prefetch: int = 4  # filter: requests in flight
+    cache_mb: float = 1024  # filter and long_shot: the colorize cache bound
+    exhaustive_pairs: int = 4 * 10**9  # engine: most query·key pairs timed by the exhaustive reference
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise DvcpError(f"unknown benchmark kind {self.kind!r}; use one of {', '.join(KINDS)}")
+        if self.width < 8 or self.height < 8:
+            raise DvcpError(f"benchmark size {self.width}x{self.height} is too small; use at least 8x8")
+        if self.frames < 1 or self.warmup < 0 or self.threads < 1 or self.prefetch < 1:
+            raise DvcpError("frames, threads and prefetch must be positive and warmup not negative")
+
+
+@dataclass
+class Clock:
+    """Wall-clock timing that waits for the device's queued work."""
+
+    device: torch.device
+    samples: dict[str, list[float]] = field(default_factory=dict)
+
+    def sync(self) -> None:
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+
+    @contextmanager
+    def time(self, name: str, record: bool = True) -> Iterator[None]:
+        self.sync()
+        start = time.perf_counter()
+        yield
+        self.sync()
+        if record:
+            self.samples.setdefault(name, []).append((time.perf_counter() - start) * 1000.0)
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.samples[name])
+
+
+def peak_rss_mb() -> float:
+    """Peak resident set size of this process so far, in MiB (Linux ru_maxrss is in KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def current_rss_mb() -> float:
+    """Resident set size of this process now, in MiB."""
+    with open("/proc/self/statm") as statm:
+        pages = int(statm.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def peak_gpu_mb(device: torch.device) -> float | None:
+    return torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+
+
+def texture(n: int, height: int, width: int) -> np.ndarray:
+    """Frame ``n`` of a grey texture moving 2 px right per frame: float32 (H,W) in [0.1, 0.9]."""
+    yy, xx = np.mgrid[:height, :width].astype(np.float32)
+    wave = np.sin((xx - 2 * n) / 7.0) * np.cos(yy / 11.0) + 0.5 * np.sin((xx + yy - 2 * n) / 17.0)
+    return 0.5 + 0.4 * wave / 1.5
+
+
+def key_rgb(height: int, width: int) -> np.ndarray:
+    """A smooth colour keyframe, uint8 (H,W,3), whose luma follows frame 0 of :func:`texture`."""
+    grey = texture(0, height, width)
+    yy, xx = np.mgrid[:height, :width].astype(np.float32)
+    tint = np.stack([np.sin(xx / width * math.pi), np.cos(yy / height * math.pi), np.sin((xx + yy) / 97.0)], -1)
+    return np.clip(255.0 * (grey[..., None] + 0.15 * tint), 0, 255).astype(np.uint8)

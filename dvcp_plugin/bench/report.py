@@ -1,0 +1,144 @@
+"""The benchmark report: measured entries with FLOPs and H200 floors (JSON), and its markdown tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .common import STEP_STAGES
+from .flops import H200, floors
+
+SCHEMA = "dvcp-bench/1"
+
+
+def _engine_ms(entries: list[dict[str, Any]], entry: dict[str, Any]) -> float | None:
+    for other in entries:
+        if other["kind"] == "engine" and other["status"] == "measured" and all(
+            other[k] == entry[k] for k in ("width", "height", "chroma_scale", "device", "half")
+        ):
+            return other["end_to_end_ms"]
+    return None
+
+
+def report(entries: list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
+    """The JSON report: machine, weights, settings, entries, and FLOPs with H200 floors per size."""
+    flops_rows = []
+    seen = set()
+    for entry in entries:
+        key = (entry["width"], entry["height"], entry["chroma_scale"])
+        if entry["kind"] == "engine" and entry["status"] == "measured" and key not in seen:
+            seen.add(key)
+            flops_rows.append({
+                "width": key[0], "height": key[1], "chroma_scale": key[2], "working": entry["working"],
+                "flops": entry["flops"],
+                "h200_floor_fp16": floors(entry["flops"], True),
+                "h200_floor_fp32": floors(entry["flops"], False),
+            })
+    for entry in entries:
+        if entry["kind"] == "filter" and entry["status"] == "measured":
+            engine_ms = _engine_ms(entries, entry)
+            entry["engine_end_to_end_ms"] = engine_ms
+            entry["filter_adds_ms"] = None if engine_ms is None else entry["sequential"]["ms"] - engine_ms
+    return {"schema": SCHEMA, **info, "h200_rates": H200, "flops_per_frame": flops_rows, "entries": entries}
+
+
+def _f(value: float | None, digits: int = 1) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
+
+
+def _where(e: dict[str, Any]) -> list[str]:
+    precision = "fp16" if e["half"] else "fp32"
+    return [f"{e['width']}×{e['height']}", f"{e['chroma_scale']:g}", e["device"], precision, str(e["threads"])]
+
+
+def _not_measured(e: dict[str, Any], width: int) -> list[str]:
+    return [*_where(e), e.get("reason", e["status"]), *[""] * (width - 6)]
+
+
+def _engine_section(rep: dict[str, Any], entries: list[dict[str, Any]]) -> list[str]:
+    head = ["input", "scale", "device", "precision", "threads", "working", "end to end", "fps", "CPU ms",
+            "downscale", "local", "global features", "global match", "global upsample", "refine", "upscale",
+            "keyframe prep", "exhaustive match", "exhaustive / two-stage", "peak RSS MiB", "peak GPU MiB"]
+    rows = []
+    for e in entries:
+        if e["status"] != "measured":
+            rows.append(_not_measured(e, len(head)))
+            continue
+        s = e["stages_ms"]
+        scaled = "" if e["exhaustive_rows_timed"] == e["exhaustive_rows"] else " *"
+        rows.append([*_where(e), "×".join(str(v) for v in reversed(e["working"])), _f(e["end_to_end_ms"]),
+                     _f(e["fps"], 2), _f(e["end_to_end_cpu_ms"]), *(_f(s[name]) for name in STEP_STAGES),
+                     _f(s["prepare_key"]), _f(e["exhaustive_match_ms"]) + scaled, _f(e["exhaustive_over_two_stage"]),
+                     _f(e["peak_rss_mb"], 0), _f(e["peak_gpu_mb"], 0)])
+    lines = ["### Engine, per frame (ms; median of the timed frames)", "", *_table(head, rows), "",
+             "CPU ms: CPU time of all the process's threads per frame, end to end; other processes inflate it "
+             "less than wall time (OpenMP threads spinning while they wait count in it).", "",
+             "\\* exhaustive matching timed on the first rows of queries (whole key grid) and scaled to all "
+             "rows; its cost per row is constant.", "", "### Where the time goes (% of the stage sum)", ""]
+    share_rows = []
+    for e in (e for e in entries if e["status"] == "measured"):
+        total = sum(e["stages_ms"][name] for name in STEP_STAGES)
+        share_rows.append([*_where(e), *(_f(100 * e["stages_ms"][name] / total, 0) for name in STEP_STAGES)])
+    lines += _table(["input", "scale", "device", "precision", "threads", *STEP_STAGES], share_rows)
+    flop_head = ["input", "scale", "local net", "sepconv (analytic)", "features", "two-stage match",
+                 "exhaustive match (analytic)", "refine", "keyframe prep", "floor fp16 compute",
+                 "floor fp16 bytes", "floor fp32 compute", "floor fp32 bytes"]
+    flop_rows = []
+    for row in rep["flops_per_frame"]:
+        f = row["flops"]
+        stages = ("local_network", "local_sepconv_analytic", "global_features", "global_match_counted",
+                  "exhaustive_match_analytic", "refine", "prepare_key")
+        flop_rows.append([f"{row['width']}×{row['height']}", f"{row['chroma_scale']:g}",
+                          *(_f(f[k] / 1e9, 2) for k in stages),
+                          *(_f(row[p][k], 3) for p in ("h200_floor_fp16", "h200_floor_fp32")
+                            for k in ("compute_ms", "bandwidth_ms"))])
+    return [*lines, "", "### FLOPs per frame (GFLOP) and H200 floors (ms)", "", *_table(flop_head, flop_rows)]
+
+
+def _filter_section(entries: list[dict[str, Any]]) -> list[str]:
+    head = ["input", "scale", "device", "precision", "threads", "sequential", "fps", "in flight",
+            "fps (in flight)", "engine end to end", "filter adds", "peak RSS MiB", "peak GPU MiB"]
+    rows = []
+    for e in entries:
+        if e["status"] != "measured":
+            rows.append(_not_measured(e, len(head)))
+            continue
+        rows.append([*_where(e), _f(e["sequential"]["ms"]), _f(e["sequential"]["fps"], 2),
+                     f"{_f(e['in_flight']['ms'])} ({e['prefetch']})", _f(e["in_flight"]["fps"], 2),
+                     _f(e["engine_end_to_end_ms"]), _f(e["filter_adds_ms"]), _f(e["peak_rss_mb"], 0),
+                     _f(e["peak_gpu_mb"], 0)])
+    return ["### Through the VapourSynth filter (colorize), per frame (ms)", "", *_table(head, rows)]
+
+
+def _long_shot_section(entries: list[dict[str, Any]]) -> list[str]:
+    head = ["input", "scale", "device", "precision", "threads", "frames", "cache MiB", "RSS settled",
+            "RSS at end", "growth", "slope MiB / 100 frames", "peak RSS"]
+    rows = []
+    for e in entries:
+        if e["status"] != "measured":
+            rows.append(_not_measured(e, len(head)))
+            continue
+        samples = dict(e["rss_samples_mb"])
+        start = e["rss_settled_from_frame"]
+        settled = next(mb for frame, mb in e["rss_samples_mb"] if frame >= start)
+        rows.append([*_where(e), str(e["frames"]), _f(e["cache_mb"], 0), f"{_f(settled)} (frame {start})",
+                     _f(samples[e["frames"]]), _f(e["rss_growth_mb"]), _f(e["rss_slope_mb_per_100_frames"], 2),
+                     _f(e["peak_rss_mb"], 0)])
+    return ["### Long shot through the filter: RSS (MiB) with a bounded cache", "", *_table(head, rows)]
+
+
+def markdown(rep: dict[str, Any]) -> str:
+    """The report as markdown: engine, where the time goes, FLOPs and floors, filter, long shot."""
+    m = rep["machine"]
+    lines = [f"Machine: {m['cpu_model']}, {m['cpus']} CPUs, torch {m['torch']}, CUDA: {m['cuda_device'] or 'none'}; "
+             f"load average before {_f(m['load_average'][0], 2)}, after {_f(rep['load_average_after'][0], 2)}. "
+             f"Weights: {rep['weights']['source']}."]
+    for kind, section in (("engine", lambda es: _engine_section(rep, es)), ("filter", _filter_section),
+                          ("long_shot", _long_shot_section)):
+        entries = [e for e in rep["entries"] if e["kind"] == kind]
+        if entries:
+            lines += ["", *section(entries)]
+    return "\n".join(lines) + "\n"
