@@ -75,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     result = np.stack([read_image(out / "colorized" / f"{k:05d}.png") for k in range(FRAMES)])
     sheet = out / "contact_sheet.png"
     rows = [
-        [(f"frame {k}: grey input", greys[k]), ("dvcp" + (" (keyframe)" if k == 0 else ""), result[k]), ("truth", shot[k])]
+        [(f"frame {k}: grey input", greys[k]), ("dvcp (keyframe)" if k == 0 else "dvcp", result[k]), ("truth", shot[k])]
         for k in (0, FRAMES // 3, 2 * FRAMES // 3, FRAMES - 1)
     ]
     write_image(sheet, contact_sheet(rows))

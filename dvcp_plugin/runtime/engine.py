@@ -24,8 +24,8 @@ from ..hookspecs import STAGE_KINDS
 from ..models.global_stage import KeyState
 from ..models.propagation import StepOutput, propagate_step, refine_step
 from ..models.resolution import downscale, working_size
-from ..stages.registry import StageRegistry, default_registry
 from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
+from ..stages.registry import StageRegistry, default_registry
 from ..stages.weights import find_weights, load_weights
 from .devices import resolve_device
 

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import torch
 
-from .engine import Engine, KeyState, StepOutput
 from ..errors import DvcpError
+from .engine import Engine, KeyState, StepOutput
 
 # read_frame(n) -> (full-resolution luma (H,W) in [0,1], True when frame n starts a new shot)
 ReadFrame = Callable[[int], tuple[torch.Tensor, bool]]

@@ -1,10 +1,11 @@
 """Training data: colour frame sequences, preloaded at the working resolution, sampled as augmented clips.
 
 A data folder is either one sequence (a folder of colour frames such as ``00000.jpg …``, in natural
-name order, as ``dvcp colorize`` reads a folder) or a folder of such sequence folders. Frames are converted to BT.601 full-range luma with the
-luma quantised to 8 bits (as the evaluation's input grey is), and luma and chroma are downscaled to
-the working resolution with the same maths as :meth:`dvcp_plugin.runtime.engine.Engine.to_working`
-(bilinear, antialiased). They are kept in memory as uint8 (chroma offset by 0.5).
+name order, as ``dvcp colorize`` reads a folder) or a folder of such sequence folders. Frames are
+converted to BT.601 full-range luma with the luma quantised to 8 bits (as the evaluation's input grey
+is), and luma and chroma are downscaled to the working resolution with the same maths as
+:meth:`dvcp_plugin.runtime.engine.Engine.to_working` (bilinear, antialiased). They are kept in
+memory as uint8 (chroma offset by 0.5).
 
 Sampling draws every random number from one ``torch.Generator`` whose state is saved in training
 checkpoints, so a resumed run sees the same clips as an uninterrupted one.

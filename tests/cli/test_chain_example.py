@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from dvcp_plugin.media.demo_shot import make_shot
 from dvcp_plugin.filters.images import write_image
+from dvcp_plugin.media.demo_shot import make_shot
 from dvcp_plugin.models.color import rgb_to_luma_chroma
 
 CHAIN = Path(__file__).resolve().parents[2] / "examples" / "chain.vpy"

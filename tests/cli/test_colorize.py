@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dvcp_plugin.media import frame_writer
 from dvcp_plugin.cli import main
 from dvcp_plugin.filters.images import read_image, write_image
+from dvcp_plugin.media import frame_writer
 
 FRAMES = 6
 

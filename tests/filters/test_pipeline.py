@@ -11,9 +11,9 @@ import torch
 import vapoursynth as vs
 
 import dvcp_plugin
+from dvcp_plugin.filters.convert import array_chroma
 from dvcp_plugin.runtime import pipeline
 from dvcp_plugin.runtime.engine import Engine, EngineConfig
-from dvcp_plugin.filters.convert import array_chroma
 
 LENGTH = 8
 

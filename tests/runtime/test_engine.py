@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.errors import DvcpError, UnknownStageError, WeightsError
+from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
 

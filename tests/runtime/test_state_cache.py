@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from dvcp_plugin.runtime.engine import Engine, EngineConfig
-from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.runtime.state_cache import ShotError, StateCache
+from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
 
 FRAMES, HEIGHT, WIDTH = 30, 24, 32

@@ -11,13 +11,13 @@ import torch
 from PIL import Image
 
 from dvcp_plugin.cli import main
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.evaluation.metrics import PSNR_CAP_DB, psnr, ssim
 from dvcp_plugin.evaluation.protocol import evaluate
 from dvcp_plugin.models.color import luma_chroma_to_rgb, rgb_to_luma_chroma
+from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.stages.build import untrained_weights
-from dvcp_plugin.training.data import DataError, find_sequences, load_frame
 from dvcp_plugin.stages.weights import save_weights
+from dvcp_plugin.training.data import DataError, find_sequences, load_frame
 
 
 @pytest.fixture(scope="module")

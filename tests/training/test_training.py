@@ -9,14 +9,14 @@ import pytest
 import torch
 
 from dvcp_plugin.cli import main
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.errors import WeightsError
+from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.stages.build import untrained_weights
+from dvcp_plugin.stages.weights import load_weights, save_weights
 from dvcp_plugin.training.checkpoints import export_weights, read_checkpoint
 from dvcp_plugin.training.config import TrainConfig, TrainingError
 from dvcp_plugin.training.data import ClipDataset, DataError, find_sequences, keep_licensed
 from dvcp_plugin.training.trainer import Trainer, load_dataset
-from dvcp_plugin.stages.weights import load_weights, save_weights
 
 SMALL = {
     "local": {"kernel_size": 5, "widths": [8, 16]},
