@@ -28,6 +28,8 @@ from ..bench.common import KINDS, BenchConfig
 from ..bench.report import markdown, report
 from ..errors import DvcpError
 from ..runtime.devices import cpu_model
+from ..stages.build import untrained_weights
+from ..stages.weights import find_weights, save_weights
 
 NO_CUDA = "not measured: no CUDA device"
 
@@ -83,16 +85,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _weights(path: str | None, workdir: Path) -> dict[str, Any]:
-    from ..stages.weights import find_weights
-
     if path is not None:
         return {"path": str(find_weights(path)), "source": "given"}
     try:
         return {"path": str(find_weights()), "source": "shipped"}
     except DvcpError:
-        from ..stages.build import untrained_weights
-        from ..stages.weights import save_weights
-
         target = workdir / "untrained.pt"
         save_weights(target, untrained_weights(0))
         return {"path": str(target), "source": "untrained_weights(0): no shipped weights; speed does not "
