@@ -11,6 +11,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from .files import write_all
+
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
 
 
@@ -37,7 +39,11 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
-    """Write a uint8/uint16 (H,W) or (H,W,3) RGB array; the format follows the suffix."""
+    """Write a uint8/uint16 (H,W) or (H,W,3) RGB array; the format follows the suffix.
+
+    The file is complete and synced to disk when this returns; a short write (a full disk) is an
+    :class:`ImageError`, and the incomplete file is removed.
+    """
     path = Path(path)
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
@@ -47,4 +53,8 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
     ok, encoded = cv2.imencode(suffix if suffix != ".tif" else ".tiff", image)
     if not ok:
         raise ImageError(f"cannot encode image {path}")
-    encoded.tofile(path)
+    try:
+        write_all(path, encoded.tobytes())
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise ImageError(f"cannot write {path}: {exc.strerror or exc}") from None
