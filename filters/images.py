@@ -38,6 +38,19 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
+def encode_image(image: np.ndarray, suffix: str, what: str = "an image") -> bytes:
+    """A uint8/uint16 (H,W) or (H,W,3) RGB array encoded as the image type of ``suffix``."""
+    if image.ndim == 3:
+        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
+    suffix = suffix.lower()
+    if suffix in (".jpg", ".jpeg") and image.dtype != np.uint8:
+        raise ImageError(f"cannot write {what}: JPEG holds 8-bit samples only")
+    ok, encoded = cv2.imencode(suffix if suffix != ".tif" else ".tiff", image)
+    if not ok:
+        raise ImageError(f"cannot encode {what} as {suffix}")
+    return encoded.tobytes()
+
+
 def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
     """Write a uint8/uint16 (H,W) or (H,W,3) RGB array; the format follows the suffix.
 
@@ -45,16 +58,9 @@ def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
     :class:`ImageError`, and the incomplete file is removed.
     """
     path = Path(path)
-    if image.ndim == 3:
-        image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    suffix = path.suffix.lower()
-    if suffix in (".jpg", ".jpeg") and image.dtype != np.uint8:
-        raise ImageError(f"cannot write {path}: JPEG holds 8-bit samples only")
-    ok, encoded = cv2.imencode(suffix if suffix != ".tif" else ".tiff", image)
-    if not ok:
-        raise ImageError(f"cannot encode image {path}")
+    data = encode_image(image, path.suffix, str(path))
     try:
-        write_all(path, encoded.tobytes())
+        write_all(path, data)
     except OSError as exc:
         path.unlink(missing_ok=True)
         raise ImageError(f"cannot write {path}: {exc.strerror or exc}") from None

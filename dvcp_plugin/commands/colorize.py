@@ -2,16 +2,17 @@
 
 Frame folders are written at the input's bit depth (8-bit in, 8-bit RGB out; 16-bit or deeper
 video in, 16-bit RGB out), one file per input frame under the input's names, and a rerun resumes:
-frames already written are kept (see :mod:`dvcp_plugin.media.frame_writer`). Video files are written by
-ffmpeg from YUV 4:4:4 at the input's depth.
+frames already written and still matching their record are kept, and only when the input,
+keyframes, weights and options are those that made them (see
+:mod:`dvcp_plugin.media.frame_writer`). Video files are written by ffmpeg from YUV 4:4:4 at the
+input's depth.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,10 +21,12 @@ from typing import Any
 import vapoursynth as vs
 
 from ..errors import DvcpError
+from ..filters.files import file_digest
 from ..filters.images import IMAGE_SUFFIXES
-from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, OutputError, VideoFile
-from ..media.render import render
-from ..media.sources import Source, open_input
+from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, VideoFile, write_frames, write_video
+from ..media.paths import OutputError
+from ..media.render import error_text
+from ..media.sources import Source, input_identity, open_input
 from ..stages.weights import find_weights
 
 OUTPUT_SUFFIXES = (".png", ".tif", ".tiff", ".jpg")
@@ -114,11 +117,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: VapourSynth's thread count)")
 
 
-def _vs_message(exc: vs.Error) -> str:
-    text = str(exc).strip()
-    return text.removeprefix("dvcp.colorize: ")
-
-
 def colorize_node(source: Source, keys: Mapping[int, Path], fmt: int, options: Options) -> vs.VideoNode:
     """The colourised clip of ``source`` in format ``fmt``; bad keyframes or options are a DvcpError."""
     from .. import vsapi
@@ -126,26 +124,22 @@ def colorize_node(source: Source, keys: Mapping[int, Path], fmt: int, options: O
     try:
         return vsapi.colorize(source.clip, {n: str(path) for n, path in keys.items()}, format=fmt, **options.kwargs())
     except vs.Error as exc:
-        raise DvcpError(_vs_message(exc)) from None
+        raise DvcpError(error_text(exc).removeprefix("dvcp.colorize: ")) from None
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def run_settings(source: Source, keys: Mapping[int, Path], options: Options) -> dict[str, Any]:
+    """What decides the output's pixels, recorded in a frame folder to make resuming safe.
 
-
-def run_settings(source: Source, keys: Mapping[int, Path], options: Options, input_path: Path) -> dict[str, Any]:
-    """What decides the output's pixels, recorded in a frame folder to make resuming safe."""
+    The input and the keyframe images are identified by their content, so a changed input frame
+    is noticed whatever its time stamp, and a moved or copied input is still the same input.
+    """
     clip = source.clip
     return {
-        "input": str(input_path.resolve()),
+        "input": input_identity(source),
         "frames": clip.num_frames,
         "size": f"{clip.width}x{clip.height}",
-        "keyframes": {str(n): _digest(path) for n, path in sorted(keys.items())},
-        "weights": _digest(find_weights(options.weights)),
+        "keyframes": {str(n): file_digest(path) for n, path in sorted(keys.items())},
+        "weights": file_digest(find_weights(options.weights)),
         "stages": [options.local_stage, options.global_stage, options.refine_stage],
         "chroma_scale": options.chroma_scale,
         "matrix": options.matrix,
@@ -174,35 +168,9 @@ def video_format(source: Source) -> int:
     return vs.core.query_video_format(vs.YUV, vs.INTEGER, source.bits, 0, 0).id
 
 
-def write_frames(
-    node: vs.VideoNode, folder: FrameFolder, settings: Mapping[str, Any], overwrite: bool = False
-) -> tuple[int, int]:
-    """Render ``node`` (RGB) into ``folder``, resuming; (frames written, frames kept from an earlier run)."""
-    todo = folder.prepare(settings, overwrite)
-    kept = len(folder.names) - len(todo)
-    if kept:
-        print(f"dvcp: resuming: {kept} frame(s) in {folder.folder} are kept", file=sys.stderr)
-    _render(node, todo, folder, f"{folder.folder.name}/")
-    return len(todo), kept
-
-
-def write_video(node: vs.VideoNode, video: VideoFile, overwrite: bool = False) -> int:
-    """Render ``node`` (YUV 4:4:4) into ``video`` through ffmpeg; the number of frames written."""
-    video.prepare(overwrite)
-    _render(node, range(node.num_frames), video, video.path.name)
-    return node.num_frames
-
-
 def clip_fps(clip: vs.VideoNode) -> Fraction:
     """The clip's frame rate, 24 when it has none."""
     return Fraction(clip.fps) if clip.fps > 0 else Fraction(24)
-
-
-def _render(node: vs.VideoNode, frames: Iterable[int], sink: FrameFolder | VideoFile, description: str) -> None:
-    try:
-        render(node, list(frames), sink, in_flight=vs.core.num_threads, description=description)
-    except vs.Error as exc:
-        raise DvcpError(_vs_message(exc)) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -227,19 +195,31 @@ def run(args: argparse.Namespace) -> int:
     if args.input.exists() and output.resolve() == args.input.resolve():
         raise OutputError("the output folder is the input folder; choose another one so no frame is overwritten")
     source = open_input(args.input, args.fps)
+    sink: FrameFolder | VideoFile
+    if video:
+        sink = VideoFile(output, clip_fps(source.clip), args.ffmpeg_args)
+        sink.check(args.overwrite)
+    else:
+        sink = FrameFolder(output, source.names, output_suffix(source, args.suffix))
+        sink.check()
     print(f"dvcp colorize: {source.description}", file=sys.stderr)
     for n, image in sorted(keys.items()):
         if n < len(source.names):
             print(f"dvcp colorize: keyframe {image} at frame {n} ({source.names[n]})", file=sys.stderr)
-    if video:
-        sink = VideoFile(output, clip_fps(source.clip), args.ffmpeg_args)
+    if isinstance(sink, VideoFile):
         node = colorize_node(source, keys, video_format(source), options)
-        written = write_video(node, sink, args.overwrite)
+        written = write_video(node, sink, args.overwrite, description=output.name)
         print(f"wrote {written} frames to {output}")
-    else:
-        folder = FrameFolder(output, source.names, output_suffix(source, args.suffix))
-        node = colorize_node(source, keys, folder_format(source), options)
-        settings = run_settings(source, keys, options, args.input)
-        written, kept = write_frames(node, folder, settings, args.overwrite)
-        print(f"wrote {written} frames to {output}" + (f" ({kept} kept from an earlier run)" if kept else ""))
+        return 0
+    node = colorize_node(source, keys, folder_format(source), options)
+    resume = write_frames(
+        node, sink, run_settings(source, keys, options), args.overwrite, description=f"{output.name}/"
+    )
+    notes = []
+    if resume.kept:
+        notes.append(f"{resume.kept} kept from an earlier run")
+    if resume.redone:
+        notes.append(f"{len(resume.redone)} that no longer matched their record written again: "
+                     + ", ".join(resume.redone[:5]) + (", ..." if len(resume.redone) > 5 else ""))
+    print(f"wrote {len(resume.todo)} frames to {output}" + (f" ({'; '.join(notes)})" if notes else ""))
     return 0

@@ -21,14 +21,11 @@ from ..evaluation.metrics import mean_psnr
 from ..evaluation.pictures import contact_sheet
 from ..filters.images import read_image, write_image
 from ..media.demo_shot import make_shot
-from ..media.frame_writer import FrameFolder, VideoFile
+from ..media.frame_writer import FrameFolder, VideoFile, write_frames, write_video
 from ..media.sources import open_folder
 from ..models.color import grey_u8, luma_chroma_to_rgb, rgb_to_luma_chroma
 from ..stages.weights import find_weights
-from .colorize import (
-    Options, add_engine_arguments, colorize_node, folder_format, run_settings, video_format, write_frames,
-    write_video,
-)
+from .colorize import Options, add_engine_arguments, colorize_node, folder_format, run_settings, video_format
 
 FRAMES, HEIGHT, WIDTH, FPS = 24, 192, 320, Fraction(24)
 
@@ -71,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     rgb = colorize_node(source, keys, folder_format(source), options)
     yuv = colorize_node(source, keys, video_format(source), options) if ffmpeg else None
     folder = FrameFolder(out / "colorized", source.names, ".png")
-    write_frames(rgb, folder, run_settings(source, keys, options, out / "grey"), overwrite=True)
+    write_frames(rgb, folder, run_settings(source, keys, options), overwrite=True, description="colorized/")
     result = np.stack([read_image(out / "colorized" / f"{k:05d}.png") for k in range(FRAMES)])
     sheet = out / "contact_sheet.png"
     rows = [
@@ -81,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     write_image(sheet, contact_sheet(rows))
     if yuv is not None:
         video = out / "colorized.mp4"
-        write_video(yuv, VideoFile(video, FPS), overwrite=True)
+        write_video(yuv, VideoFile(video, FPS), overwrite=True, description=video.name)
     else:
         video = None
         print("dvcp demo: ffmpeg not found, so no video was written (the frames are in colorized/)", file=sys.stderr)

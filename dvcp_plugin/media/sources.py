@@ -17,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from ..errors import DvcpError
 from ..filters.arrays import array_clip, image_kind
+from ..filters.files import file_digest
 from ..filters.images import IMAGE_SUFFIXES, ImageError, read_image
 from .frames import image_files
 
@@ -27,13 +28,19 @@ class InputError(DvcpError):
 
 @dataclass(frozen=True)
 class Source:
-    """An opened input: its clip, one output name stem per frame, and its sample depth."""
+    """An opened input: its clip, one output name stem per frame, its sample depth and its files."""
 
     clip: vs.VideoNode
     names: list[str]
     bits: int
     suffix: str | None  # the image suffix of a frame folder; None for a video file
     description: str
+    files: tuple[Path, ...]  # what the clip is read from
+
+
+def input_identity(source: Source) -> dict[str, list[list[object]]]:
+    """The input's content: ``{"files": [[name, size, sha256], ...]}`` of every file it is read from."""
+    return {"files": [[path.name, path.stat().st_size, file_digest(path)] for path in source.files]}
 
 
 def list_frames(folder: Path) -> list[Path]:
@@ -45,6 +52,14 @@ def list_frames(folder: Path) -> list[Path]:
     paths = image_files(folder)
     if not paths:
         raise InputError(f"input folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    by_stem: dict[str, Path] = {}
+    for path in paths:
+        other = by_stem.setdefault(path.stem, path)
+        if other is not path:
+            raise InputError(
+                f"{other} and {path} have the same name {path.stem!r}; their output frames would overwrite "
+                "each other: rename or remove one"
+            )
     return paths
 
 
@@ -85,6 +100,7 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
     return Source(
         clip=clip, names=[p.stem for p in paths], bits=8 * first.itemsize, suffix=paths[0].suffix.lower(),
         description=f"{len(paths)} {image_kind(first)} frames {size[0]}x{size[1]} from {folder}",
+        files=tuple(paths),
     )
 
 
@@ -110,6 +126,7 @@ def open_video(path: Path) -> Source:
     return Source(
         clip=clip, names=[f"{n:0{digits}d}" for n in range(clip.num_frames)], bits=fmt.bits_per_sample,
         suffix=None, description=f"{clip.num_frames} frames {clip.width}x{clip.height} {fmt.name} from {path}",
+        files=(path,),
     )
 
 

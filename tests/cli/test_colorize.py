@@ -144,7 +144,7 @@ def test_rerun_with_another_keyframe_is_refused_unless_overwriting(tmp_path, wei
     write_image(key, recoloured)
 
     assert colorize(source, "-k", f"0={key}", "-o", out, "--weights", weights) == 1
-    assert "holds frames made with other settings (keyframes differ)" in capsys.readouterr().err
+    assert "holds frames made with other settings (keyframes differ);" in capsys.readouterr().err
     assert _snapshot(out) == before
 
     assert colorize(source, "-k", f"0={key}", "-o", out, "--weights", weights, "--overwrite") == 0
