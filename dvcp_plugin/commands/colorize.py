@@ -11,6 +11,7 @@ input's depth.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -23,6 +24,8 @@ import vapoursynth as vs
 from ..errors import DvcpError
 from ..filters.files import file_digest
 from ..filters.images import IMAGE_SUFFIXES
+from ..hookspecs import STAGE_KINDS
+from ..runtime.state_cache import UNKEYED_CUTS
 from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, VideoFile, write_frames, write_video
 from ..media.paths import OutputError
 from ..media.render import error_text
@@ -43,8 +46,10 @@ class Options:
     global_stage: str | None = None
     refine_stage: str | None = None
     chroma_scale: float | None = None
+    stage_options: Mapping[str, Mapping[str, Any]] | None = None
     matrix: str | None = None
     cache_mb: float = 1024.0
+    unkeyed_cuts: str = "error"
     threads: int | None = None
 
     def kwargs(self) -> dict[str, Any]:
@@ -52,17 +57,34 @@ class Options:
         return {
             "weights": None if self.weights is None else str(self.weights), "device": self.device,
             "half": self.half, "local_stage": self.local_stage, "global_stage": self.global_stage,
-            "refine_stage": self.refine_stage, "chroma_scale": self.chroma_scale, "matrix": self.matrix,
-            "cache_mb": self.cache_mb, "threads": self.threads,
+            "refine_stage": self.refine_stage, "chroma_scale": self.chroma_scale,
+            "stage_options": self.stage_options, "matrix": self.matrix, "cache_mb": self.cache_mb,
+            "unkeyed_cuts": self.unkeyed_cuts, "threads": self.threads,
         }
 
 
 def parse_key(text: str) -> tuple[int, Path]:
     """``FRAME=IMAGE`` -> (frame, image path)."""
     frame, sep, image = text.partition("=")
+    if sep and image and frame.strip().startswith("-") and frame.strip()[1:].isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: frame {frame.strip()} is negative; frames count from 0")
     if not sep or not frame.strip().isdigit() or not image:
         raise argparse.ArgumentTypeError(f"{text!r} is not FRAME=IMAGE (e.g. 0=key0000.png)")
     return int(frame), Path(image)
+
+
+def parse_stage_options(text: str) -> dict[str, dict[str, Any]]:
+    """``'{"global": {"imagenet_weights": "r18.pth"}}'`` -> options per stage kind."""
+    try:
+        options = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({exc})") from None
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object {{kind: {{option: value}}}}")
+    unknown = sorted(set(options) - set(STAGE_KINDS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown stage kind(s) {', '.join(unknown)}; kinds: {', '.join(STAGE_KINDS)}")
+    return options
 
 
 def parse_fps(text: str) -> Fraction:
@@ -80,6 +102,15 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     """--weights and --device, shared with ``dvcp demo``."""
     parser.add_argument("--weights", type=Path, help="weights file (default: $DVCP_WEIGHTS, else the shipped weights)")
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 (default: cpu)")
+
+
+def add_unkeyed_cuts_argument(parser: argparse.ArgumentParser) -> None:
+    """--unkeyed-cuts, shared with ``dvcp shots``."""
+    parser.add_argument(
+        "--unkeyed-cuts", choices=UNKEYED_CUTS, default="error",
+        help="a scene change (_SceneChangePrev=1) without a keyframe: stop with an error (default), "
+        "or continue the shot across it (for false cuts)",
+    )
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -112,8 +143,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--global-stage", help="global stage implementation")
     parser.add_argument("--refine-stage", help="refine stage implementation")
     parser.add_argument("--chroma-scale", type=float, help="chroma working resolution as a fraction of the input's")
+    parser.add_argument(
+        "--stage-options", type=parse_stage_options, metavar="JSON",
+        help='options of the stages, e.g. \'{"global": {"imagenet_weights": "resnet18-f37072fd.pth"}}\'',
+    )
     parser.add_argument("--matrix", choices=("601", "709"), help="colour matrix (default: the input's tag, else 601)")
     parser.add_argument("--cache-mb", type=float, default=1024.0, help="state cache memory bound in MiB (default 1024)")
+    add_unkeyed_cuts_argument(parser)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: VapourSynth's thread count)")
 
 
@@ -141,8 +177,10 @@ def run_settings(source: Source, keys: Mapping[int, Path], options: Options) -> 
         "keyframes": {str(n): file_digest(path) for n, path in sorted(keys.items())},
         "weights": file_digest(find_weights(options.weights)),
         "stages": [options.local_stage, options.global_stage, options.refine_stage],
+        "stage_options": dict(options.stage_options or {}),
         "chroma_scale": options.chroma_scale,
         "matrix": options.matrix,
+        "unkeyed_cuts": options.unkeyed_cuts,
         "half": options.half,
     }
 
@@ -183,7 +221,8 @@ def run(args: argparse.Namespace) -> int:
     options = Options(
         weights=args.weights, device=args.device, half=args.half, local_stage=args.local_stage,
         global_stage=args.global_stage, refine_stage=args.refine_stage, chroma_scale=args.chroma_scale,
-        matrix=args.matrix, cache_mb=args.cache_mb, threads=args.threads,
+        stage_options=args.stage_options, matrix=args.matrix, cache_mb=args.cache_mb,
+        unkeyed_cuts=args.unkeyed_cuts, threads=args.threads,
     )
     find_weights(options.weights)
     output: Path = args.output

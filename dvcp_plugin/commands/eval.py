@@ -11,7 +11,9 @@ from tqdm import tqdm
 
 from ..evaluation.pictures import contact_sheet, plot_psnr_by_frame
 from ..evaluation.protocol import evaluate
+from ..filters.files import write_all
 from ..filters.images import write_image
+from ..media.paths import OutputError, check_writable_file
 from ..runtime.engine import Engine, EngineConfig
 from ..training.data import find_sequences
 
@@ -35,6 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Score, write the JSON, the plot and the contact sheet, and print a table."""
+    json_path = Path(args.json)
+    stem = json_path.with_suffix("")
+    plot_path = Path(args.plot or f"{stem}-psnr.png")
+    sheet_path = Path(args.sheet or f"{stem}-sheet.png")
+    for option, path in (("--json", json_path), ("--plot", plot_path), ("--sheet", sheet_path)):
+        check_writable_file(path, option)
     sequences = sorted(find_sequences(args.data), key=lambda s: s.name)
     engine = Engine(EngineConfig(weights=args.weights, device=args.device, half=args.half, threads=args.threads))
     sheet_name = args.sheet_sequence or sequences[0].name
@@ -42,22 +50,22 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=total, file=sys.stderr, unit="frame", dynamic_ncols=True,
               mininterval=0.5 if sys.stderr.isatty() else 30.0) as bar:
         result, scores, sheet = evaluate(engine, sequences, args.frames, sheet_name, lambda: bar.update(1))
-    json_path = Path(args.json)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    stem = json_path.with_suffix("")
-    plot_path = plot_psnr_by_frame(
-        args.plot or f"{stem}-psnr.png",
-        {"dvcp (mean over sequences)": result["mean_psnr_by_frame"],
-         "key-frame chroma (mean)": result["reference_mean_psnr_by_frame"]},
-        {"dvcp (mean over sequences)": (31, 119, 180), "key-frame chroma (mean)": (150, 150, 150)},
-        f"RGB PSNR by frame, {len(sequences)} sequences, keyframe = frame 0",
-    )
     rows = [[(f"frame {k}: grey (input)", grey), ("truth", truth), ("output", output)]
             for k, grey, truth, output in (sheet.rows if sheet else [])]
-    sheet_path = Path(args.sheet or f"{stem}-sheet.png")
-    sheet_path.parent.mkdir(parents=True, exist_ok=True)
-    write_image(sheet_path, contact_sheet(rows, f"{sheet_name}: grey input, truth, dvcp output"))
+    try:
+        for path in (json_path, plot_path, sheet_path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        write_all(json_path, (json.dumps(result, indent=2) + "\n").encode())
+        plot_psnr_by_frame(
+            plot_path,
+            {"dvcp (mean over sequences)": result["mean_psnr_by_frame"],
+             "key-frame chroma (mean)": result["reference_mean_psnr_by_frame"]},
+            {"dvcp (mean over sequences)": (31, 119, 180), "key-frame chroma (mean)": (150, 150, 150)},
+            f"RGB PSNR by frame, {len(sequences)} sequences, keyframe = frame 0",
+        )
+        write_image(sheet_path, contact_sheet(rows, f"{sheet_name}: grey input, truth, dvcp output"))
+    except OSError as exc:
+        raise OutputError(f"cannot write the results: {exc.strerror or exc}") from None
     print(f"{'sequence':32s} " + " ".join(f"{'K=' + str(k):>22s}" for k in sorted(set(args.frames))))
     for name in result["sequences"]:
         cells = [result["by_frames"][str(k)]["sequences"][name] for k in sorted(set(args.frames))]

@@ -6,13 +6,14 @@ Running the same command again with the same ``--out`` resumes from ``OUT/last.p
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from ..media.paths import check_writable_folder
 from ..training.checkpoints import export_weights
 from ..training.config import PHASES, TrainConfig, TrainingError
 from ..training.trainer import Trainer, load_dataset
+from .colorize import parse_stage_options
 
 _DEFAULTS = TrainConfig(data=[], out="")
 
@@ -55,7 +56,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-stride", type=int, default=_DEFAULTS.max_stride, help="largest frame step in a clip")
     parser.add_argument("--key-stride", type=int, default=_DEFAULTS.key_stride, help="largest frame step, global phase")
     parser.add_argument("--chroma-scale", type=float, default=_DEFAULTS.chroma_scale)
-    parser.add_argument("--stage-options", type=json.loads, default={},
+    parser.add_argument("--stage-options", type=parse_stage_options, default={},
                         help='JSON {kind: {option: value}}, e.g. \'{"local": {"kernel_size": 11}}\'')
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (mixed precision on CUDA)")
     parser.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
@@ -76,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.data or not args.out:
         raise TrainingError("give one or more data folders and --out FOLDER (or --export CHECKPOINT WEIGHTS)")
+    check_writable_folder(Path(args.out), "--out")
     config = TrainConfig(
         data=[str(Path(d)) for d in args.data],
         out=args.out,

@@ -30,8 +30,8 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 
-from ..filters.images import ImageError, encode_image
 from ..filters.files import write_all
+from ..filters.images import ImageError, encode_image
 from .manifest import PARTIAL, FrameRecord, RunRecord, describe_changes
 from .paths import OutputError, check_writable_file, check_writable_folder
 from .render import render

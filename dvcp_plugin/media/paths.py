@@ -21,22 +21,26 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
+def _check_can_create(path: Path, container: Path, what: str) -> None:
+    """Raise unless a file can be created in ``container`` (or in its nearest existing parent)."""
+    base = _existing_ancestor(container)
+    if not base.is_dir():
+        raise OutputError(f"{what} {path} cannot be made: {base} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".dvcp-probe-", dir=base)
+    except OSError as exc:
+        raise OutputError(f"{what} {path} cannot be written: {exc.strerror or exc}") from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def check_writable_folder(folder: Path, what: str) -> None:
     """Raise :class:`OutputError` unless files can be created in ``folder`` (made if missing).
 
     Nothing is created: a probe file is made in ``folder`` or in its nearest existing parent and
     removed again, so a read-only or unreachable place fails now, not after the work.
     """
-    base = _existing_ancestor(folder)
-    if not base.is_dir():
-        blocker = f"{base} is a file" if base != Path(os.path.abspath(folder)) else "it is a file"
-        raise OutputError(f"{what} {folder} cannot be a folder: {blocker}")
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".dvcp-probe-", dir=base)
-    except OSError as exc:
-        raise OutputError(f"{what} {folder} cannot be written: {exc.strerror or exc} ({base})") from None
-    os.close(fd)
-    os.unlink(probe)
+    _check_can_create(folder, folder, what)
 
 
 def check_writable_file(path: Path, what: str) -> None:
@@ -44,4 +48,4 @@ def check_writable_file(path: Path, what: str) -> None:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{what} {path} is a folder; give a file name")
-    check_writable_folder(path.parent, f"the folder of {what}")
+    _check_can_create(path, path.parent, what)

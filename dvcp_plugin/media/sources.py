@@ -13,12 +13,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import vapoursynth as vs
-from PIL import Image, UnidentifiedImageError
 
 from ..errors import DvcpError
 from ..filters.arrays import array_clip, image_kind
 from ..filters.files import file_digest
-from ..filters.images import IMAGE_SUFFIXES, ImageError, read_image
+from ..filters.images import IMAGE_SUFFIXES, ImageError, read_header, read_image
 from .frames import image_files
 
 
@@ -63,16 +62,6 @@ def list_frames(folder: Path) -> list[Path]:
     return paths
 
 
-def _header(path: Path) -> tuple[tuple[int, int], bool]:
-    """(width, height) and whether the image is in colour, from the file's header only."""
-    try:
-        with Image.open(path) as image:
-            return image.size, image.mode == "P" or len(image.getbands()) >= 3
-    except (UnidentifiedImageError, OSError):
-        array = read_image(path)  # PIL lacks some TIFF layouts; OpenCV reads them whole
-        return (array.shape[1], array.shape[0]), array.ndim == 3
-
-
 def open_folder(folder: Path, fps: Fraction) -> Source:
     """A folder of frames as a clip (see the module doc)."""
     paths = list_frames(folder)
@@ -83,7 +72,7 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
     size, colour = (first.shape[1], first.shape[0]), first.ndim == 3
     for path in paths[1:]:
         try:
-            other_size, other_colour = _header(path)
+            other_size, other_colour = read_header(path)
         except ImageError as exc:
             raise InputError(str(exc)) from None
         if other_size != size:

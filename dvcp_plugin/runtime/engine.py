@@ -28,6 +28,7 @@ from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
 from ..stages.registry import StageRegistry, default_registry
 from ..stages.weights import find_weights, load_weights
 from .devices import resolve_device
+from .threads import torch_threads
 
 __all__ = ["Engine", "EngineConfig", "KeyState", "StepOutput"]
 
@@ -52,20 +53,21 @@ class EngineConfig:
 
 
 class Engine:
-    """Owns the local, global and refine stages, the device and the working resolution."""
+    """Owns the local, global and refine stages, the device and the working resolution.
+
+    It changes no process-wide state: its work runs with ``config.threads`` torch CPU threads
+    (see :func:`dvcp_plugin.runtime.threads.torch_threads`), and it leaves cuDNN's flags alone
+    (forward convolutions chosen by cuDNN's heuristics are deterministic).
+    """
 
     def __init__(self, config: EngineConfig | None = None, registry: StageRegistry | None = None) -> None:
         self.config = config = config or EngineConfig()
         self.device = resolve_device(config.device, config.half)
         self.dtype = torch.float16 if config.half else torch.float32
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = False
-            torch.backends.cudnn.deterministic = True
         self.weights_path = find_weights(config.weights)
         data = load_weights(self.weights_path)
-        self.chroma_scale = float(config.chroma_scale or data.get("chroma_scale") or DEFAULT_CHROMA_SCALE)
+        scale = config.chroma_scale if config.chroma_scale is not None else data.get("chroma_scale")
+        self.chroma_scale = float(scale if scale is not None else DEFAULT_CHROMA_SCALE)
         if not 0.0 < self.chroma_scale <= 1.0:
             raise DvcpError(f"chroma_scale must be in (0, 1], got {self.chroma_scale}")
         self.stage_names: dict[str, str] = {}
@@ -90,7 +92,9 @@ class Engine:
                 f"weights file {self.weights_path} has no {kind} stage"
             )
         state = section["state"] if registered.spec.trained else None
-        module = build_stage(kind, name, options, state, registry, source=str(self.weights_path))
+        origins = [f"weights file {self.weights_path}"] if same and section["options"] else []
+        origins += ["stage_options"] if kind in self.config.stage_options else []
+        module = build_stage(kind, name, options, state, registry, source=" and ".join(origins) or "defaults")
         self.stage_names[kind] = name
         return module.to(self.device, self.dtype).eval().requires_grad_(False)
 
@@ -107,13 +111,15 @@ class Engine:
         while image.dim() < 4:
             image = image.unsqueeze(0)
         image = image.to(self.device, self.dtype)
-        return downscale(image, self.working_size(image.shape[-2], image.shape[-1]))
+        with torch_threads(self.config.threads):
+            return downscale(image, self.working_size(image.shape[-2], image.shape[-1]))
 
     @torch.inference_mode()
     def prepare_key(self, grey: torch.Tensor, chroma: torch.Tensor) -> KeyState:
         """Keyframe state from its full-resolution grey and chroma; features computed once."""
         self._count("key_features")
-        return self.global_.prepare_key(self.to_working(grey), self.to_working(chroma))
+        with torch_threads(self.config.threads):
+            return self.global_.prepare_key(self.to_working(grey), self.to_working(chroma))
 
     def key_output(self, chroma: torch.Tensor) -> StepOutput:
         """The estimates at a keyframe: every one is the keyframe's own chroma, confidence 1."""
@@ -127,7 +133,8 @@ class Engine:
     ) -> StepOutput:
         """One frame: working-resolution greys and previous final chroma -> the three estimates."""
         self._count("steps")
-        return propagate_step(self.local, self.global_, self.refine, key, grey_prev, grey_cur, chroma_prev)
+        with torch_threads(self.config.threads):
+            return propagate_step(self.local, self.global_, self.refine, key, grey_prev, grey_cur, chroma_prev)
 
     @torch.inference_mode()
     def refine_full(
@@ -135,8 +142,9 @@ class Engine:
     ) -> torch.Tensor:
         """The refine stage alone on full-resolution estimates -> full-resolution chroma (2,H,W)."""
         work = self.to_working
-        final = refine_step(self.refine, work(grey), work(local), work(global_), work(confidence))
-        return self.to_full(final, (grey.shape[-2], grey.shape[-1]))
+        with torch_threads(self.config.threads):
+            final = refine_step(self.refine, work(grey), work(local), work(global_), work(confidence))
+            return self.to_full(final, (grey.shape[-2], grey.shape[-1]))
 
     @staticmethod
     def to_full(chroma: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

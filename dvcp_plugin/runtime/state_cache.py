@@ -15,7 +15,9 @@ so a frame computed by one thread is reused, not recomputed, by the others.
 
 Shots start at keyframes and at frames that ``read_frame`` reports as scene changes. A scene
 change becomes a new keyframe when ``key_at`` says a keyframe can be read there (a full-length
-colour clip of keyframes); otherwise it is a :class:`ShotError` naming the frame.
+colour clip of keyframes); otherwise what happens is ``unkeyed_cuts``: ``"error"``, a
+:class:`ShotError` naming the frame, or ``"continue"``, the shot goes on across the cut (scene
+detectors report false cuts).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ ReadFrame = Callable[[int], tuple[torch.Tensor, bool]]
 ReadKey = Callable[[int], torch.Tensor]
 # key_at(n) -> whether a keyframe can be read at frame n (a shot found there then starts with it)
 KeyAt = Callable[[int], bool]
+UNKEYED_CUTS = ("error", "continue")
 
 
 class ShotError(DvcpError):
@@ -91,7 +94,11 @@ class StateCache:
         checkpoint_interval: int = 8,
         read_ahead: int = 8,
         key_at: KeyAt | None = None,
+        unkeyed_cuts: str = "error",
     ) -> None:
+        if unkeyed_cuts not in UNKEYED_CUTS:
+            raise ValueError(f"unkeyed_cuts must be one of {UNKEYED_CUTS}, not {unkeyed_cuts!r}")
+        self.unkeyed_cuts = unkeyed_cuts
         self.engine = engine
         self.keyframes = sorted(set(keyframes))
         if not self.keyframes:
@@ -182,12 +189,15 @@ class StateCache:
             grey, new_shot = frames[m]
             if new_shot:
                 if self.key_at is not None and self.key_at(m):
-                    bisect.insort(self.keyframes, m)  # the shot found here starts at its own key
+                    if m not in self.keyframes:  # another thread may have found this cut first
+                        bisect.insort(self.keyframes, m)  # the shot found here starts at its own key
                     return
-                raise ShotError(
-                    f"frame {m} starts a new shot (_SceneChangePrev=1) but has no keyframe; "
-                    f"give a keyframe at frame {m}"
-                )
+                if self.unkeyed_cuts == "error":
+                    raise ShotError(
+                        f"frame {m} starts a new shot (_SceneChangePrev=1) but has no keyframe; "
+                        f"give a keyframe at frame {m}, or unkeyed_cuts='continue' if the cut is false "
+                        "(dvcp_plugin.shots lists every shot and its keyframes)"
+                    )
             cur = self.engine.to_working(grey)
             out = self.results.get(m)
             if out is None:

@@ -54,6 +54,10 @@ class TrainConfig:
         if any(n < 0 for n in self.steps.values()) or not sum(self.steps.values()):
             raise TrainingError(f"phase steps must be >= 0 and not all zero, got {self.steps}")
         self.lr = {phase: float(self.lr.get(phase, 1e-3)) for phase in PHASES}
+        for name in ("batch", "max_stride", "key_stride", "save_every", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TrainingError(f"{name} must be a positive whole number, got {value!r}")
         if self.length < 3 or self.rollout < 3:
             raise TrainingError("clips must have at least 3 frames (length and rollout >= 3)")
         if self.crop < 16 or self.crop % 8:

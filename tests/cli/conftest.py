@@ -76,6 +76,23 @@ def run_dvcp_fixture() -> Callable[..., subprocess.CompletedProcess[str]]:
     return run_dvcp
 
 
+@pytest.fixture
+def dvcp_in_process(capsys: pytest.CaptureFixture[str]) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """``dvcp ARGS...`` through ``dvcp_plugin.cli.main`` in this process, as a completed process."""
+    from dvcp_plugin.cli import main
+
+    def run(*args: object) -> subprocess.CompletedProcess[str]:
+        capsys.readouterr()
+        try:
+            code = main([str(a) for a in args])
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        printed = capsys.readouterr()
+        return subprocess.CompletedProcess(list(args), code, printed.out, printed.err)
+
+    return run
+
+
 @pytest.fixture(name="assert_clean_error")
 def assert_clean_error_fixture() -> Callable[..., None]:
     """:func:`assert_clean_error`."""
