@@ -23,14 +23,16 @@ from .errors import DvcpError
 from .filters.convert import FRAME_MATRICES, WORKING_MATRICES, OutputWriter, check_clip, output_format
 from .filters.errors import FilterError
 from .filters.files import file_digest
-from .filters.keyframes import make_keyframes
+from .filters.keyframes import key_positions, make_keyframes
 from .filters.refine import refine_filter
 from .hookspecs import STAGE_KINDS
+from .media.render import error_text
 from .runtime.pipeline import EXPECTED, EngineKey, Pipeline, pipeline_of, shared_engine, shared_pipeline
+from .runtime.shots import Shot, scene_changes, split_shots
 from .runtime.state_cache import UNKEYED_CUTS
 from .stages.weights import find_weights
 
-__all__ = ["colorize", "global_match", "local_propagate", "refine"]
+__all__ = ["colorize", "global_match", "local_propagate", "refine", "shots"]
 
 Format = vs.VideoFormat | vs.PresetVideoFormat | int | None
 StageOptions = Mapping[str, Mapping[str, Any]] | None
@@ -108,6 +110,12 @@ def _engine_key(
     )
 
 
+def _unkeyed_cuts(value: Any) -> str:
+    if value not in UNKEYED_CUTS:
+        raise FilterError(f"unkeyed_cuts={value!r} must be 'error' or 'continue'")
+    return value
+
+
 def _keyframe_frames(frames: Any) -> list[int] | None:
     if frames is None:
         return None
@@ -130,8 +138,7 @@ def _stage(function: str, field: str, clip: vs.VideoNode, keyframes: Any, **opti
         cache_mb = _positive_number("cache_mb", opt["cache_mb"])
         if isinstance(checkpoint_interval, bool) or not isinstance(checkpoint_interval, int) or checkpoint_interval < 1:
             raise FilterError(f"checkpoint_interval={checkpoint_interval!r} must be a positive integer")
-        if unkeyed_cuts not in UNKEYED_CUTS:
-            raise FilterError(f"unkeyed_cuts={unkeyed_cuts!r} must be 'error' or 'continue'")
+        _unkeyed_cuts(unkeyed_cuts)
         engine_key = _engine_key(
             opt["device"], opt["half"], opt["local_stage"], opt["global_stage"], opt["refine_stage"],
             opt["weights"], opt["chroma_scale"], opt["stage_options"], opt["threads"],
@@ -284,3 +291,31 @@ def _stateless_refine(
     engine = shared_engine(engine_key)
     writer = OutputWriter(clip.format, fmt, working)
     return refine_filter(clip, local, global_, engine.refine_full, writer, expected=EXPECTED)
+
+
+def shots(
+    clip: vs.VideoNode,
+    keyframes: Any = None,
+    *,
+    keyframe_frames: Iterable[int] | None = None,
+    unkeyed_cuts: str = "error",
+) -> list[Shot]:
+    """The shots of ``clip`` and their keyframes, found before anything is coloured.
+
+    Reads the ``_SceneChangePrev`` property of every frame (requesting each frame once, several at
+    a time) and splits the clip there. ``keyframes`` and ``keyframe_frames`` are those you would
+    give :func:`colorize` (only their positions are used; a mapping's images are not read), or
+    None to list the shots alone. A :class:`~dvcp_plugin.runtime.shots.Shot` whose ``keyed`` is
+    False has no keyframe at its first frame and would fail when rendering reaches it. With
+    ``unkeyed_cuts="continue"`` a scene change without a keyframe does not start a shot, as in
+    :func:`colorize`.
+    """
+    with _errors("shots"):
+        check_clip(clip, "the clip")
+        positions, key_at = key_positions(keyframes, clip, _keyframe_frames(keyframe_frames))
+        cuts_mode = _unkeyed_cuts(unkeyed_cuts)
+        try:
+            cuts = scene_changes(clip, vs.core.num_threads)
+        except vs.Error as exc:
+            raise FilterError(f"cannot read the clip's frames: {error_text(exc)}") from None
+        return split_shots(clip.num_frames, cuts, positions, key_at, cuts_mode)

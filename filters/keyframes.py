@@ -44,7 +44,8 @@ class Keyframes:
         self._holds = holds  # keeps what the fingerprint's ids refer to alive
 
 
-def _positions(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
+def _frame_numbers(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
+    """``frames`` as frame numbers of a clip of ``num_frames`` frames; anything else is a FilterError."""
     positions = []
     for frame in frames:
         try:
@@ -56,6 +57,11 @@ def _positions(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
                 f"keyframe at frame {n} is out of range: the clip has {num_frames} frames (0-{num_frames - 1})"
             )
         positions.append(n)
+    return positions
+
+
+def _positions(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
+    positions = _frame_numbers(frames, num_frames, what)
     if not positions:
         raise FilterError("no keyframes were given; give at least one, at frame 0")
     if min(positions) > 0:
@@ -64,6 +70,30 @@ def _positions(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
             "every shot needs a keyframe at its first frame, so give one at frame 0"
         )
     return positions
+
+
+def key_positions(
+    keys: Any, clip: vs.VideoNode, frames: Iterable[int] | None
+) -> tuple[list[int], Callable[[int], bool] | None]:
+    """Where keyframes are, without reading them: (positions, ``key_at`` of a keyframe clip or None).
+
+    ``keys`` is a mapping, a keyframe clip (keyframes at ``frames``, default [0]) or None (none).
+    Unlike :func:`make_keyframes`, a first shot without a keyframe is no error: this is for listing.
+    """
+    if keys is None:
+        if frames is not None:
+            raise FilterError("keyframe_frames is for a keyframe clip; no keyframes were given")
+        return [], None
+    if isinstance(keys, vs.VideoNode):
+        length = keys.num_frames
+        return _frame_numbers([0] if frames is None else frames, clip.num_frames, "keyframe_frames entry"), (
+            lambda n: n < length
+        )
+    if isinstance(keys, Mapping):
+        if frames is not None:
+            raise FilterError("keyframe_frames is for a keyframe clip; a mapping gives the frames as its keys")
+        return _frame_numbers(keys.keys(), clip.num_frames, "keyframe key"), None
+    raise FilterError(f"keyframes must be a colour clip, a mapping {{frame: image}} or None, not {type(keys).__name__}")
 
 
 def _check_size(width: int, height: int, clip: vs.VideoNode, what: str) -> None:

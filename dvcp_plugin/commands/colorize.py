@@ -28,7 +28,7 @@ from ..hookspecs import STAGE_KINDS
 from ..runtime.state_cache import UNKEYED_CUTS
 from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, VideoFile, write_frames, write_video
 from ..media.paths import OutputError
-from ..media.render import error_text
+from ..media.render import RenderError, error_text
 from ..media.sources import Source, input_identity, open_input
 from ..stages.weights import find_weights
 
@@ -160,7 +160,12 @@ def colorize_node(source: Source, keys: Mapping[int, Path], fmt: int, options: O
     try:
         return vsapi.colorize(source.clip, {n: str(path) for n, path in keys.items()}, format=fmt, **options.kwargs())
     except vs.Error as exc:
-        raise DvcpError(error_text(exc).removeprefix("dvcp.colorize: ")) from None
+        raise DvcpError(_without_function(error_text(exc))) from None
+
+
+def _without_function(message: str) -> str:
+    """A dvcp.colorize error's message without the function's name, which the command line names."""
+    return message.removeprefix("dvcp.colorize: ")
 
 
 def run_settings(source: Source, keys: Mapping[int, Path], options: Options) -> dict[str, Any]:
@@ -245,15 +250,18 @@ def run(args: argparse.Namespace) -> int:
     for n, image in sorted(keys.items()):
         if n < len(source.names):
             print(f"dvcp colorize: keyframe {image} at frame {n} ({source.names[n]})", file=sys.stderr)
-    if isinstance(sink, VideoFile):
-        node = colorize_node(source, keys, video_format(source), options)
-        written = write_video(node, sink, args.overwrite, description=output.name)
-        print(f"wrote {written} frames to {output}")
-        return 0
-    node = colorize_node(source, keys, folder_format(source), options)
-    resume = write_frames(
-        node, sink, run_settings(source, keys, options), args.overwrite, description=f"{output.name}/"
-    )
+    try:
+        if isinstance(sink, VideoFile):
+            node = colorize_node(source, keys, video_format(source), options)
+            written = write_video(node, sink, args.overwrite, description=output.name)
+            print(f"wrote {written} frames to {output}")
+            return 0
+        node = colorize_node(source, keys, folder_format(source), options)
+        resume = write_frames(
+            node, sink, run_settings(source, keys, options), args.overwrite, description=f"{output.name}/"
+        )
+    except RenderError as exc:
+        raise DvcpError(_without_function(str(exc))) from None
     notes = []
     if resume.kept:
         notes.append(f"{resume.kept} kept from an earlier run")

@@ -1,13 +1,16 @@
-"""Inputs of the command line as VapourSynth clips: a folder of still images, or a video file.
+"""Inputs of the command line as VapourSynth clips: a folder of still images, a video file or a script.
 
 A folder of PNG, TIFF or JPEG frames becomes a GRAY8/GRAY16/RGB24/RGB48 clip (chosen from the first
 image, in natural name order; hidden files are skipped). Every image must have the first one's size
 and kind: sizes and grey/colour are checked when the folder is opened, the sample depth when each
-frame is read. A video file is opened through vapoursynth-bestsource (``core.bs.VideoSource``).
+frame is read. A video file is opened through vapoursynth-bestsource (``core.bs.VideoSource``). A
+VapourSynth script (``.vpy``) runs in this process, as vspipe runs it, and its output 0 is the clip:
+that is how scene changes (``_SceneChangePrev``) from a detector reach the command line.
 """
 
 from __future__ import annotations
 
+import runpy
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -106,21 +109,58 @@ def open_video(path: Path) -> Source:
         clip = vs.core.bs.VideoSource(source=str(path))
     except vs.Error as exc:
         raise InputError(f"cannot read the video {path}: {str(exc).strip()}") from None
-    fmt = clip.format
-    if fmt is None or fmt.id == vs.NONE or clip.width == 0:
-        raise InputError(f"the video {path} changes format or size mid-stream; convert it to one first")
-    if fmt.sample_type != vs.INTEGER or fmt.bits_per_sample > 16:
-        raise InputError(f"the video {path} has {fmt.name} samples; dvcp reads 8 to 16-bit integer video")
-    digits = max(6, len(str(clip.num_frames - 1)))
+    fmt = _integer_clip(clip, f"the video {path}")
     return Source(
-        clip=clip, names=[f"{n:0{digits}d}" for n in range(clip.num_frames)], bits=fmt.bits_per_sample,
+        clip=clip, names=_numbered(clip.num_frames), bits=fmt.bits_per_sample,
         suffix=None, description=f"{clip.num_frames} frames {clip.width}x{clip.height} {fmt.name} from {path}",
         files=(path,),
     )
 
 
+SCRIPT_SUFFIXES = (".vpy",)
+
+
+def _integer_clip(clip: vs.VideoNode, what: str) -> vs.VideoFormat:
+    """The clip's format, when it is one constant 8-16 bit integer format and size."""
+    fmt = clip.format
+    if fmt is None or fmt.id == vs.NONE or clip.width == 0:
+        raise InputError(f"{what} changes format or size mid-stream; convert it to one first")
+    if fmt.sample_type != vs.INTEGER or fmt.bits_per_sample > 16:
+        raise InputError(f"{what} has {fmt.name} samples; dvcp reads 8 to 16-bit integer video")
+    return fmt
+
+
+def _numbered(count: int) -> list[str]:
+    digits = max(6, len(str(count - 1)))
+    return [f"{n:0{digits}d}" for n in range(count)]
+
+
+def open_script(path: Path) -> Source:
+    """A VapourSynth script's output 0 as a clip; the script runs here as vspipe would run it."""
+    if not path.is_file():
+        raise InputError(f"input {path} does not exist")
+    vs.clear_outputs()
+    try:
+        runpy.run_path(str(path), run_name="__vapoursynth__")
+    except Exception as exc:  # whatever the user's script raises
+        text = str(exc).strip() or type(exc).__name__
+        raise InputError(f"the script {path} failed: {text}") from None
+    output = vs.get_outputs().get(0)
+    if not isinstance(output, vs.VideoOutputTuple):
+        raise InputError(f"the script {path} sets no video output 0; end it with clip.set_output()")
+    clip = output.clip
+    fmt = _integer_clip(clip, f"the output of {path}")
+    return Source(
+        clip=clip, names=_numbered(clip.num_frames), bits=fmt.bits_per_sample, suffix=None,
+        description=f"{clip.num_frames} frames {clip.width}x{clip.height} {fmt.name} from the script {path}",
+        files=(path,),
+    )
+
+
 def open_input(path: Path, fps: Fraction) -> Source:
-    """A folder of frames (at ``fps``) or a video file (at its own rate) as a :class:`Source`."""
+    """A folder of frames (at ``fps``), a video file or a ``.vpy`` script (at their own rate) as a :class:`Source`."""
     if path.is_dir() or not path.exists():
         return open_folder(path, fps)
+    if path.suffix.lower() in SCRIPT_SUFFIXES:
+        return open_script(path)
     return open_video(path)

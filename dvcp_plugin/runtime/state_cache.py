@@ -195,8 +195,9 @@ class StateCache:
                 if self.unkeyed_cuts == "error":
                     raise ShotError(
                         f"frame {m} starts a new shot (_SceneChangePrev=1) but has no keyframe; "
-                        f"give a keyframe at frame {m}, or unkeyed_cuts='continue' if the cut is false "
-                        "(dvcp_plugin.shots lists every shot and its keyframes)"
+                        f"give a keyframe at frame {m}, or, if the cut is false, let it continue the shot "
+                        "(unkeyed_cuts='continue'; --unkeyed-cuts continue). dvcp_plugin.shots() and "
+                        "`dvcp shots` list every shot without a keyframe"
                     )
             cur = self.engine.to_working(grey)
             out = self.results.get(m)
