@@ -4,6 +4,9 @@ Writes, under ``--out``: ``truth/`` (the colour shot), ``grey/`` (its BT.601 lum
 ``key.png`` (true frame 0, the keyframe), ``colorized/`` (the result), ``colorized.mp4`` when ffmpeg
 is installed, and ``contact_sheet.png`` (grey | dvcp | truth for a few frames). Prints the RGB PSNR
 of the result against the truth, next to copying the keyframe's chroma onto every frame.
+
+``--out`` must be new, empty, or hold only what an earlier demo wrote: the demo replaces its own
+files, by name, and refuses a folder that holds anything else rather than mix with it or delete it.
 """
 
 from __future__ import annotations
@@ -17,17 +20,22 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..errors import DvcpError
 from ..evaluation.metrics import mean_psnr
 from ..evaluation.pictures import contact_sheet
 from ..filters.images import read_image, write_image
 from ..media.demo_shot import make_shot
 from ..media.frame_writer import FrameFolder, VideoFile, write_frames, write_video
+from ..media.paths import check_writable_folder
 from ..media.sources import open_folder
 from ..models.color import grey_u8, luma_chroma_to_rgb, rgb_to_luma_chroma
 from ..stages.weights import find_weights
 from .colorize import Options, add_engine_arguments, colorize_node, folder_format, run_settings, video_format
 
 FRAMES, HEIGHT, WIDTH, FPS = 24, 192, 320, Fraction(24)
+FRAME_NAMES = [f"{k:05d}.png" for k in range(FRAMES)]
+# what the demo writes at the top of --out (colorized/ holds its frames and their record)
+OWN_ENTRIES = {"grey", "truth", "colorized", "key.png", "contact_sheet.png", "colorized.mp4"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,19 +52,35 @@ def copy_key_chroma(greys: np.ndarray, key: np.ndarray) -> np.ndarray:
     return (rgb.permute(0, 2, 3, 1) * 255.0).round().clamp(0, 255).byte().numpy()
 
 
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` holding anything that the demo did not write (see the module doc)."""
+    if out.exists() and not out.is_dir():
+        raise DvcpError(f"--out {out} is a file; give a folder")
+    strangers = [p.name for p in out.iterdir() if p.name not in OWN_ENTRIES] if out.is_dir() else []
+    for folder in ("grey", "truth"):
+        if (out / folder).is_dir():
+            strangers += [f"{folder}/{p.name}" for p in (out / folder).iterdir() if p.name not in FRAME_NAMES]
+    if strangers:
+        raise DvcpError(
+            f"--out {out} already holds files that dvcp demo did not write (e.g. {sorted(strangers)[0]}); "
+            "give a new or empty folder"
+        )
+    check_writable_folder(out, "--out")
+
+
 def run(args: argparse.Namespace) -> int:
     """Make the shot, colour it, write the files and print the scores."""
     options = Options(weights=args.weights, device=args.device)
     find_weights(options.weights)
     out: Path = args.out
+    check_out(out)
     shot = make_shot(FRAMES, HEIGHT, WIDTH)
     greys = grey_u8(shot)
     for name in ("truth", "grey"):
-        shutil.rmtree(out / name, ignore_errors=True)
-        (out / name).mkdir(parents=True)
+        (out / name).mkdir(parents=True, exist_ok=True)
     for k in range(FRAMES):
-        write_image(out / "truth" / f"{k:05d}.png", shot[k])
-        write_image(out / "grey" / f"{k:05d}.png", greys[k])
+        write_image(out / "truth" / FRAME_NAMES[k], shot[k])
+        write_image(out / "grey" / FRAME_NAMES[k], greys[k])
     key = out / "key.png"
     write_image(key, shot[0])
     print(f"dvcp demo: colouring a {FRAMES}-frame {WIDTH}x{HEIGHT} sample shot from its frame 0", file=sys.stderr)

@@ -6,10 +6,12 @@ import shutil
 import subprocess
 
 import numpy as np
+import pytest
 
 from dvcp_plugin.cli import main
 from dvcp_plugin.commands import demo
 from dvcp_plugin.commands.demo import FRAMES, HEIGHT, WIDTH, copy_key_chroma
+from dvcp_plugin.errors import DvcpError
 from dvcp_plugin.evaluation import metrics, protocol
 from dvcp_plugin.evaluation.metrics import mean_psnr as psnr
 from dvcp_plugin.filters.images import read_image
@@ -72,3 +74,27 @@ def test_demo_without_weights_says_how_to_get_them(tmp_path, monkeypatch, capsys
     assert f"dvcp demo: error: no dvcp weights found at {tmp_path / 'absent.pt'}" in err
     assert "dvcp train" in err and "Traceback" not in err
     assert not (tmp_path / "demo").exists()
+
+
+def test_demo_does_not_touch_files_it_did_not_write(tmp_path, weights, dvcp_in_process, assert_clean_error):
+    out = tmp_path / "mine"
+    (out / "truth").mkdir(parents=True)
+    (out / "truth" / "scan.png").write_bytes(b"a restorer's own file")
+    (out / "notes.txt").write_text("notes")
+    done = dvcp_in_process("demo", "--out", out, "--weights", weights)
+    assert_clean_error(done, "demo", f"--out {out} already holds files that dvcp demo did not write")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["notes.txt", "truth", "truth/scan.png"]
+    assert (out / "truth" / "scan.png").read_bytes() == b"a restorer's own file"
+
+
+def test_demo_reruns_in_a_folder_that_holds_only_what_it_wrote(tmp_path):
+    out = tmp_path / "dvcp-demo"
+    for folder in ("grey", "truth", "colorized"):
+        (out / folder).mkdir(parents=True)
+        (out / folder / "00003.png").write_bytes(b"an earlier demo frame")
+    (out / "colorized" / ".dvcp-run.json").write_text("{}")
+    (out / "key.png").write_bytes(b"key")
+    demo.check_out(out)  # accepted
+    (out / "grey" / "extra.png").write_bytes(b"someone else's")
+    with pytest.raises(DvcpError, match=r"already holds files that dvcp demo did not write \(e\.g\. grey/extra\.png\)"):
+        demo.check_out(out)
