@@ -48,7 +48,7 @@ def test_evaluation_reads_frames_in_natural_order(unpadded, tmp_path):
     weights = save_weights(tmp_path / "w.pt", untrained_weights(0))
     sequence = find_sequences([unpadded])[0]
     _, _, sheet = evaluate(Engine(EngineConfig(weights=weights)), [sequence], [FRAMES], sequence.name)
-    assert [row[0] for row in sheet.rows] == [1, 4, 6, 8, 11]
-    for k, grey, truth, _ in sheet.rows:
-        assert np.array_equal(truth, read_image(unpadded / f"f{k}.png"))
-        assert np.array_equal(grey, grey_u8(colour(k)))
+    assert [row.frame for row in sheet.rows] == [1, 4, 6, 8, 11]
+    for row in sheet.rows:
+        assert np.array_equal(row.truth, read_image(unpadded / f"f{row.frame}.png"))
+        assert np.array_equal(row.grey, grey_u8(colour(row.frame)))
