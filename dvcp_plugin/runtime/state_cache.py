@@ -110,7 +110,7 @@ class StateCache:
         # shares of the budget: 5/8 results, 1/4 checkpoints, 1/8 keyframe states
         self.results = _LRU(budget * 5 // 8, lambda out: _nbytes(*out))
         self.checkpoints = _LRU(budget // 4, lambda t: _nbytes(t))
-        self.keys = _LRU(max(budget // 8, 1), lambda k: _nbytes(*k.features, k.chroma))
+        self.keys = _LRU(max(budget // 8, 1), lambda k: k.nbytes())
         self._lock = threading.Lock()
 
     def memory_bytes(self) -> int:
@@ -184,7 +184,7 @@ class StateCache:
             final = start_out.final  # type: ignore[union-attr]
         else:
             final = plan.start_final
-        prev_grey = self.engine.to_working(frames[plan.start][0])
+        prev_grey = self.engine.to_grey(frames[plan.start][0])
         for m in range(plan.start + 1, stop + 1):
             grey, new_shot = frames[m]
             if new_shot:
@@ -199,7 +199,7 @@ class StateCache:
                         "(unkeyed_cuts='continue'; --unkeyed-cuts continue). dvcp_plugin.shots() and "
                         "`dvcp shots` list every shot without a keyframe"
                     )
-            cur = self.engine.to_working(grey)
+            cur = self.engine.to_grey(grey)
             out = self.results.get(m)
             if out is None:
                 out = self.engine.step(key, prev_grey, cur, final)

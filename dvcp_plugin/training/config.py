@@ -33,6 +33,7 @@ class TrainConfig:
     crop: int = 80
     length: int = 4
     rollout: int = 6
+    backprop: int = 5
     max_stride: int = 3
     key_stride: int = 6
     temperature: float = 0.05
@@ -60,6 +61,8 @@ class TrainConfig:
                 raise TrainingError(f"{name} must be a positive whole number, got {value!r}")
         if self.length < 3 or self.rollout < 3:
             raise TrainingError("clips must have at least 3 frames (length and rollout >= 3)")
+        if not 1 <= self.backprop < self.rollout:
+            raise TrainingError(f"backprop must be at least 1 and less than rollout ({self.rollout}), got {self.backprop}")
         if self.crop < 16 or self.crop % 8:
             raise TrainingError(f"crop must be a multiple of 8 and at least 16, got {self.crop}")
         self.stages = {**DEFAULT_STAGES, **self.stages}

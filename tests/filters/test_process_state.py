@@ -36,13 +36,13 @@ def test_a_weights_file_replaced_on_disk_is_not_served_from_the_old_engine(make_
 
 def test_nodes_leave_torch_threads_of_the_process_as_they_were(make_clip, key_image, weights, monkeypatch):
     seen = []
-    step = engine_module.propagate_step
+    step = engine_module.chain_step
 
     def counting_step(*args):
         seen.append(torch.get_num_threads())
         return step(*args)
 
-    monkeypatch.setattr(engine_module, "propagate_step", counting_step)
+    monkeypatch.setattr(engine_module, "chain_step", counting_step)
     before = torch.get_num_threads()
     asked = before + 1
     try:

@@ -62,13 +62,13 @@ def test_random_order_with_requests_in_flight_equals_a_sequential_pass(
 @pytest.fixture
 def slow_steps(monkeypatch):
     """Each engine step takes 3 ms more (sleeping, so that other threads run meanwhile)."""
-    step = engine_module.propagate_step
+    step = engine_module.chain_step
 
     def slow(*args):
         time.sleep(0.003)
         return step(*args)
 
-    monkeypatch.setattr(engine_module, "propagate_step", slow)
+    monkeypatch.setattr(engine_module, "chain_step", slow)
 
 
 def test_three_nodes_requested_at_once_compute_each_frame_once_and_agree(

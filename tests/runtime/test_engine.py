@@ -68,7 +68,7 @@ def test_untrained_engine_keeps_a_static_shot_close_to_its_keyframe(weights_file
 
 
 def test_stages_are_resolved_by_name_through_the_registry(weights_file):
-    with pytest.raises(UnknownStageError, match="available: sepconv"):
+    with pytest.raises(UnknownStageError, match="available: mcsepconv, sepconv"):
         Engine(EngineConfig(weights=weights_file, local="nosuch"))
 
 

@@ -63,7 +63,7 @@ class SlowSteps:
     def step(self, key, grey_prev, grey_cur, chroma_prev):
         time.sleep(0.003)
         with self._lock:
-            self.done[float(grey_cur.sum())] += 1
+            self.done[float(grey_cur.work.sum())] += 1
         return self.engine.step(key, grey_prev, grey_cur, chroma_prev)
 
 
