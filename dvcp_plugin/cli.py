@@ -11,7 +11,7 @@ from .errors import DvcpError
 
 # sub-command -> (module under dvcp_plugin.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "colorize": ("colorize", "colour a folder of frames or a video from hand-coloured keyframes"),
+    "colorize": ("colorize", "colour a folder of frames, a video or a script's clip from hand-coloured keyframes"),
     "shots": ("shots", "list the shots of an input (its scene changes) and the keyframes each one has"),
     "demo": ("demo", "colour a generated sample shot and write the result, a contact sheet and PSNR"),
     "doctor": ("doctor", "report versions, devices, threads, registered stages and weights"),

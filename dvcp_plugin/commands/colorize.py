@@ -117,7 +117,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Input, keyframes, output, and the options of dvcp_plugin.colorize."""
     parser.add_argument(
         "input", type=Path,
-        help="folder of frames (PNG, TIFF or JPEG; 8 or 16 bit; grey or colour; natural name order) or a video file",
+        help="folder of frames (PNG, TIFF or JPEG; 8 or 16 bit; grey or colour; natural name order), a video file, "
+        "or a VapourSynth script (.vpy) whose output 0 is the clip",
     )
     parser.add_argument(
         "-k", "--key", dest="keys", type=parse_key, action="append", required=True, metavar="FRAME=IMAGE",

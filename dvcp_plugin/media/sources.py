@@ -35,7 +35,7 @@ class Source:
     clip: vs.VideoNode
     names: list[str]
     bits: int
-    suffix: str | None  # the image suffix of a frame folder; None for a video file
+    suffix: str | None  # the image suffix of a frame folder; None for a video or a script
     description: str
     files: tuple[Path, ...]  # what the clip is read from
 
@@ -96,6 +96,24 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
     )
 
 
+SCRIPT_SUFFIXES = (".vpy",)
+
+
+def _integer_clip(clip: vs.VideoNode, what: str) -> vs.VideoFormat:
+    """The clip's format, when it is one constant 8-16 bit integer format and size."""
+    fmt = clip.format
+    if fmt is None or fmt.id == vs.NONE or clip.width == 0:
+        raise InputError(f"{what} changes format or size mid-stream; convert it to one first")
+    if fmt.sample_type != vs.INTEGER or fmt.bits_per_sample > 16:
+        raise InputError(f"{what} has {fmt.name} samples; dvcp reads 8 to 16-bit integer video")
+    return fmt
+
+
+def _numbered(count: int) -> list[str]:
+    digits = max(6, len(str(count - 1)))
+    return [f"{n:0{digits}d}" for n in range(count)]
+
+
 def open_video(path: Path) -> Source:
     """A video file as a clip, through vapoursynth-bestsource."""
     if not path.is_file():
@@ -115,24 +133,6 @@ def open_video(path: Path) -> Source:
         suffix=None, description=f"{clip.num_frames} frames {clip.width}x{clip.height} {fmt.name} from {path}",
         files=(path,),
     )
-
-
-SCRIPT_SUFFIXES = (".vpy",)
-
-
-def _integer_clip(clip: vs.VideoNode, what: str) -> vs.VideoFormat:
-    """The clip's format, when it is one constant 8-16 bit integer format and size."""
-    fmt = clip.format
-    if fmt is None or fmt.id == vs.NONE or clip.width == 0:
-        raise InputError(f"{what} changes format or size mid-stream; convert it to one first")
-    if fmt.sample_type != vs.INTEGER or fmt.bits_per_sample > 16:
-        raise InputError(f"{what} has {fmt.name} samples; dvcp reads 8 to 16-bit integer video")
-    return fmt
-
-
-def _numbered(count: int) -> list[str]:
-    digits = max(6, len(str(count - 1)))
-    return [f"{n:0{digits}d}" for n in range(count)]
 
 
 def open_script(path: Path) -> Source:
