@@ -94,15 +94,16 @@ class FrameFolder:
             self.folder.mkdir(parents=True, exist_ok=True)
             present = [n for n in range(len(self.names)) if self.path(n).is_file()]
             kept: list[int] = []
-            redone: list[str] = []
+            redone: list[int] = []
             records = self.record.recorded_frames()
             if present and not overwrite:
                 self._check_settings(settings, present)
                 for n in present:
                     record = records.get(self.path(n).name)
                     (kept if record is not None and record.matches(self.path(n)) else redone).append(n)
+            keep = set(kept)
             for n in present:
-                if n not in kept:
+                if n not in keep:
                     self.path(n).unlink()
             for stale in self.folder.glob(f".*{PARTIAL}{self.suffix}"):
                 stale.unlink()
@@ -110,9 +111,8 @@ class FrameFolder:
         except OSError as exc:
             raise OutputError(f"cannot prepare the output folder {self.folder}: {_reason(exc)}") from None
         self.record.start(settings, [records[self.path(n).name] for n in kept])
-        done = set(kept)
         return Resume(
-            todo=[n for n in range(len(self.names)) if n not in done],
+            todo=[n for n in range(len(self.names)) if n not in keep],
             kept=len(kept),
             redone=[self.path(n).name for n in redone],
         )

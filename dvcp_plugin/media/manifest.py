@@ -37,11 +37,6 @@ class FrameRecord:
     size: int
     sha256: str
 
-    @classmethod
-    def of(cls, path: Path) -> FrameRecord:
-        """The record of the file at ``path`` as it is now."""
-        return cls(path.name, path.stat().st_size, file_digest(path))
-
     def matches(self, path: Path) -> bool:
         """Whether the file at ``path`` still has this size and checksum."""
         try:
@@ -50,7 +45,7 @@ class FrameRecord:
             return False
 
 
-def write_atomically(path: Path, text: str) -> None:
+def _write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text``: written whole to ``path.partial``, synced, then renamed."""
     tmp = path.with_name(path.name + PARTIAL)
     try:
@@ -127,8 +122,8 @@ class RunRecord:
 
     def start(self, settings: Mapping[str, Any], kept: Iterable[FrameRecord]) -> None:
         """Record ``settings`` and the frames ``kept``, and open the frame record for appending."""
-        write_atomically(self.settings_path, json.dumps(dict(settings), indent=2, sort_keys=True) + "\n")
-        write_atomically(self.frames_path, "".join(_line(record) for record in kept))
+        _write_atomically(self.settings_path, json.dumps(dict(settings), indent=2, sort_keys=True) + "\n")
+        _write_atomically(self.frames_path, "".join(_line(record) for record in kept))
         try:
             self._journal = open(self.frames_path, "a", encoding="utf-8")
         except OSError as exc:
