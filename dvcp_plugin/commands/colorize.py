@@ -122,7 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-k", "--key", dest="keys", type=parse_key, action="append", required=True, metavar="FRAME=IMAGE",
-        help="colour keyframe IMAGE for frame FRAME (0-based position in the input; repeat for more; one at 0)",
+        help="colour keyframe IMAGE for frame FRAME (0-based position in the input; repeat for more, at any frames "
+        "of a shot: each frame is coloured from the keyframes before and after it in its shot)",
     )
     parser.add_argument(
         "-o", "--output", type=Path, required=True,

@@ -92,7 +92,7 @@ class Pipeline:
         self.size = (clip.height, clip.width)
         self.luma = LumaReader(clip.format, matrix)
         self.cache = StateCache(
-            engine, keyframes.positions, self._read_frame, keyframes.read_key,
+            engine, keyframes.positions, self._read_frame, keyframes.read_key, clip.num_frames,
             cache_mb=cache_mb, checkpoint_interval=checkpoint_interval, key_at=keyframes.key_at,
             unkeyed_cuts=unkeyed_cuts,
         )
@@ -106,7 +106,7 @@ class Pipeline:
         """Frame ``n``'s ``field`` estimate at full resolution; a keyframe gives its own chroma."""
         with torch_threads(self.engine.config.threads):
             out = self.cache.estimate(n)
-            if self.cache.keyframe_for(n) == n:
+            if self.cache.is_keyframe(n):
                 chroma = self.keyframes.read_key(n)
                 return Estimate(chroma, torch.ones(self.size) if field == "global_" else None)
             chroma = self.engine.to_full(getattr(out, field), self.size)

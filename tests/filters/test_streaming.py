@@ -112,7 +112,8 @@ def test_memory_stays_within_cache_mb(make_clip, key_image, opts):
     cache = _pipeline_of(out).cache
     for n in [*range(LENGTH), 3, 12, 1, 15]:
         out.get_frame(n)
-        assert 0 < cache.memory_bytes() <= cache_mb * 2**20
+        assert cache.memory_bytes() <= cache_mb * 2**20
+    assert cache.memory_bytes() > 0
 
 
 RSS_SCRIPT = """
