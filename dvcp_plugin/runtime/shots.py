@@ -56,7 +56,8 @@ def split_shots(
     cuts = sorted(cut for cut in set(cuts) if 0 < cut < length)
     keys.update(cut for cut in cuts if key_at is not None and key_at(cut))
     firsts = [0]
-    for cut, end in zip(cuts, [*cuts[1:], length], strict=True):
+    for i, cut in enumerate(cuts):
+        end = cuts[i + 1] if i + 1 < len(cuts) else length
         if unkeyed_cuts == "error" or (any(cut <= k < end for k in keys) and any(k < cut for k in keys)):
             firsts.append(cut)
     lasts = [n - 1 for n in firsts[1:]] + [length - 1]
