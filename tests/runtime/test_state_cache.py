@@ -175,6 +175,18 @@ def test_a_seek_recomputes_at_most_checkpoint_interval_steps_of_each_chain(engin
         assert engine.stats["steps"] - before <= chains * interval, f"frame {n}"
 
 
+def test_a_request_returns_what_it_computed_even_when_no_result_is_kept(engine, footage, monkeypatch):
+    expected = _reference(engine, footage, {0: (0, FRAMES - 1)})
+    cache = _cache(engine, footage, (0, FRAMES - 1), checkpoint_interval=8)
+    monkeypatch.setattr(cache.store.results, "put", lambda key, value: None)  # others evict every result at once
+    before = engine.stats["steps"]
+    assert torch.equal(cache.estimate(10).final, expected[10])
+    assert engine.stats["steps"] - before == 10 + (FRAMES - 1 - 10)  # each step of both chains once
+    before = engine.stats["steps"]
+    assert torch.equal(cache.estimate(10).final, expected[10])
+    assert engine.stats["steps"] - before == 2 + 3  # from the checkpoints at 8 and 13
+
+
 def test_spilled_checkpoints_are_exact_and_their_folder_goes_with_the_cache(engine, footage):
     expected = _reference(engine, footage, {0: (0,)})
     cache = _cache(engine, footage, cache_mb=0.004, checkpoint_interval=2)
