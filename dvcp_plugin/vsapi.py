@@ -178,8 +178,10 @@ def colorize(
 
     ``keyframes``: a colour clip of the same size (keyframes at ``keyframe_frames``, default [0];
     scene changes take theirs from the same clip) or ``{frame: image path, RGB array or frame}``.
-    ``unkeyed_cuts``: what a scene change without a keyframe does, "error" (the default) or
-    "continue" (the shot goes on across it). See the README's "VapourSynth usage" for every option.
+    A shot (bounded by scene changes) may hold any number of keyframes at any frames; each frame is
+    coloured from the keyframes before and after it in its shot, forward and backward, blended.
+    ``unkeyed_cuts``: what a shot without a keyframe does, "error" (the default) or "continue" (the
+    cut that starts it is crossed). See the README's "VapourSynth usage" for every option.
     """
     options = dict(locals())
     return _stage("colorize", "final", options.pop("clip"), options.pop("keyframes"), **options)
@@ -189,7 +191,8 @@ _COLORIZE = inspect.signature(colorize)
 
 
 def local_propagate(clip: vs.VideoNode, keyframes: Any, **options: Any) -> vs.VideoNode:
-    """The local stage's estimate of every frame (propagated from the previous final frame).
+    """The local stage's estimate of every frame (propagated from the previous final frame of its chain;
+    between two keyframes, the two chains' estimates blended as the final colours are).
 
     Same arguments as :func:`colorize`, whose pipeline it shares when they are equal.
     """
@@ -197,10 +200,12 @@ def local_propagate(clip: vs.VideoNode, keyframes: Any, **options: Any) -> vs.Vi
 
 
 def global_match(clip: vs.VideoNode, keyframes: Any, **options: Any) -> vs.VideoNode:
-    """The global stage's estimate of every frame (matched from its keyframe).
+    """The global stage's estimate of every frame (matched from its keyframe; between two keyframes,
+    the two chains' estimates blended as the final colours are).
 
-    Each frame carries its match confidence (1 at keyframes) as a GRAYS frame in the property
-    ``DvcpConfidence``. Same arguments as :func:`colorize`, whose pipeline it shares.
+    Each frame carries its match confidence (1 at keyframes; between two keyframes the blended
+    confidence) as a GRAYS frame in the property ``DvcpConfidence``. Same arguments as
+    :func:`colorize`, whose pipeline it shares.
     """
     return _stage("global_match", "global_", clip, keyframes, **options)
 
@@ -306,9 +311,9 @@ def shots(
     a time) and splits the clip there. ``keyframes`` and ``keyframe_frames`` are those you would
     give :func:`colorize` (only their positions are used; a mapping's images are not read), or
     None to list the shots alone. A :class:`~dvcp_plugin.runtime.shots.Shot` whose ``keyed`` is
-    False has no keyframe at its first frame and would fail when rendering reaches it. With
-    ``unkeyed_cuts="continue"`` a scene change without a keyframe does not start a shot, as in
-    :func:`colorize`.
+    False holds no keyframe and would fail when rendering reaches it. With
+    ``unkeyed_cuts="continue"`` a scene change that would leave a shot without a keyframe does not
+    start one, as in :func:`colorize`.
     """
     with _errors("shots"):
         check_clip(clip, "the clip")
