@@ -56,7 +56,8 @@ class SheetFrames:
 def sheet_frames(count: int, keyframes: SequenceOf[int] = (0,), rows: int = 5) -> list[int]:
     """Up to ``rows`` frame indices spread evenly over the frames 0..count-1 that are not keyframes."""
     scored = [n for n in range(count) if n not in keyframes]
-    return sorted({scored[int(round(x))] for x in np.linspace(0, len(scored) - 1, min(rows, len(scored)))})
+    spread = np.linspace(scored[0], scored[-1], min(rows, len(scored)))
+    return sorted({min(scored, key=lambda n: abs(n - int(round(x)))) for x in spread})
 
 
 KeySpec = int | str  # a frame number, or "last"
