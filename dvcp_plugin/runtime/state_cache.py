@@ -66,8 +66,9 @@ class StateCache:
         self.frames = FrameReader(read_frame, self.shots)
         self.store = StateStore(int(cache_mb * 2**20), max(1, checkpoint_interval))
         self.preparer = Preparer(engine, workers, capacity=4 * (self.ahead + 1))
-        self._locks: dict[Chain, threading.Lock] = {}
-        self._lock = threading.Lock()  # guards _locks and the keyframe states being made
+        self._locks: dict[Chain, threading.Lock] = {}  # one per chain: its steps are computed under it
+        self._locks_lock = threading.Lock()
+        self._key_lock = threading.Lock()  # keyframe states are made under it, each once
         self._last_request = -1
 
     @property
@@ -108,7 +109,7 @@ class StateCache:
                 self.frames.luma(m)
 
     def _chain_lock(self, chain: Chain) -> threading.Lock:
-        with self._lock:
+        with self._locks_lock:
             return self._locks.setdefault(chain, threading.Lock())
 
     def _key_state(self, k: int) -> KeyState:
@@ -116,7 +117,7 @@ class StateCache:
         if state is not None:
             return state
         luma, chroma = self.frames.luma(k), self.read_key(k)
-        with self._lock:
+        with self._key_lock:
             state = self.store.key_state(k)
             if state is None:
                 state = self.engine.prepare_key(luma, chroma)
