@@ -133,9 +133,13 @@ class ShotMap:
 
 
 def _unkeyed_message(first: int) -> str:
-    start = f"frame {first} starts a new shot (_SceneChangePrev=1)" if first else "the clip's first shot"
+    """The error of a shot without a keyframe that starts at frame ``first``."""
+    if first:
+        start, cut = f"frame {first} starts a new shot (_SceneChangePrev=1) but that shot", f"the cut at frame {first}"
+    else:
+        start, cut = "the clip's first shot (from frame 0)", "the cut that ends it"
     return (
-        f"{start} but that shot has no keyframe; give a keyframe in it, or, if the cut that starts it "
-        "is false, let it continue the shot before (unkeyed_cuts='continue'; --unkeyed-cuts continue). "
-        "dvcp_plugin.shots() and `dvcp shots` list every shot without a keyframe"
+        f"{start} has no keyframe; give a keyframe in it, or, if {cut} is false, let the shots join "
+        "across it (unkeyed_cuts='continue'; --unkeyed-cuts continue). dvcp_plugin.shots() and "
+        "`dvcp shots` list every shot without a keyframe"
     )
