@@ -47,10 +47,11 @@ def both_ways(forward: Forward) -> Method:
 
 
 BASELINES: dict[str, Method] = {"flow": both_ways(flow_propagation), "key": both_ways(key_chroma_copy)}
+_BOTH_WAYS = "; between keyframes, forward and backward blended by distance"
 LABELS: dict[str, str] = {  # what each method is, for the report
     "dvcp": "dvcp",
-    "flow": "DIS optical-flow propagation (OpenCV, medium preset, full resolution)",
-    "key": "key-frame chroma copied onto every frame",
+    "flow": "DIS optical-flow propagation (OpenCV, medium preset, full resolution)" + _BOTH_WAYS,
+    "key": "key-frame chroma copied onto every frame" + _BOTH_WAYS,
 }
 SHORT_NAMES: dict[str, str] = {"dvcp": "dvcp", "flow": "DIS flow propagation", "key": "key-frame chroma copied"}
 
