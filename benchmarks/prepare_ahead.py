@@ -7,7 +7,9 @@ Each mode runs in a fresh process, the modes taking turns for ``--rounds`` round
 at chroma scale 0.5, frames requested through a 4-deep window as vspipe does:
 
 * ``in-line``: the requesting thread prepares each step, then chains it (``workers=0``);
-* ``worker``: a worker thread prepares the next frame while the requesting thread chains this one.
+* ``worker``: a worker thread prepares the next frame while the requesting thread chains this one
+  (``workers=1``; by default the state cache takes a worker only with cores for both, see
+  :func:`dvcp_plugin.runtime.prepare_ahead.worker_count`).
 
 ``--tree PATH`` adds a mode that runs the dvcp source tree at PATH (a checkout of another version,
 with ``filters`` and ``models`` linked into its ``dvcp_plugin``). Each line gives the fps over the
@@ -36,9 +38,9 @@ import dvcp_plugin
 from dvcp_plugin.runtime import engine as engine_module, pipeline
 
 mode, frames, threads = os.environ["DVCP_MODE"], int(os.environ["DVCP_FRAMES"]), int(os.environ["DVCP_THREADS"])
-if mode == "in-line":
+if mode != "tree":
     import functools
-    pipeline.StateCache = functools.partial(pipeline.StateCache, workers=0)
+    pipeline.StateCache = functools.partial(pipeline.StateCache, workers=int(mode == "worker"))
 spent = defaultdict(float)
 
 def timed(owner, name):

@@ -11,10 +11,16 @@ Each step is prepared alone, exactly as :meth:`Engine.step` would, by one thread
 engine's torch thread count: results do not depend on which thread prepared them, or when. The
 worker never reads frames (that calls back into VapourSynth); the requesting thread reads them
 and hands over their luma.
+
+A worker pays only where the preparing can run beside the chain: on a GPU, or on a CPU with cores
+for both threads' torch teams (:func:`worker_count`). Elsewhere the requesting thread prepares
+each step itself, still before it takes the chain's lock: on two busy CPU cores a worker only
+shares the same cores and gains nothing (docs/PERFORMANCE.md).
 """
 
 from __future__ import annotations
 
+import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable
@@ -23,6 +29,14 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import torch
 
 from .engine import Engine, Grey, KeyState, StepInputs
+
+def worker_count(engine: Engine) -> int:
+    """1 when a worker can prepare beside the chain (a GPU, or CPU cores for two torch teams), else 0."""
+    if engine.device.type != "cpu":
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return 1 if cores >= 2 * (engine.config.threads or torch.get_num_threads()) else 0
+
 
 Frame = Grey | torch.Tensor  # a grey frame already at the working resolutions, or its full-resolution luma
 Prepared = tuple[StepInputs, Grey]  # a step's inputs and its current grey (refine needs it)

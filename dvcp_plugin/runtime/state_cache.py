@@ -30,7 +30,7 @@ import torch
 from ..models.bidirectional import blend_chains
 from .engine import Engine, KeyState, StepOutput
 from .frame_reader import FrameReader, ReadFrame
-from .prepare_ahead import Frame, Preparer
+from .prepare_ahead import Frame, Preparer, worker_count
 from .shot_map import UNKEYED_CUTS, Chain, KeyAt, Route, ShotError, ShotMap
 from .state_store import StateStore
 
@@ -43,8 +43,9 @@ ReadKey = Callable[[int], torch.Tensor]
 class StateCache:
     """Per-pipeline cache of keyframe states, chain results and checkpoints; see the module doc.
 
-    ``ahead``: how many frames past the one requested each chain prepares ahead, on ``workers``
-    threads (0: each request prepares its own steps before it takes the chain's lock).
+    ``workers``: threads that prepare steps ahead of the chains (None: :func:`worker_count`; 0: each
+    request prepares its own steps before it takes the chain's lock); with a worker, ``ahead`` is how
+    many frames past the one requested each chain prepares.
     """
 
     def __init__(
@@ -59,9 +60,10 @@ class StateCache:
         key_at: KeyAt | None = None,
         unkeyed_cuts: str = "error",
         ahead: int = 1,
-        workers: int = 1,
+        workers: int | None = None,
     ) -> None:
-        self.engine, self.read_key, self.ahead = engine, read_key, max(0, ahead)
+        workers = worker_count(engine) if workers is None else workers
+        self.engine, self.read_key, self.ahead = engine, read_key, max(0, ahead) if workers > 0 else 0
         self.shots = ShotMap(length, keyframes, key_at, unkeyed_cuts)
         self.frames = FrameReader(read_frame, self.shots)
         self.store = StateStore(int(cache_mb * 2**20), max(1, checkpoint_interval))

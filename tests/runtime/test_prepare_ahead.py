@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from dvcp_plugin.runtime.engine import Engine, EngineConfig
-from dvcp_plugin.runtime.prepare_ahead import Preparer
+from dvcp_plugin.runtime.prepare_ahead import Preparer, worker_count
 from dvcp_plugin.runtime.shot_map import Chain
 from dvcp_plugin.runtime.state_cache import StateCache
 from dvcp_plugin.stages.build import untrained_weights
@@ -97,3 +97,10 @@ def test_the_worker_prepares_every_step_and_the_next_frame_ahead(engine, footage
     # each frame between the keyframes is a step of two chains; none is prepared twice or in vain
     steps, prepared = (engine.stats[key] - before.get(key, 0) for key in ("steps", "prepared"))
     assert steps == prepared == 2 * (FRAMES - 2)
+
+
+def test_a_worker_is_taken_where_it_can_prepare_beside_the_chain(engine, monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: set(range(4)), raising=False)
+    assert worker_count(engine) == 1  # two torch threads for the chain, two for the worker
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    assert worker_count(engine) == 0  # they would only share two cores
