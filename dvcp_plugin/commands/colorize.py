@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -150,7 +150,7 @@ def run_settings(source: Source, keys: Mapping[int, Path], options: Options, inp
         "chroma_scale": options.chroma_scale,
         "matrix": options.matrix,
         "half": options.half,
-    }
+    } | ({"first_frame": source.first} if source.first else {})
 
 
 def output_suffix(source: Source, requested: str | None) -> str:
@@ -174,22 +174,31 @@ def video_format(source: Source) -> int:
     return vs.core.query_video_format(vs.YUV, vs.INTEGER, source.bits, 0, 0).id
 
 
+Progress = Callable[[int], None]  # called with each frame's number once it is written
+
+
 def write_frames(
-    node: vs.VideoNode, folder: FrameFolder, settings: Mapping[str, Any], overwrite: bool = False
+    node: vs.VideoNode, folder: FrameFolder, settings: Mapping[str, Any], overwrite: bool = False,
+    progress: Progress | None = None,
 ) -> tuple[int, int]:
-    """Render ``node`` (RGB) into ``folder``, resuming; (frames written, frames kept from an earlier run)."""
+    """Render ``node`` (RGB) into ``folder``, resuming; (frames written, frames kept from an earlier run).
+
+    A progress bar goes to stderr, or, when ``progress`` is given, each written frame to it.
+    """
     todo = folder.prepare(settings, overwrite)
     kept = len(folder.names) - len(todo)
-    if kept:
+    if kept and progress is None:
         print(f"dvcp: resuming: {kept} frame(s) in {folder.folder} are kept", file=sys.stderr)
-    _render(node, todo, folder, f"{folder.folder.name}/")
+    _render(node, todo, folder, f"{folder.folder.name}/", progress)
     return len(todo), kept
 
 
-def write_video(node: vs.VideoNode, video: VideoFile, overwrite: bool = False) -> int:
+def write_video(
+    node: vs.VideoNode, video: VideoFile, overwrite: bool = False, progress: Progress | None = None
+) -> int:
     """Render ``node`` (YUV 4:4:4) into ``video`` through ffmpeg; the number of frames written."""
     video.prepare(overwrite)
-    _render(node, range(node.num_frames), video, video.path.name)
+    _render(node, range(node.num_frames), video, video.path.name, progress)
     return node.num_frames
 
 
@@ -198,11 +207,50 @@ def clip_fps(clip: vs.VideoNode) -> Fraction:
     return Fraction(clip.fps) if clip.fps > 0 else Fraction(24)
 
 
-def _render(node: vs.VideoNode, frames: Iterable[int], sink: FrameFolder | VideoFile, description: str) -> None:
+def _render(
+    node: vs.VideoNode, frames: Iterable[int], sink: FrameFolder | VideoFile, description: str,
+    progress: Progress | None,
+) -> None:
     try:
-        render(node, list(frames), sink, in_flight=vs.core.num_threads, description=description)
+        render(node, list(frames), sink, in_flight=vs.core.num_threads, description=description, progress=progress)
     except vs.Error as exc:
         raise DvcpError(_vs_message(exc)) from None
+
+
+def is_video(output: Path) -> bool:
+    """Whether ``output`` names a video file (else it is a folder of frames)."""
+    return output.suffix.lower() in VIDEO_SUFFIXES
+
+
+def check_output(input_path: Path, output: Path) -> None:
+    """Refuse an output that names an image, is a file where a folder is needed, or is the input."""
+    video = is_video(output)
+    if not video and output.suffix.lower() in IMAGE_SUFFIXES:
+        raise OutputError(f"the output {output} names an image; give a folder for frames or a video file")
+    if not video and output.exists() and not output.is_dir():
+        raise OutputError(f"the output {output} exists and is not a folder")
+    if input_path.exists() and output.resolve() == input_path.resolve():
+        raise OutputError("the output folder is the input folder; choose another one so no frame is overwritten")
+
+
+def colorize_into(
+    source: Source, keys: Mapping[int, Path], output: Path, options: Options, input_path: Path, *,
+    suffix: str | None = None, overwrite: bool = False, ffmpeg_args: str | None = None,
+    progress: Progress | None = None,
+) -> tuple[int, int]:
+    """Colour ``source`` into ``output`` as ``dvcp colorize`` does; (frames written, frames kept).
+
+    A frame folder resumes (frames of an earlier run with the same settings are kept); a video
+    file is written whole. ``progress`` as in :func:`write_frames`.
+    """
+    if is_video(output):
+        sink = VideoFile(output, clip_fps(source.clip), ffmpeg_args)
+        node = colorize_node(source, keys, video_format(source), options)
+        return write_video(node, sink, overwrite, progress), 0
+    folder = FrameFolder(output, source.names, output_suffix(source, suffix))
+    node = colorize_node(source, keys, folder_format(source), options)
+    settings = run_settings(source, keys, options, input_path)
+    return write_frames(node, folder, settings, overwrite, progress)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -219,27 +267,15 @@ def run(args: argparse.Namespace) -> int:
     )
     find_weights(options.weights)
     output: Path = args.output
-    video = output.suffix.lower() in VIDEO_SUFFIXES
-    if not video and output.suffix.lower() in IMAGE_SUFFIXES:
-        raise OutputError(f"the output {output} names an image; give a folder for frames or a video file")
-    if not video and output.exists() and not output.is_dir():
-        raise OutputError(f"the output {output} exists and is not a folder")
-    if args.input.exists() and output.resolve() == args.input.resolve():
-        raise OutputError("the output folder is the input folder; choose another one so no frame is overwritten")
+    check_output(args.input, output)
     source = open_input(args.input, args.fps)
     print(f"dvcp colorize: {source.description}", file=sys.stderr)
     for n, image in sorted(keys.items()):
         if n < len(source.names):
             print(f"dvcp colorize: keyframe {image} at frame {n} ({source.names[n]})", file=sys.stderr)
-    if video:
-        sink = VideoFile(output, clip_fps(source.clip), args.ffmpeg_args)
-        node = colorize_node(source, keys, video_format(source), options)
-        written = write_video(node, sink, args.overwrite)
-        print(f"wrote {written} frames to {output}")
-    else:
-        folder = FrameFolder(output, source.names, output_suffix(source, args.suffix))
-        node = colorize_node(source, keys, folder_format(source), options)
-        settings = run_settings(source, keys, options, args.input)
-        written, kept = write_frames(node, folder, settings, args.overwrite)
-        print(f"wrote {written} frames to {output}" + (f" ({kept} kept from an earlier run)" if kept else ""))
+    written, kept = colorize_into(
+        source, keys, output, options, args.input, suffix=args.suffix, overwrite=args.overwrite,
+        ffmpeg_args=args.ffmpeg_args,
+    )
+    print(f"wrote {written} frames to {output}" + (f" ({kept} kept from an earlier run)" if kept else ""))
     return 0

@@ -8,7 +8,7 @@ frame is read. A video file is opened through vapoursynth-bestsource (``core.bs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -27,13 +27,23 @@ class InputError(DvcpError):
 
 @dataclass(frozen=True)
 class Source:
-    """An opened input: its clip, one output name stem per frame, and its sample depth."""
+    """An opened input, or a range of its frames: its clip, one output name stem per frame, its sample depth."""
 
     clip: vs.VideoNode
     names: list[str]
     bits: int
     suffix: str | None  # the image suffix of a frame folder; None for a video file
     description: str
+    first: int = 0  # the input's frame at this clip's frame 0 (see :meth:`frames`)
+
+    def frames(self, first: int, last: int) -> Source:
+        """Frames ``first`` to ``last`` (inclusive) of this input, keeping their names."""
+        if not 0 <= first <= last < len(self.names):
+            raise InputError(f"frames [{first}, {last}] are not within the input's {len(self.names)} frames")
+        return replace(
+            self, clip=self.clip[first : last + 1], names=self.names[first : last + 1], first=self.first + first,
+            description=f"frames {first}-{last} of {self.description}",
+        )
 
 
 def list_frames(folder: Path) -> list[Path]:
