@@ -55,16 +55,6 @@ def _threads(threads: int | None) -> None:
     torch.set_num_threads(threads or vs.core.num_threads)
 
 
-def _engine_key(
-    device: str, half: bool, local_stage: str | None, global_stage: str | None,
-    refine_stage: str | None, weights: str | os.PathLike[str] | None, chroma_scale: float | None,
-) -> EngineKey:
-    return EngineKey(
-        local=local_stage, global_=global_stage, refine=refine_stage, weights=str(find_weights(weights)),
-        device=str(device), half=bool(half), chroma_scale=None if chroma_scale is None else float(chroma_scale),
-    )
-
-
 def _stage(function: str, field: str, clip: vs.VideoNode, keyframes: Any, **options: Any) -> vs.VideoNode:
     """The ``field`` node of the pipeline that ``colorize``'s options describe."""
     with _errors(function):
@@ -85,7 +75,7 @@ def _stage(function: str, field: str, clip: vs.VideoNode, keyframes: Any, **opti
         positions = None if opt["keyframe_frames"] is None else list(opt["keyframe_frames"])
         keys = make_keyframes(keyframes, clip, positions, working)
         _threads(opt["threads"])
-        engine_key = _engine_key(
+        engine_key = EngineKey.of(
             opt["device"], opt["half"], opt["local_stage"], opt["global_stage"], opt["refine_stage"],
             opt["weights"], opt["chroma_scale"],
         )
@@ -222,6 +212,6 @@ def _stateless_refine(
     working = _matrix(clip, matrix)
     fmt = output_format(format, clip.format)
     _threads(threads)
-    engine = shared_engine(_engine_key(device, half, local_stage, global_stage, refine_stage, weights, chroma_scale))
+    engine = shared_engine(EngineKey.of(device, half, local_stage, global_stage, refine_stage, weights, chroma_scale))
     writer = OutputWriter(clip.format, fmt, working)
     return refine_filter(clip, local, global_, engine.refine_full, writer, expected=EXPECTED)

@@ -9,6 +9,7 @@ does (their frame callbacks hold it); it knows its nodes through weak references
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from ..filters.convert import LumaReader, OutputWriter
 from ..filters.errors import FilterError
 from ..filters.keyframes import Keyframes
 from ..filters.stages import Estimate, chroma_filter
+from ..stages.weights import find_weights
 from .engine import Engine, EngineConfig
 from .state_cache import StateCache
 
@@ -39,6 +41,17 @@ class EngineKey:
     device: str
     half: bool
     chroma_scale: float | None
+
+    @classmethod
+    def of(
+        cls, device: str, half: bool, local_stage: str | None, global_stage: str | None,
+        refine_stage: str | None, weights: str | os.PathLike[str] | None, chroma_scale: float | None,
+    ) -> EngineKey:
+        """The key of ``colorize``'s engine options, the weights resolved to their file."""
+        return cls(
+            local=local_stage, global_=global_stage, refine=refine_stage, weights=str(find_weights(weights)),
+            device=str(device), half=bool(half), chroma_scale=None if chroma_scale is None else float(chroma_scale),
+        )
 
     def config(self) -> EngineConfig:
         """The engine configuration of these options."""
