@@ -11,6 +11,7 @@ from .errors import DvcpError
 # sub-command -> (module under dvcp_plugin.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "colorize": ("colorize", "colour a folder of frames or a video from hand-coloured keyframes"),
+    "batch": ("batch", "colour every shot of a jobs file (TOML) on Ray, on this machine or a cluster"),
     "demo": ("demo", "colour a generated sample shot and write the result, a contact sheet and PSNR"),
     "doctor": ("doctor", "report versions, devices, threads, registered stages and weights"),
     "plugins": ("plugins", "list the registered stage implementations and where they come from"),

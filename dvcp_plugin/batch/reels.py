@@ -1,0 +1,135 @@
+"""Reels split by cuts: where their parts are coloured, and how the parts become one output again.
+
+Each part of a reel is coloured into a staging area, exactly as ``dvcp colorize`` writes it, so it
+resumes like any shot: ``OUTPUT/.dvcp-parts/FIRST-LAST/`` for a reel written as a frame folder,
+``.NAME.dvcp-parts/FIRST-LAST.mkv`` (lossless FFV1) beside a reel written as a video. When every
+part is coloured the reel is reassembled, in order:
+
+- frame folder: each part's frames are moved into the reel's folder (one rename each) and the part
+  is recorded, with the settings that made it, in the folder's ``.dvcp-reel.json``. A rerun skips
+  a recorded part whose frames are all there and refuses one recorded with other settings (or a
+  recorded part the cuts no longer make) unless told to overwrite.
+- video: the parts are read back and written one after another into the reel's file as ``dvcp
+  colorize`` writes a video; a rerun skips a reel whose file exists.
+
+The staging area is removed once the reel is whole.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import vapoursynth as vs
+
+from ..commands.colorize import Progress, clip_fps, is_video, write_video
+from ..errors import DvcpError
+from ..media.frame_writer import OutputError, VideoFile
+from ..media.frames import image_files
+from ..media.sources import open_video
+from .work import Part, Reel, Result
+
+LEDGER = ".dvcp-reel.json"
+STAGING = ".dvcp-parts"
+
+
+def staging(reel_output: Path) -> Path:
+    """The folder where the parts of the reel written to ``reel_output`` are coloured."""
+    if is_video(reel_output):
+        return reel_output.with_name(f".{reel_output.name}{STAGING}")
+    return reel_output / STAGING
+
+
+def part_output(reel_output: Path, first: int, last: int) -> Path:
+    """Where the part of frames ``first`` to ``last`` of a reel is coloured before reassembly."""
+    span = f"{first:06d}-{last:06d}"
+    return staging(reel_output) / (f"{span}.mkv" if is_video(reel_output) else span)
+
+
+def read_ledger(reel_output: Path) -> dict[str, Any]:
+    """The parts recorded in a reel folder: ``{"FIRST-LAST": settings}`` (empty when none)."""
+    try:
+        data = json.loads((reel_output / LEDGER).read_text())
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_ledger(reel_output: Path, ledger: Mapping[str, Any]) -> None:
+    path = reel_output / LEDGER
+    tmp = path.with_name(f"{path.name}.partial")
+    tmp.write_text(json.dumps(dict(ledger), indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, path)
+
+
+def stale_spans(reel_output: Path, spans: Sequence[str]) -> list[str]:
+    """Parts recorded in a reel folder that the current cuts do not make."""
+    if is_video(reel_output):
+        return []
+    return sorted(set(read_ledger(reel_output)) - set(spans))
+
+
+def recorded_part(part: Part, settings: Mapping[str, Any], names: Sequence[str], suffix: str) -> bool:
+    """Whether ``part``'s frames are all in its reel's folder, recorded with ``settings``.
+
+    A part recorded with other settings is an :class:`OutputError`.
+    """
+    assert part.reel is not None
+    recorded = read_ledger(part.reel).get(part.span)
+    if recorded is None:
+        return False
+    if recorded != settings:
+        changed = sorted(key for key in {*recorded, *settings} if recorded.get(key) != settings.get(key))
+        raise OutputError(
+            f"{part.reel} holds frames {part.span} made with other settings ({', '.join(changed)} differ); "
+            "use --overwrite to replace them, or another folder"
+        )
+    return all((part.reel / f"{name}{suffix}").is_file() for name in names)
+
+
+def assemble(
+    reel: Reel, settings: Mapping[str, Mapping[str, Any]], overwrite: bool = False, progress: Progress | None = None
+) -> Result:
+    """Put the coloured parts of ``reel`` together, in order, into its output (see the module doc).
+
+    ``settings`` are the parts' run settings by span (for a frame folder's record). Errors are
+    reported in the result, whose ``written`` counts the frames moved or written.
+    """
+    started = time.monotonic()
+    name = f"{reel.output.name} (reassembly)"
+    try:
+        if is_video(reel.output):
+            written = _assemble_video(reel, overwrite, progress)
+        else:
+            written = _assemble_folder(reel, settings, overwrite)
+    except (DvcpError, vs.Error) as exc:
+        return Result(name, "failed", seconds=time.monotonic() - started, error=str(exc).strip())
+    shutil.rmtree(staging(reel.output), ignore_errors=True)
+    return Result(name, "done", written, written, seconds=time.monotonic() - started)
+
+
+def _assemble_folder(reel: Reel, settings: Mapping[str, Mapping[str, Any]], overwrite: bool) -> int:
+    ledger = read_ledger(reel.output)
+    if overwrite:
+        ledger = {span: made for span, made in ledger.items() if span in {p.span for p in reel.parts}}
+    moved = 0
+    for part in reel.parts:
+        if not part.output.is_dir():
+            continue  # recorded by an earlier run
+        for frame in image_files(part.output):
+            os.replace(frame, reel.output / frame.name)
+            moved += 1
+        ledger[part.span] = dict(settings[part.span])
+        _write_ledger(reel.output, ledger)
+        shutil.rmtree(part.output)
+    return moved
+
+
+def _assemble_video(reel: Reel, overwrite: bool, progress: Progress | None) -> int:
+    clip = vs.core.std.Splice([open_video(part.output).clip for part in reel.parts])
+    return write_video(clip, VideoFile(reel.output, clip_fps(clip), reel.ffmpeg_args), overwrite, progress)
