@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
@@ -22,7 +24,7 @@ from typing import Any
 from ..errors import DvcpError
 from .plan import PlannedShot
 from .progress import BatchProgress, FrameCounter
-from .summary import Summary, shot_record
+from .summary import ShotRecord, Summary, shot_record
 from .work import Result
 
 RETRIES = 3  # times a shot is retried after its worker process died
@@ -55,25 +57,23 @@ def run_batch(
 ) -> None:
     """Colour every planned shot on Ray, recording each shot in ``summary`` as it finishes.
 
-    ``fault_after_frames``: each worker's process exits after writing that many frames, the first
-    time only (see :mod:`.worker`).
+    The summary is first written once Ray has room for the workers (a :class:`DvcpError` if it has
+    none). ``fault_after_frames``: each worker's process exits after writing that many frames, the
+    first time only (see :mod:`.worker`).
     """
-    progress = BatchProgress(len(planned))
-    for shot in planned:
-        if shot.status is not None:
-            progress.shot(shot.status)
-    parts = sum(len(shot.parts) for shot in planned)
+    if not any(shot.parts for shot in planned):  # every shot settled by its plan: no need for Ray
+        summary.write()
+        return
+    ray = import_ray()
+    started = time.monotonic()
+    started_here = _connect(ray, cluster)
     try:
-        if parts:
-            ray = import_ray()
-            started_here = _connect(ray, cluster)
-            try:
-                _Run(ray, planned, cluster, summary, progress, overwrite, fault_after_frames).run()
-            finally:
-                if started_here:
-                    ray.shutdown()
+        run = _Run(ray, planned, cluster, summary, overwrite, fault_after_frames)
+        summary.write()
+        run.run(started)
     finally:
-        progress.close()
+        if started_here:
+            ray.shutdown()
 
 
 def _connect(ray: Any, cluster: Cluster) -> bool:
@@ -99,12 +99,12 @@ class _Run:
     """One batch on a connected Ray: the actors, the work queue and what came back."""
 
     def __init__(
-        self, ray: Any, planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary,
-        progress: BatchProgress, overwrite: bool, fault_after_frames: int | None,
+        self, ray: Any, planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary, overwrite: bool,
+        fault_after_frames: int | None,
     ) -> None:
         from .worker import ShotWorker
 
-        self.ray, self.planned, self.summary, self.progress, self.overwrite = ray, planned, summary, progress, overwrite
+        self.ray, self.planned, self.summary, self.overwrite = ray, planned, summary, overwrite
         self.results: dict[int, list[Result | None]] = {
             i: [None] * len(shot.parts) for i, shot in enumerate(planned) if shot.status is None
         }
@@ -112,7 +112,7 @@ class _Run:
             (i, j) for i in self.results for j in range(len(planned[i].parts))
         )
         gpus = 1 if any(p.options.device == "cuda" for shot in planned for p in shot.parts) else 0
-        workers = min(cluster.workers or self._default_workers(cluster, gpus), len(self.work))
+        workers = min(self._room(cluster, gpus), len(self.work))
         counter = f"dvcp-batch-frames-{uuid.uuid4().hex}"  # by name: a handle would make restarts fragile
         self.counter = ray.remote(num_cpus=0)(FrameCounter).options(name=counter).remote()
         actor = ray.remote(
@@ -122,33 +122,58 @@ class _Run:
         summary.info["workers"] = workers
         summary.info["gpus_per_worker"] = gpus
 
-    def _default_workers(self, cluster: Cluster, gpus: int) -> int:
+    def _room(self, cluster: Cluster, gpus: int) -> int:
+        """The workers asked for (by default, as many as fit), no more than the cluster can hold."""
         resources = self.ray.cluster_resources()
+        cpus, gpus_there = resources.get("CPU", 0), int(resources.get("GPU", 0))
+        room = int(cpus // cluster.cpus_per_worker)
         if gpus:
-            if not resources.get("GPU"):
-                raise DvcpError("shots run on cuda but the Ray cluster has no GPU; use --device cpu or join one with GPUs")
-            return int(resources["GPU"])
-        return max(1, int(resources.get("CPU", 1) // cluster.cpus_per_worker))
+            room = min(room, gpus_there)
+        if room < 1:
+            need = f"{cluster.cpus_per_worker:g} CPU(s)" + (" and a GPU (a shot runs on cuda)" if gpus else "")
+            raise DvcpError(f"the Ray cluster ({cpus:g} CPUs, {gpus_there} GPUs) has no room for a worker of {need}")
+        if cluster.workers is not None and cluster.workers > room:
+            print(f"dvcp batch: the Ray cluster has room for {room} worker(s), not {cluster.workers}", file=sys.stderr)
+        return min(cluster.workers or room, room)
 
-    def run(self) -> None:
-        """Hand out the work until every shot has finished; the actors are stopped at the end."""
-        idle = list(self.actors)
-        in_flight: dict[Any, tuple[Any, int, int | None]] = {}
+    def run(self, started: float) -> None:
+        """Hand out the work until every shot has finished; the actors are stopped at the end.
+
+        The summary records the seconds from ``started`` (a ``time.monotonic()``) until every
+        worker was ready, and the seconds of colouring after that.
+        """
         try:
-            while self.work or in_flight:
-                while idle and self.work:
-                    actor = idle.pop()
-                    shot, part = self.work.popleft()
-                    in_flight[self._submit(actor, shot, part)] = (actor, shot, part)
-                ready, _ = self.ray.wait(list(in_flight), num_returns=1, timeout=POLL_SECONDS)
-                self.progress.frames(self.ray.get(self.counter.take.remote()))
-                for ref in ready:
-                    actor, shot, part = in_flight.pop(ref)
-                    idle.append(actor)
-                    self._finished(shot, part, self._result(ref, self._name(shot, part)))
+            try:
+                self.ray.get([actor.__ray_ready__.remote() for actor in self.actors])
+            except self.ray.exceptions.RayError as exc:
+                raise DvcpError(f"the Ray workers could not start: {_first_line(exc)}") from None
+            ready_at = time.monotonic()
+            self.summary.info["startup_seconds"] = round(ready_at - started, 1)
+            with BatchProgress([shot.status for shot in self.planned]) as progress:
+                self._hand_out(progress)
+            self.summary.info["seconds"] = round(time.monotonic() - ready_at, 1)
+            self.summary.write()
         finally:
             for actor in [*self.actors, self.counter]:
                 self.ray.kill(actor)
+
+    def _hand_out(self, progress: BatchProgress) -> None:
+        """Give each idle worker the next piece of work until there is none and all have come back."""
+        idle = list(self.actors)
+        in_flight: dict[Any, tuple[Any, int, int | None]] = {}
+        while self.work or in_flight:
+            while idle and self.work:
+                actor = idle.pop()
+                shot, part = self.work.popleft()
+                in_flight[self._submit(actor, shot, part)] = (actor, shot, part)
+            ready, _ = self.ray.wait(list(in_flight), num_returns=1, timeout=POLL_SECONDS)
+            progress.frames(self.ray.get(self.counter.take.remote()))
+            for ref in ready:
+                actor, shot, part = in_flight.pop(ref)
+                idle.append(actor)
+                record = self._finished(shot, part, self._result(ref, self._name(shot, part)))
+                if record is not None:
+                    progress.shot(record.status)
 
     def _submit(self, actor: Any, shot: int, part: int | None) -> Any:
         planned = self.planned[shot]
@@ -175,21 +200,22 @@ class _Run:
             error = _first_line(exc)
         return Result(name, "failed", error=error)
 
-    def _finished(self, shot: int, part: int | None, result: Result) -> None:
+    def _finished(self, shot: int, part: int | None, result: Result) -> ShotRecord | None:
+        """Take in a part's or a reassembly's result; the shot's record when that finished the shot."""
         planned = self.planned[shot]
         results = self.results[shot]
         if part is not None:
             results[part] = result
             if any(r is None for r in results):
-                return
+                return None
             if planned.reel is not None and all(r.status != "failed" for r in results if r):
                 self.work.appendleft((shot, None))  # reassemble next
-                return
+                return None
             record = shot_record(planned, [r for r in results if r])
         else:
             record = shot_record(planned, [r for r in results if r], result)
         self.summary.set(shot, record)
-        self.progress.shot(record.status)
+        return record
 
 
 def _first_line(exc: BaseException) -> str:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -114,7 +114,7 @@ OPTIONS: dict[str, Check] = {
     "refine_stage": _text, "chroma_scale": _chroma_scale, "matrix": _matrix, "cache_mb": _positive,
     "threads": _count, "suffix": _suffix, "fps": _fps, "ffmpeg_args": _text,
 }
-ENGINE_OPTIONS = frozenset(Options.__dataclass_fields__)
+ENGINE_OPTIONS = frozenset(f.name for f in fields(Options))
 SHOT_KEYS = ("name", "input", "output", "keyframes", "frames", "cuts")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Sequence
 
 from tqdm import tqdm
 
@@ -25,12 +26,26 @@ class FrameCounter:
 
 
 class BatchProgress:
-    """One bar on stderr: shots finished out of all, frames written so far, frames per second, failures."""
+    """One bar on stderr: shots finished out of all, frames written so far, frames per second, failures.
 
-    def __init__(self, shots: int) -> None:
-        self._bar = tqdm(total=shots, desc="dvcp batch", unit="shot", file=sys.stderr, dynamic_ncols=True)
+    Use it as a context manager; frames per second count from when it is entered.
+    """
+
+    def __init__(self, settled: Sequence[str | None]) -> None:
+        """``settled``: each shot's status when it was settled before any work, else None."""
+        self._settled = [status for status in settled if status is not None]
+        self._bar = tqdm(total=len(settled), desc="dvcp batch", unit="shot", file=sys.stderr, dynamic_ncols=True)
         self._frames = self._failed = 0
         self._started = time.monotonic()
+
+    def __enter__(self) -> BatchProgress:
+        self._started = time.monotonic()
+        for status in self._settled:
+            self.shot(status)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bar.close()
 
     def frames(self, count: int) -> None:
         """``count`` more frames were written."""
@@ -48,7 +63,3 @@ class BatchProgress:
         rate = self._frames / max(time.monotonic() - self._started, 1e-9)
         text = f"{self._frames} frames, {rate:.2f} frames/s"
         self._bar.set_postfix_str(text + (f", {self._failed} failed" if self._failed else ""))
-
-    def close(self) -> None:
-        """Finish the bar."""
-        self._bar.close()

@@ -73,7 +73,12 @@ def _part_json(result: Result) -> dict[str, Any]:
 
 
 class Summary:
-    """The summary file of one run: a record per shot, written again whenever one changes."""
+    """The summary file of one run: a record per shot, written again whenever one changes.
+
+    ``info`` holds facts of the run (the driver adds its workers, ``startup_seconds`` until they
+    were all ready and ``seconds`` of colouring after that); ``totals.fps`` is frames written per
+    second of colouring.
+    """
 
     def __init__(self, path: Path, planned: Sequence[PlannedShot], info: dict[str, Any]) -> None:
         self.path, self.info = path, info
@@ -95,6 +100,8 @@ class Summary:
             totals[status] = sum(r.status == status for r in self.records)
         for key in ("frames", "written", "kept"):
             totals[key] = sum(getattr(r, key) for r in self.records)
+        seconds = self.info.get("seconds")
+        totals["fps"] = round(totals["written"] / seconds, 3) if seconds else None
         return totals
 
     def write(self) -> None:

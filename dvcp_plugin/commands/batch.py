@@ -81,7 +81,6 @@ def run(args: argparse.Namespace) -> int:
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
     summary = Summary(path, planned, info)
-    summary.write()
     cluster = Cluster(address=args.address, workers=args.workers, cpus_per_worker=args.cpus_per_worker)
     run_batch(planned, cluster, summary, args.overwrite, fault_after_frames)
     totals = summary.totals()

@@ -164,28 +164,51 @@ def test_video_in_and_out_with_cuts_is_one_video_of_the_parts_in_order(tmp_path,
     write_key(tmp_path / "k5.png", colour[5])
     jobs = tmp_path / "jobs.toml"
     jobs.write_text(f"""
+[defaults]
+weights = "{weights}"
+
 [[shot]]
 input = "reel.mkv"
 output = "coloured.mkv"
 frames = [1, 7]
 cuts = [5]
 keyframes = {{ 1 = "k1.png", 5 = "k5.png" }}
-weights = "{weights}"
+
+[[shot]]
+input = "reel.mkv"
+output = "part5.mkv"
+frames = [5, 7]
+keyframes = {{ 5 = "k5.png" }}
 """)
     assert batch(jobs) == 0
-    expected = []
+    expected = {}
     for first, last in ((1, 4), (5, 7)):
         names = [f"f{k:04d}.png" for k in range(first, last + 1)]
         cut = copy_frames(tmp_path / "grey", names, tmp_path / f"in{first}")
-        colorize(cut, {0: tmp_path / f"k{first}.png"}, tmp_path / f"part{first}.mkv", weights)
-        expected += video_frames(core, tmp_path / f"part{first}.mkv")
+        colorize(cut, {0: tmp_path / f"k{first}.png"}, tmp_path / f"reference{first}.mkv", weights)
+        expected[first] = video_frames(core, tmp_path / f"reference{first}.mkv")
     got = video_frames(core, tmp_path / "coloured.mkv")
-    assert len(got) == len(expected) == 7
-    for k, (a, b) in enumerate(zip(got, expected)):
+    assert len(got) == 7
+    for k, (a, b) in enumerate(zip(got, expected[1] + expected[5], strict=True)):
+        assert np.array_equal(a, b), k
+    for k, (a, b) in enumerate(zip(video_frames(core, tmp_path / "part5.mkv"), expected[5], strict=True)):
         assert np.array_equal(a, b), k
     assert video.is_file() and not list(tmp_path.glob(".*dvcp-parts*"))
-    assert batch(jobs) == 0  # a rerun finds the reel done
-    assert summary(tmp_path / "jobs.summary.json")["coloured.mkv"]["status"] == "skipped"
+
+    assert batch(jobs) == 0  # a rerun finds both videos done
+    shots = summary(tmp_path / "jobs.summary.json")
+    assert [(s["status"], s["frames"], s["written"]) for s in shots.values()] == [("skipped", 7, 0), ("skipped", 3, 0)]
+
+
+def test_shots_on_cuda_without_a_gpu_in_the_cluster_are_refused_before_any_work(tmp_path, weights, capsys):
+    write_key(tmp_path / "key.png", write_shot(tmp_path / "shot", 2, seed=0)[0])
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(f'[[shot]]\ninput = "shot"\noutput = "out"\nkeyframes = {{ 0 = "key.png" }}\nweights = "{weights}"\n')
+    assert batch(jobs, "--device", "cuda") == 1
+    assert "dvcp batch: error: the Ray cluster (2 CPUs, 0 GPUs) has no room for a worker of 1 CPU(s) and a GPU" in (
+        capsys.readouterr().err
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jobs.toml", "key.png", "shot"]
 
 
 def test_a_killed_worker_is_retried_and_its_shot_equals_an_uninterrupted_run(tmp_path, weights, monkeypatch):
