@@ -186,3 +186,13 @@ def test_the_command_exits_1_with_one_line_and_no_traceback(tmp_path):
     assert done.returncode == 1
     assert done.stderr.strip() == f"dvcp batch: error: {path}: shot 1: cut 9 is past the input's last frame, 3"
     assert not (tmp_path / "out").exists() and not (tmp_path / "jobs.summary.json").exists()
+
+
+def test_the_example_jobs_file_reads_as_documented():
+    example = Path(__file__).resolve().parents[2] / "examples" / "archive.toml"
+    sample, second, reel = read_jobs(example)
+    demo = example.parent.absolute() / "../dvcp-demo"
+    assert (sample.name, sample.input, sample.keyframes) == ("sample", demo / "grey", {0: demo / "key.png"})
+    assert sample.options.chroma_scale == 0.5 and reel.options.chroma_scale == 1.0
+    assert second.frames == (8, 23) and second.suffix == ".tif"
+    assert reel.cuts == (12,) and reel.output == demo / "batch/reel.mkv"
