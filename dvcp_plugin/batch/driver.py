@@ -81,8 +81,8 @@ def _connect(ray: Any, cluster: Cluster) -> bool:
     if ray.is_initialized():
         return False
     options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
-    if cluster.address is None:
-        options["include_dashboard"] = False
+    if cluster.address is None:  # a new instance, even where `ray start` made one on this machine
+        options |= {"address": "local", "include_dashboard": False}
         if cluster.workers is not None:  # as many workers as asked for, even on fewer cores
             options["num_cpus"] = max(os.cpu_count() or 1, cluster.workers * cluster.cpus_per_worker)
     else:

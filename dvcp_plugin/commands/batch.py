@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,7 +19,9 @@ from ..errors import DvcpError
 FAULT_ENV = "DVCP_BATCH_FAULT_AFTER_FRAMES"
 
 
-def _positive(kind: type[int] | type[float]):  # noqa: ANN202 - an argparse type
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type: a positive ``kind``."""
+
     def parse(text: str) -> int | float:
         try:
             value = kind(text)

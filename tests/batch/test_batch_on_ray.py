@@ -26,7 +26,7 @@ FRAMES = 8
 @pytest.fixture(scope="module", autouse=True)
 def local_ray():
     """One local Ray instance with 2 CPUs for the module; dvcp batch uses it as it finds it."""
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING)
     yield
     ray.shutdown()
 
