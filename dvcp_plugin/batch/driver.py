@@ -102,25 +102,19 @@ class _Run:
         self, ray: Any, planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary, overwrite: bool,
         fault_after_frames: int | None,
     ) -> None:
-        from .worker import ShotWorker
-
+        """Check that the cluster has room for the workers; they start in :meth:`run`."""
         self.ray, self.planned, self.summary, self.overwrite = ray, planned, summary, overwrite
+        self.cpus_per_worker, self.fault_after_frames = cluster.cpus_per_worker, fault_after_frames
         self.results: dict[int, list[Result | None]] = {
             i: [None] * len(shot.parts) for i, shot in enumerate(planned) if shot.status is None
         }
         self.work: deque[tuple[int, int | None]] = deque(  # (shot, part); part None: reassemble the reel
             (i, j) for i in self.results for j in range(len(planned[i].parts))
         )
-        gpus = 1 if any(p.options.device == "cuda" for shot in planned for p in shot.parts) else 0
-        workers = min(self._room(cluster, gpus), len(self.work))
-        counter = f"dvcp-batch-frames-{uuid.uuid4().hex}"  # by name: a handle would make restarts fragile
-        self.counter = ray.remote(num_cpus=0)(FrameCounter).options(name=counter).remote()
-        actor = ray.remote(
-            num_cpus=cluster.cpus_per_worker, num_gpus=gpus, max_restarts=-1, max_task_retries=RETRIES,
-        )(ShotWorker)
-        self.actors = [actor.remote(counter, fault_after_frames) for _ in range(workers)]
-        summary.info["workers"] = workers
-        summary.info["gpus_per_worker"] = gpus
+        self.gpus = 1 if any(p.options.device == "cuda" for shot in planned for p in shot.parts) else 0
+        self.workers = min(self._room(cluster, self.gpus), len(self.work))
+        summary.info["workers"] = self.workers
+        summary.info["gpus_per_worker"] = self.gpus
 
     def _room(self, cluster: Cluster, gpus: int) -> int:
         """The workers asked for (by default, as many as fit), no more than the cluster can hold."""
@@ -137,29 +131,37 @@ class _Run:
         return min(cluster.workers or room, room)
 
     def run(self, started: float) -> None:
-        """Hand out the work until every shot has finished; the actors are stopped at the end.
+        """Start the workers and hand out the work until every shot has finished; stop them at the end.
 
         The summary records the seconds from ``started`` (a ``time.monotonic()``) until every
         worker was ready, and the seconds of colouring after that.
         """
+        from .worker import ShotWorker
+
+        name = f"dvcp-batch-frames-{uuid.uuid4().hex}"  # by name: a handle would make restarts fragile
+        counter = self.ray.remote(num_cpus=0)(FrameCounter).options(name=name).remote()
+        worker = self.ray.remote(
+            num_cpus=self.cpus_per_worker, num_gpus=self.gpus, max_restarts=-1, max_task_retries=RETRIES,
+        )(ShotWorker)
+        actors = [worker.remote(name, self.fault_after_frames) for _ in range(self.workers)]
         try:
             try:
-                self.ray.get([actor.__ray_ready__.remote() for actor in self.actors])
+                self.ray.get([actor.__ray_ready__.remote() for actor in actors])
             except self.ray.exceptions.RayError as exc:
                 raise DvcpError(f"the Ray workers could not start: {_first_line(exc)}") from None
             ready_at = time.monotonic()
             self.summary.info["startup_seconds"] = round(ready_at - started, 1)
             with BatchProgress([shot.status for shot in self.planned]) as progress:
-                self._hand_out(progress)
+                self._hand_out(actors, counter, progress)
             self.summary.info["seconds"] = round(time.monotonic() - ready_at, 1)
             self.summary.write()
         finally:
-            for actor in [*self.actors, self.counter]:
+            for actor in [*actors, counter]:
                 self.ray.kill(actor)
 
-    def _hand_out(self, progress: BatchProgress) -> None:
+    def _hand_out(self, actors: Sequence[Any], counter: Any, progress: BatchProgress) -> None:
         """Give each idle worker the next piece of work until there is none and all have come back."""
-        idle = list(self.actors)
+        idle = list(actors)
         in_flight: dict[Any, tuple[Any, int, int | None]] = {}
         while self.work or in_flight:
             while idle and self.work:
@@ -167,7 +169,7 @@ class _Run:
                 shot, part = self.work.popleft()
                 in_flight[self._submit(actor, shot, part)] = (actor, shot, part)
             ready, _ = self.ray.wait(list(in_flight), num_returns=1, timeout=POLL_SECONDS)
-            progress.frames(self.ray.get(self.counter.take.remote()))
+            progress.frames(self.ray.get(counter.take.remote()))
             for ref in ready:
                 actor, shot, part = in_flight.pop(ref)
                 idle.append(actor)

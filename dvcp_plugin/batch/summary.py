@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import DvcpError
 from .plan import PlannedShot
 from .work import Result
 
@@ -107,7 +108,11 @@ class Summary:
     def write(self) -> None:
         """Write the file (through a temporary name, so a reader never sees half of it)."""
         data = {**self.info, "totals": self.totals(), "shots": [r.to_json() for r in self.records]}
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(f".{self.path.name}.partial")
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, self.path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(data, indent=2) + "\n")
+            os.replace(tmp, self.path)
+        except OSError as exc:
+            where = f" ({exc.filename})" if exc.filename and str(exc.filename) != str(self.path) else ""
+            raise DvcpError(f"cannot write the summary {self.path}: {exc.strerror or exc}{where}") from None

@@ -230,3 +230,15 @@ def test_a_killed_worker_is_retried_and_its_shot_equals_an_uninterrupted_run(tmp
         assert got.keys() == expected.keys() and len(got) == FRAMES
         for name in expected:
             assert np.array_equal(got[name], expected[name]), name
+
+
+def test_a_summary_that_cannot_be_written_is_one_error_before_any_work(tmp_path, weights, capsys):
+    write_key(tmp_path / "key.png", write_shot(tmp_path / "shot", 2, seed=0)[0])
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(f'[[shot]]\ninput = "shot"\noutput = "out"\nkeyframes = {{ 0 = "key.png" }}\nweights = "{weights}"\n')
+    (tmp_path / "a-file").write_text("")
+    assert batch(jobs, "--summary", str(tmp_path / "a-file" / "summary.json")) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"dvcp batch: error: cannot write the summary {tmp_path / 'a-file'}/"), err
+    assert f"({tmp_path / 'a-file'})" in err[0]  # the part of the path in the way
+    assert not (tmp_path / "out").exists()
