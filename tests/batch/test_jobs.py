@@ -23,7 +23,7 @@ def jobs_file(folder: Path, text: str) -> Path:
 
 
 def test_paths_are_relative_to_the_jobs_file_and_options_reach_each_shot(tmp_path, monkeypatch):
-    path = jobs_file(tmp_path / "archive", """
+    jobs_file(tmp_path / "archive", """
 [defaults]
 weights = "w/archive.pt"
 chroma_scale = 0.5
