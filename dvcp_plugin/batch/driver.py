@@ -12,6 +12,7 @@ coloured, its reassembly is the next piece of work handed out.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 import time
@@ -84,7 +85,7 @@ def _connect(ray: Any, cluster: Cluster) -> bool:
     if cluster.address is None:  # a new instance, even where `ray start` made one on this machine
         options |= {"address": "local", "include_dashboard": False}
         if cluster.workers is not None:  # as many workers as asked for, even on fewer cores
-            options["num_cpus"] = max(os.cpu_count() or 1, cluster.workers * cluster.cpus_per_worker)
+            options["num_cpus"] = max(os.cpu_count() or 1, math.ceil(cluster.workers * cluster.cpus_per_worker))
     else:
         options["address"] = cluster.address
     try:
