@@ -1,13 +1,21 @@
 """dvcp: Deep Video Color Propagation for VapourSynth.
 
-``colorize``, ``local_propagate``, ``global_match`` and ``refine`` (from :mod:`dvcp_plugin.vsapi`)
-are imported on first use, so that the CLI and training do not load VapourSynth.
+``colorize``, ``local_propagate``, ``global_match``, ``refine`` and ``shots`` (from
+:mod:`dvcp_plugin.vsapi`) are imported on first use, so that the CLI and training do not load
+VapourSynth.
 """
 
+import os
 from typing import Any
 
+# OpenMP threads (torch's CPU work) spin while they wait unless told otherwise; with another busy
+# process on the same cores (a second dvcp, an encoder, a previewer) spinning threads take each
+# other's time and both run many times slower. Waiting passively costs little when alone. This
+# must be set before torch loads OpenMP; an OMP_WAIT_POLICY the user set is kept.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 __version__ = "0.1.0"
-__all__ = ["colorize", "global_match", "local_propagate", "refine"]
+__all__ = ["colorize", "global_match", "local_propagate", "refine", "shots"]
 
 
 def __getattr__(name: str) -> Any:

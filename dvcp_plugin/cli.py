@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 
 from .errors import DvcpError
 
 # sub-command -> (module under dvcp_plugin.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "colorize": ("colorize", "colour a folder of frames or a video from hand-coloured keyframes"),
+    "colorize": ("colorize", "colour a folder of frames, a video or a script's clip from hand-coloured keyframes"),
     "batch": ("batch", "colour every shot of a jobs file (TOML) on Ray, on this machine or a cluster"),
+    "shots": ("shots", "list the shots of an input (its scene changes) and the keyframes each one has"),
     "demo": ("demo", "colour a generated sample shot and write the result, a contact sheet and PSNR"),
     "doctor": ("doctor", "report versions, devices, threads, registered stages and weights"),
     "plugins": ("plugins", "list the registered stage implementations and where they come from"),
@@ -21,11 +23,31 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, ``dvcp COMMAND: error: ...``, and exit status 1."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(1, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+# "-k -1=key.png": argparse takes "-1=key.png" for an option, not for -k's value
+_DASH_KEY = re.compile(r"^-\d+=")
+
+
+def _attach_key_values(argv: list[str]) -> list[str]:
+    """``-k -1=IMAGE`` -> ``--key=-1=IMAGE``, so that the keyframe's parser reports the frame number."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1] in ("-k", "--key") and _DASH_KEY.match(arg):
+            out[-1] = f"--key={arg}"
+        else:
+            out.append(arg)
+    return out
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command's options."""
-    parser = argparse.ArgumentParser(
-        prog="dvcp", description="Deep Video Color Propagation for VapourSynth."
-    )
+    parser = _Parser(prog="dvcp", description="Deep Video Color Propagation for VapourSynth.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(f"dvcp_plugin.commands.{module_name}")
@@ -37,7 +59,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dvcp`` console script."""
-    args = build_parser().parse_args(argv)
+    args, unknown = build_parser().parse_known_args(_attach_key_values(sys.argv[1:] if argv is None else list(argv)))
+    if unknown:
+        print(f"dvcp {args.command}: error: unrecognized arguments: {' '.join(unknown)} "
+              f"(see dvcp {args.command} --help)", file=sys.stderr)
+        return 1
     try:
         return int(args.run(args) or 0)
     except DvcpError as exc:

@@ -22,3 +22,7 @@ class PluginLoadError(DvcpError):
 
 class WeightsError(DvcpError):
     """Weights that are missing, unreadable, corrupt or do not fit the network."""
+
+
+class StageError(DvcpError):
+    """A stage that cannot be built: options it does not take, or pretrained weights it cannot find."""

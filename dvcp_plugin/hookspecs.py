@@ -2,8 +2,9 @@
 
 A plugin is any object or module with functions marked ``@hookimpl`` whose names match the
 specifications below. Each returns a list of :class:`StageSpec`; the plugin manager collects
-them per kind ("local", "global", "refine"). The built-in stages are registered through these
-same hooks (see :mod:`dvcp_plugin.stages.builtin`).
+them per kind: the three stages ("local", "global", "refine") and the motion estimators
+("motion") that motion-compensated stages use. The built-in ones are registered through these same
+hooks (see :mod:`dvcp_plugin.stages.builtin`).
 """
 
 from __future__ import annotations
@@ -38,17 +39,26 @@ class StageSpec:
 
 @hookspec
 def dvcp_local_stages() -> list[StageSpec]:
-    """Return local-propagation stages: ``module(grey_prev, grey_cur, chroma_prev) -> chroma``."""
+    """Return local-propagation stages: ``plan(prev, cur) -> LocalPlan`` and ``apply(plan, chroma_prev)``.
+
+    See :mod:`dvcp_plugin.models.local` and :mod:`dvcp_plugin.models.propagation`.
+    """
 
 
 @hookspec
 def dvcp_global_stages() -> list[StageSpec]:
-    """Return global-matching stages: ``prepare_key(grey, chroma)`` and ``module(grey, key)``."""
+    """Return global stages: ``prepare_key(grey, chroma) -> KeyState``, ``module(grey, key) -> (chroma, confidence)``."""
 
 
 @hookspec
 def dvcp_refine_stages() -> list[StageSpec]:
-    """Return refinement stages: ``module(grey, local, global_, confidence) -> chroma``."""
+    """Return refinement stages: ``module(grey, local, reliability, global_, confidence) -> chroma``."""
+
+
+@hookspec
+def dvcp_motion_estimators() -> list[StageSpec]:
+    """Return motion estimators (``trained=False``): ``factory(**options)`` gives a
+    :class:`dvcp_plugin.models.motion.MotionEstimator`, named by a stage's ``motion`` option."""
 
 
 STAGE_KINDS: dict[str, str] = {
@@ -56,3 +66,5 @@ STAGE_KINDS: dict[str, str] = {
     "global": "dvcp_global_stages",
     "refine": "dvcp_refine_stages",
 }
+# everything the registry resolves by kind and name: the stages and the motion estimators
+COMPONENT_KINDS: dict[str, str] = {**STAGE_KINDS, "motion": "dvcp_motion_estimators"}

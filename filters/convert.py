@@ -38,6 +38,7 @@ PRIMARIES_TRANSFER: dict[str, tuple[int, int]] = {
     "709": (vs.PRIMARIES_BT709, vs.TRANSFER_BT709),
 }
 CONFIDENCE_PROP = "DvcpConfidence"
+FLOAT_SLACK = 1e-3  # float RGB keyframes may overshoot [0, 1] by rounding this much (then clamped)
 
 
 def check_clip(clip: Any, what: str) -> vs.VideoNode:
@@ -148,6 +149,12 @@ def array_chroma(image: np.ndarray, matrix: str, what: str) -> torch.Tensor:
     elif np.issubdtype(image.dtype, np.floating):
         if not np.isfinite(image).all():
             raise FilterError(f"{what} holds NaN or infinite values")
+        low, high = float(image.min()), float(image.max())
+        if low < -FLOAT_SLACK or high > 1 + FLOAT_SLACK:
+            raise FilterError(
+                f"{what} holds float values from {low:g} to {high:g}; a float keyframe must be in [0, 1] "
+                "(divide 8-bit values by 255, or pass the uint8 array)"
+            )
         rgb = image.astype(np.float64)
     else:
         raise FilterError(f"{what} has {image.dtype} samples; use uint8, uint16 or float in [0, 1]")

@@ -10,16 +10,52 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from .files import write_all
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_GREY_TYPES = (0, 4)  # IHDR colour types: grey, grey with alpha
 
 
 class ImageError(OSError):
     """An image that cannot be read or written; the message names the file."""
 
 
+def _png_header(head: bytes) -> tuple[tuple[int, int], bool] | None:
+    """(width, height) and whether it is in colour, from the first 26 bytes of a PNG; None for others.
+
+    A grey PNG with alpha is grey: decoders expand it to RGBA with R = G = B.
+    """
+    if len(head) < 26 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    width, height = int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+    return (width, height), head[25] not in _PNG_GREY_TYPES
+
+
+def read_header(path: str | os.PathLike[str]) -> tuple[tuple[int, int], bool]:
+    """(width, height) and whether the image is in colour, from the file's header where it can be."""
+    try:
+        with open(path, "rb") as handle:
+            png = _png_header(handle.read(26))
+    except OSError as exc:
+        raise ImageError(f"cannot read image file {path}: {exc.strerror or exc}") from None
+    if png is not None:
+        return png
+    try:
+        with Image.open(path) as image:
+            return image.size, image.mode == "P" or len(image.getbands()) >= 3
+    except (UnidentifiedImageError, OSError):
+        array = read_image(path)  # PIL lacks some TIFF layouts; OpenCV reads them whole
+        return (array.shape[1], array.shape[0]), array.ndim == 3
+
+
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read an image file as uint8/uint16, (H,W) grey or (H,W,3) RGB; alpha is dropped."""
+    """Read an image file as uint8/uint16, (H,W) grey or (H,W,3) RGB; alpha is dropped.
+
+    A grey PNG with alpha is read as grey, not as the RGB with equal channels that decoders give.
+    """
     path = Path(path)
     if not path.is_file():
         raise ImageError(f"image file {path} does not exist")
@@ -30,21 +66,36 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if image.dtype not in (np.uint8, np.uint16):
         raise ImageError(f"image file {path} has {image.dtype} samples; only 8 or 16 bit are read")
     if image.ndim == 3:
-        if image.shape[2] == 1:
-            return image[:, :, 0]
+        png = _png_header(data[:26].tobytes())
+        if image.shape[2] == 1 or (png is not None and not png[1]):
+            return np.ascontiguousarray(image[:, :, 0])
         image = cv2.cvtColor(image[:, :, :3], cv2.COLOR_BGR2RGB)
     return np.ascontiguousarray(image)
 
 
-def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
-    """Write a uint8/uint16 (H,W) or (H,W,3) RGB array; the format follows the suffix."""
-    path = Path(path)
+def encode_image(image: np.ndarray, suffix: str, what: str = "an image") -> bytes:
+    """A uint8/uint16 (H,W) or (H,W,3) RGB array encoded as the image type of ``suffix``."""
     if image.ndim == 3:
         image = cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
-    suffix = path.suffix.lower()
+    suffix = suffix.lower()
     if suffix in (".jpg", ".jpeg") and image.dtype != np.uint8:
-        raise ImageError(f"cannot write {path}: JPEG holds 8-bit samples only")
+        raise ImageError(f"cannot write {what}: JPEG holds 8-bit samples only")
     ok, encoded = cv2.imencode(suffix if suffix != ".tif" else ".tiff", image)
     if not ok:
-        raise ImageError(f"cannot encode image {path}")
-    encoded.tofile(path)
+        raise ImageError(f"cannot encode {what} as {suffix}")
+    return encoded.tobytes()
+
+
+def write_image(path: str | os.PathLike[str], image: np.ndarray) -> None:
+    """Write a uint8/uint16 (H,W) or (H,W,3) RGB array; the format follows the suffix.
+
+    The file is complete and synced to disk when this returns; a short write (a full disk) is an
+    :class:`ImageError`, and the incomplete file is removed.
+    """
+    path = Path(path)
+    data = encode_image(image, path.suffix, str(path))
+    try:
+        write_all(path, data)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        raise ImageError(f"cannot write {path}: {exc.strerror or exc}") from None

@@ -4,6 +4,10 @@ Both give the keyframe positions, ``read_key(n)`` (full-resolution chroma (2,H,W
 matrix) and a ``fingerprint`` that identifies the same keyframes given twice (pipelines built on
 equal keyframes share their state). A colour clip also answers ``key_at(n)``: a scene change at
 frame n inside it takes its keyframe from frame n of the keyframe clip.
+
+A mapping's keyframes are read when it is given, and held as chroma (float32, 8 bytes a pixel);
+one with (almost) no colour is logged as a warning through VapourSynth, since its shot would come
+out grey.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ class Keyframes:
         self._holds = holds  # keeps what the fingerprint's ids refer to alive
 
 
-def _positions(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
+def _frame_numbers(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
+    """``frames`` as frame numbers of a clip of ``num_frames`` frames; anything else is a FilterError."""
     positions = []
     for frame in frames:
         try:
@@ -52,6 +57,11 @@ def _positions(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
                 f"keyframe at frame {n} is out of range: the clip has {num_frames} frames (0-{num_frames - 1})"
             )
         positions.append(n)
+    return positions
+
+
+def _positions(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
+    positions = _frame_numbers(frames, num_frames, what)
     if not positions:
         raise FilterError("no keyframes were given; give at least one, at frame 0")
     if min(positions) > 0:
@@ -60,6 +70,30 @@ def _positions(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
             "every shot needs a keyframe at its first frame, so give one at frame 0"
         )
     return positions
+
+
+def key_positions(
+    keys: Any, clip: vs.VideoNode, frames: Iterable[int] | None
+) -> tuple[list[int], Callable[[int], bool] | None]:
+    """Where keyframes are, without reading them: (positions, ``key_at`` of a keyframe clip or None).
+
+    ``keys`` is a mapping, a keyframe clip (keyframes at ``frames``, default [0]) or None (none).
+    Unlike :func:`make_keyframes`, a first shot without a keyframe is no error: this is for listing.
+    """
+    if keys is None:
+        if frames is not None:
+            raise FilterError("keyframe_frames is for a keyframe clip; no keyframes were given")
+        return [], None
+    if isinstance(keys, vs.VideoNode):
+        length = keys.num_frames
+        return _frame_numbers([0] if frames is None else frames, clip.num_frames, "keyframe_frames entry"), (
+            lambda n: n < length
+        )
+    if isinstance(keys, Mapping):
+        if frames is not None:
+            raise FilterError("keyframe_frames is for a keyframe clip; a mapping gives the frames as its keys")
+        return _frame_numbers(keys.keys(), clip.num_frames, "keyframe key"), None
+    raise FilterError(f"keyframes must be a colour clip, a mapping {{frame: image}} or None, not {type(keys).__name__}")
 
 
 def _check_size(width: int, height: int, clip: vs.VideoNode, what: str) -> None:
@@ -100,6 +134,30 @@ def _digest(*arrays: np.ndarray) -> str:
     return digest.hexdigest()
 
 
+GREY_CHROMA = 2 / 255  # chroma within this of grey looks grey
+GREY_SHARE = 0.999  # a keyframe whose pixels are this share grey has (almost) no colour
+
+
+def _warn_if_grey(chroma: torch.Tensor, what: str) -> None:
+    """Log a warning when (almost) every pixel of ``chroma`` (2,H,W) is grey."""
+    grey = float((chroma.abs().amax(dim=0) <= GREY_CHROMA).float().mean())
+    if grey >= GREY_SHARE:
+        vs.core.log_message(
+            vs.MESSAGE_TYPE_WARNING,
+            f"dvcp: {what} has (almost) no colour ({grey:.1%} of its pixels are grey); "
+            "its shot will come out grey. Is it the hand-coloured frame?",
+        )
+
+
+def _frame_444(frame: vs.VideoFrame) -> vs.VideoFrame:
+    """A subsampled YUV frame at full chroma resolution, resized as a keyframe clip is (:func:`to_444`)."""
+    fmt = frame.format
+    if fmt.color_family != vs.YUV or not (fmt.subsampling_w or fmt.subsampling_h):
+        return frame
+    blank = vs.core.std.BlankClip(format=fmt.id, width=frame.width, height=frame.height, length=1, keep=True)
+    return to_444(vs.core.std.ModifyFrame(blank, blank, lambda n, f: frame)).get_frame(0)
+
+
 def _one_key(n: int, value: Any, clip: vs.VideoNode, matrix: str) -> tuple[torch.Tensor, tuple[Any, ...]]:
     what = f"the keyframe for frame {n}"
     if isinstance(value, (str, os.PathLike)):
@@ -115,16 +173,22 @@ def _one_key(n: int, value: Any, clip: vs.VideoNode, matrix: str) -> tuple[torch
         image, ident = value, ("array", _digest(value))
     elif isinstance(value, vs.VideoFrame):
         _check_size(value.width, value.height, clip, what)
+        if value.format.color_family not in (vs.RGB, vs.YUV):
+            raise FilterError(f"{what} is a {value.format.name} frame; a keyframe must be in colour (RGB or YUV)")
         planes = [np.asarray(value[i]) for i in range(value.format.num_planes)]
         tags = (value.format.id, value.props.get("_Matrix"), value.props.get("_Range"))
-        return frame_chroma(value, matrix), ("frame", _digest(*planes), tags)
+        chroma = frame_chroma(_frame_444(value), matrix)
+        _warn_if_grey(chroma, what)
+        return chroma, ("frame", _digest(*planes), tags)
     else:
         raise FilterError(f"{what} is a {type(value).__name__}; give an image path, an RGB array or a frame")
     if image.ndim == 2:
         raise FilterError(f"{what} is grey; a keyframe must be a colour (RGB) image")
     if image.ndim == 3:
         _check_size(image.shape[1], image.shape[0], clip, what)
-    return array_chroma(image, matrix, what), ident
+    chroma = array_chroma(image, matrix, what)
+    _warn_if_grey(chroma, what)
+    return chroma, ident
 
 
 def mapping_keyframes(keys: Mapping[Any, Any], clip: vs.VideoNode, matrix: str) -> Keyframes:

@@ -63,7 +63,9 @@ def _load_state_dict(path: Path, depth: int) -> dict[str, Tensor]:
         raise MissingWeightsError(
             f"ImageNet weights for ResNet-{depth} not found: looked for {path}. On a machine with internet, "
             f"download {weights.url} and put it in {path.parent} (torchvision's cache folder), "
-            f"or pass its location with the imagenet_weights=PATH option."
+            f"or give its location as the global stage option imagenet_weights=PATH "
+            f"(stage_options={{'global': {{'imagenet_weights': PATH}}}} in a script, "
+            f"--stage-options '{{\"global\": {{\"imagenet_weights\": \"PATH\"}}}}' on the command line)."
         )
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)

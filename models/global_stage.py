@@ -1,4 +1,9 @@
-"""Global stage: colour each frame from the keyframe by deep-feature matching."""
+"""Global stage: colour each frame from the keyframe by deep-feature matching (the paper's strategy).
+
+Every global stage has ``prepare_key(grey, chroma) -> KeyState`` (computed once per keyframe) and
+``stage(grey, key) -> (chroma, confidence)``, both at the working resolution; neither depends on
+the previous frame, so they can run ahead of the recursive chain.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +14,25 @@ from torch import Tensor, nn
 
 from dvcp_plugin.models.features import FeatureExtractor, FeaturePair
 from dvcp_plugin.models.matching import soft_match, two_stage_match
+from dvcp_plugin.models.resolution import Grey
 
 
 class KeyState(NamedTuple):
-    """What the global stage keeps of a keyframe: its features and its chroma on its fine feature grid."""
+    """What a global stage keeps of a keyframe.
 
-    features: FeaturePair
+    ``grey`` and ``chroma`` (working resolution) always; ``features`` and ``fine_chroma`` (its
+    chroma on the fine feature grid) for stages that match features.
+    """
+
+    grey: Grey
     chroma: Tensor
+    features: FeaturePair | None = None
+    fine_chroma: Tensor | None = None
+
+    def nbytes(self) -> int:
+        """Bytes held by the tensors of this state (a shared tensor counted once)."""
+        tensors = {id(t): t for t in (*self.grey, self.chroma, *(self.features or ()), self.fine_chroma) if t is not None}
+        return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
 def _upsample(x: Tensor, size: tuple[int, int]) -> Tensor:
@@ -31,27 +48,30 @@ class GlobalMatching(nn.Module):
         self.roi_size = roi_size
         self.chunk_size = chunk_size
 
-    def prepare_key(self, key_grey: Tensor, key_chroma: Tensor) -> KeyState:
-        """Compute the keyframe's features once; area-downsample its chroma (B,2,H,W) to the fine grid."""
-        features = self.extractor(key_grey)
-        chroma = F.adaptive_avg_pool2d(key_chroma, features.fine.shape[-2:])
-        return KeyState(features=features, chroma=chroma)
+    def prepare_key(self, key_grey: Grey, key_chroma: Tensor) -> KeyState:
+        """Compute the keyframe's features once; area-downsample its chroma (B,2,h,w) to the fine grid."""
+        features = self.extractor(key_grey.work)
+        fine = F.adaptive_avg_pool2d(key_chroma, features.fine.shape[-2:])
+        return KeyState(key_grey, key_chroma, features, fine)
 
-    def forward(self, grey: Tensor, key: KeyState) -> tuple[Tensor, Tensor]:
-        """Return (chroma (B,2,H,W), confidence (B,1,H,W)) for grey (B,1,H,W) by hard two-stage matching."""
+    def forward(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
+        """(chroma (B,2,h,w), confidence (B,1,h,w)) of ``grey`` by hard two-stage matching."""
+        assert key.features is not None and key.fine_chroma is not None
+        work = grey.work
         match = two_stage_match(
-            self.extractor(grey),
+            self.extractor(work),
             key.features,
-            key.chroma,
+            key.fine_chroma,
             self.roi_size,
             self.chunk_size,
             stride_ratio=self.extractor.coarse_stride // self.extractor.fine_stride,
         )
-        size = (grey.shape[-2], grey.shape[-1])
+        size = (work.shape[-2], work.shape[-1])
         return _upsample(match.chroma, size), _upsample(match.confidence, size)
 
-    def soft_forward(self, grey: Tensor, key: KeyState, temperature: float = 0.05) -> Tensor:
-        """Return differentiable chroma (B,2,H,W) by soft attention over the keyframe's fine features."""
-        fine = self.extractor(grey).fine
-        chroma = soft_match(fine, key.features.fine, key.chroma, temperature, self.chunk_size)
-        return _upsample(chroma, (grey.shape[-2], grey.shape[-1]))
+    def soft_forward(self, grey: Grey, key: KeyState, temperature: float = 0.05) -> Tensor:
+        """Differentiable chroma (B,2,h,w) by soft attention over the keyframe's fine features (training)."""
+        assert key.features is not None and key.fine_chroma is not None
+        fine = self.extractor(grey.work).fine
+        chroma = soft_match(fine, key.features.fine, key.fine_chroma, temperature, self.chunk_size)
+        return _upsample(chroma, (grey.work.shape[-2], grey.work.shape[-1]))

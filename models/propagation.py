@@ -1,4 +1,10 @@
-"""One step of the method (local, global, refine), shared by the inference engine and the trainer."""
+"""One step of the method (local, global, refine), shared by the inference engine and the trainer.
+
+A step has two parts. :func:`prepare_step` computes everything that depends only on the grey
+frames and the keyframe (the local stage's plan: motion, kernels, reliability; the global estimate)
+and can run ahead of the chain, for many frames at once. :func:`chain_step` is the recursive part:
+the local stage applied to the previous final chroma, then refine.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,16 @@ from typing import NamedTuple
 from torch import Tensor, nn
 
 from dvcp_plugin.models.global_stage import KeyState
+from dvcp_plugin.models.local import LocalPlan
+from dvcp_plugin.models.resolution import Grey
+
+
+class StepInputs(NamedTuple):
+    """The non-recursive part of one frame: the local stage's plan and the global estimate."""
+
+    plan: LocalPlan
+    global_: Tensor
+    confidence: Tensor
 
 
 class StepOutput(NamedTuple):
@@ -16,6 +32,21 @@ class StepOutput(NamedTuple):
     global_: Tensor
     confidence: Tensor
     final: Tensor
+    reliability: Tensor
+
+
+def prepare_step(local_stage: nn.Module, global_stage: nn.Module, key: KeyState, prev: Grey, cur: Grey) -> StepInputs:
+    """The part of frame ``cur``'s step that does not need the previous colours."""
+    global_chroma, confidence = global_stage(cur, key)
+    return StepInputs(local_stage.plan(prev, cur), global_chroma, confidence)
+
+
+def chain_step(local_stage: nn.Module, refine_stage: nn.Module, inputs: StepInputs, cur: Grey, chroma_prev: Tensor) -> StepOutput:
+    """The recursive part: the local estimate from the previous final chroma, then the fusion."""
+    local = local_stage.apply(inputs.plan, chroma_prev)
+    reliability = inputs.plan.reliability
+    final = refine_step(refine_stage, cur.work, local, reliability, inputs.global_, inputs.confidence)
+    return StepOutput(local, inputs.global_, inputs.confidence, final, reliability)
 
 
 def propagate_step(
@@ -23,19 +54,17 @@ def propagate_step(
     global_stage: nn.Module,
     refine_stage: nn.Module,
     key: KeyState,
-    grey_prev: Tensor,
-    grey_cur: Tensor,
+    prev: Grey,
+    cur: Grey,
     chroma_prev: Tensor,
 ) -> StepOutput:
-    """Colour ``grey_cur`` from the previous frame (local), the keyframe (global) and their fusion."""
-    local = local_stage(grey_prev, grey_cur, chroma_prev)
-    global_chroma, confidence = global_stage(grey_cur, key)
-    final = refine_step(refine_stage, grey_cur, local, global_chroma, confidence)
-    return StepOutput(local=local, global_=global_chroma, confidence=confidence, final=final)
+    """Colour ``cur`` from the previous frame (local), the keyframe (global) and their fusion."""
+    inputs = prepare_step(local_stage, global_stage, key, prev, cur)
+    return chain_step(local_stage, refine_stage, inputs, cur, chroma_prev)
 
 
 def refine_step(
-    refine_stage: nn.Module, grey: Tensor, local: Tensor, global_chroma: Tensor, confidence: Tensor
+    refine_stage: nn.Module, grey: Tensor, local: Tensor, reliability: Tensor, global_chroma: Tensor, confidence: Tensor
 ) -> Tensor:
     """The final chroma of one frame from its two estimates, clamped to the valid chroma range."""
-    return refine_stage(grey, local, global_chroma, confidence).clamp(-0.5, 0.5)
+    return refine_stage(grey, local, reliability, global_chroma, confidence).clamp(-0.5, 0.5)

@@ -1,18 +1,28 @@
-"""Fusion and refinement: a small U-Net that corrects the local estimate using the global one."""
+"""Fusion and refinement: networks that turn the local and the global estimate into the final chroma.
+
+Every refine stage is called as ``stage(grey, local, reliability, global_, confidence)``, all at the
+working resolution: the grey frame, the local estimate and its per-pixel reliability, the global
+estimate and its confidence.
+"""
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
 
-from dvcp_plugin.models.unet import UNet
+from dvcp_plugin.models.unet import HalfResolutionUNet, UNet
+
+_CHROMA_GAIN = 4.0  # chroma is small (|c| <~ 0.25 in practice); bring it to the range of the grey
+_CORRECTION_SCALE = 0.1
+_INITIAL_GAIN = 10.0
 
 
 class RefinementNet(nn.Module):
-    """Fuse local and global chroma into the final chroma as ``local + correction``.
+    """Fuse local and global chroma into the final chroma as ``local + correction`` (the paper's CNN).
 
-    Input is the 6-channel concatenation (grey 1, local chroma 2, global chroma 2, confidence 1). The
-    last convolution is zero-initialised, so an untrained network returns the local estimate exactly.
+    Input is the 6-channel concatenation (grey 1, local chroma 2, global chroma 2, confidence 1); the
+    local reliability is not used. The last convolution is zero-initialised, so an untrained
+    network returns the local estimate exactly.
     """
 
     def __init__(self, widths: tuple[int, ...] = (32, 64, 96)) -> None:
@@ -22,7 +32,38 @@ class RefinementNet(nn.Module):
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
 
-    def forward(self, grey: Tensor, local_chroma: Tensor, global_chroma: Tensor, confidence: Tensor) -> Tensor:
+    def forward(
+        self, grey: Tensor, local_chroma: Tensor, reliability: Tensor, global_chroma: Tensor, confidence: Tensor
+    ) -> Tensor:
         """Return the refined chroma (B, 2, H, W)."""
         features = self.body(torch.cat([grey, local_chroma, global_chroma, confidence], dim=1))
         return local_chroma + self.head(features)
+
+
+class ReliabilityFusion(nn.Module):
+    """``final = local + a·(global − local) + correction``, with the blend ``a`` and the correction per pixel.
+
+    A cheap network (:class:`HalfResolutionUNet`) sees the grey frame, both estimates, the local
+    reliability and the global confidence. The blend is ``sigmoid(logit + gain·(confidence − ½))``:
+    untrained (zero head, ``gain`` 10) it takes the global estimate where its confidence is high and
+    the local one elsewhere, a rule the network then learns to correct.
+    """
+
+    def __init__(self, stem: int = 16, widths: tuple[int, ...] = (24, 32, 48)) -> None:
+        super().__init__()
+        self.body = HalfResolutionUNet(7, stem, tuple(widths))
+        self.head = nn.Conv2d(stem, 3, 3, padding=1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+        self.gain = nn.Parameter(torch.tensor(_INITIAL_GAIN))
+
+    def forward(
+        self, grey: Tensor, local_chroma: Tensor, reliability: Tensor, global_chroma: Tensor, confidence: Tensor
+    ) -> Tensor:
+        """Return the fused chroma (B, 2, H, W)."""
+        x = torch.cat(
+            [grey - 0.5, local_chroma * _CHROMA_GAIN, reliability, global_chroma * _CHROMA_GAIN, confidence], dim=1
+        )
+        out = self.head(self.body(x))
+        blend = torch.sigmoid(out[:, :1] + self.gain * (confidence - 0.5))
+        return local_chroma + blend * (global_chroma - local_chroma) + out[:, 1:] * _CORRECTION_SCALE

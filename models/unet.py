@@ -61,3 +61,36 @@ class UNet(nn.Module):
             x = F.interpolate(x, scale_factor=2.0, mode="bilinear", align_corners=False)
             x = block(torch.cat([x, skips.pop()], dim=1))
         return x[..., :height, :width]
+
+
+class HalfResolutionUNet(nn.Module):
+    """A cheap encoder–decoder: one full-resolution layer, a U-Net at half resolution, one layer back.
+
+    The stem (3×3 conv to ``stem`` channels) runs at the input's resolution; its output is
+    average-pooled ×2 and fed to a :class:`UNet` of ``widths``; that U-Net's output is upsampled ×2,
+    concatenated with the stem's and mixed by a 3×3 conv to ``stem`` channels. Nearly all the work
+    is at a quarter of the pixels, while edges still reach the output through the stem.
+    """
+
+    def __init__(self, in_channels: int, stem: int, widths: tuple[int, ...]) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(in_channels, stem, 3, padding=1), nn.ReLU(inplace=True))
+        self.inner = UNet(stem, widths)
+        self.mix = nn.Sequential(nn.Conv2d(widths[0] + stem, stem, 3, padding=1), nn.ReLU(inplace=True))
+        self.multiple = 2 * self.inner.multiple
+        self.out_channels = stem
+        for module in (*self.stem.modules(), *self.mix.modules()):
+            if isinstance(module, nn.Conv2d):
+                nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
+                nn.init.zeros_(module.bias)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Map (B, in_channels, H, W) to (B, stem, H, W)."""
+        height, width = x.shape[-2:]
+        pad_h, pad_w = -height % self.multiple, -width % self.multiple
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h), mode="replicate")
+        stem = self.stem(x)
+        inner = self.inner(F.avg_pool2d(stem, 2))
+        inner = F.interpolate(inner, scale_factor=2.0, mode="bilinear", align_corners=False)
+        return self.mix(torch.cat([inner, stem], dim=1))[..., :height, :width]

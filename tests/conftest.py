@@ -1,4 +1,4 @@
-"""Shared fixtures: real VapourSynth cores, a weights file of untrained stages, the optional path to real footage."""
+"""Shared fixtures: VapourSynth cores, a weights file of untrained stages, small disks, the path to real footage."""
 
 from __future__ import annotations
 
@@ -41,3 +41,29 @@ def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from dvcp_plugin.stages.weights import save_weights
 
     return save_weights(tmp_path_factory.mktemp("weights") / "w.pt", untrained_weights(0))
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A factory of small tmpfs folders (``small_disk(bytes)``), unmounted afterwards.
+
+    Skips the test where mounting is not permitted (not root, or in a container without it).
+    """
+    import subprocess
+
+    mounted: list[Path] = []
+
+    def mount(size: int) -> Path:
+        folder = tmp_path / f"disk{len(mounted)}"
+        folder.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a small tmpfs to fill a disk: {done.stderr.strip() or done.returncode}")
+        mounted.append(folder)
+        return folder
+
+    yield mount
+    for folder in reversed(mounted):
+        subprocess.run(["umount", "-l", str(folder)], check=False)

@@ -20,6 +20,6 @@ def test_doctor_reports_versions_devices_threads_and_weights(capsys, monkeypatch
     out = capsys.readouterr().out
     for key in ("python", "torch", "torchvision", "kornia", "vapoursynth  core R", "devices", "threads"):
         assert key in out
-    assert "stages       local: sepconv" in out
+    assert "stages       local: mcsepconv, sepconv" in out
     assert f"MISSING: no dvcp weights found at {tmp_path / 'absent.pt'}" in out
     assert code == 1

@@ -1,8 +1,8 @@
 """The jobs file of ``dvcp batch``: TOML with one ``[[shot]]`` table per shot.
 
-Each shot names an ``input`` (a frame folder or a video), an ``output`` (a frame folder or a video
-file) and its ``keyframes`` (``{ 0 = "key.png", 120 = "key120.png" }``, frames counted from 0 in
-the input). Optional: ``name``, ``frames = [first, last]`` (a range of the input), ``cuts = [...]``
+Each shot names an ``input`` (a frame folder, a video or a ``.vpy`` script), an ``output`` (a frame
+folder or a video file) and its ``keyframes`` (``{ 0 = "key.png", 120 = "key120.png" }``, frames
+counted from 0 in the input). Optional: ``name``, ``frames = [first, last]`` (a range of the input), ``cuts = [...]``
 (the frames where new shots begin: the range is split there, the parts coloured in parallel and
 reassembled into the one output) and any option of ``dvcp colorize``. A ``[defaults]`` table gives
 options to every shot that does not set them. Relative paths are relative to the jobs file.
@@ -11,6 +11,7 @@ options to every shot that does not set them. Relative paths are relative to the
 from __future__ import annotations
 
 import argparse
+import json
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -18,8 +19,9 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..commands.colorize import OUTPUT_SUFFIXES, Options, check_output, parse_fps
+from ..commands.colorize import OUTPUT_SUFFIXES, Options, check_output, parse_fps, parse_stage_options
 from ..errors import DvcpError
+from ..runtime.state_cache import UNKEYED_CUTS
 
 
 class JobsError(DvcpError):
@@ -108,11 +110,29 @@ def _fps(value: Any, base: Path) -> Fraction:
         raise ValueError(str(exc)) from None
 
 
+def _stage_options(value: Any, base: Path) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        raise ValueError('must be a table of options per stage kind, e.g. { global = { imagenet_weights = "r.pth" } }')
+    try:
+        return parse_stage_options(json.dumps(value))
+    except TypeError:
+        raise ValueError("holds a value that is not a number, text, boolean or list") from None
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _unkeyed_cuts(value: Any, base: Path) -> str:
+    if value not in UNKEYED_CUTS:
+        raise ValueError(f"must be {' or '.join(repr(mode) for mode in UNKEYED_CUTS)}")
+    return str(value)
+
+
 # the options of `dvcp colorize` a shot (or [defaults]) may set, with their checks
 OPTIONS: dict[str, Check] = {
     "weights": _path, "device": _device, "half": _flag, "local_stage": _text, "global_stage": _text,
-    "refine_stage": _text, "chroma_scale": _chroma_scale, "matrix": _matrix, "cache_mb": _positive,
-    "threads": _count, "suffix": _suffix, "fps": _fps, "ffmpeg_args": _text,
+    "refine_stage": _text, "chroma_scale": _chroma_scale, "stage_options": _stage_options, "matrix": _matrix,
+    "cache_mb": _positive, "unkeyed_cuts": _unkeyed_cuts, "threads": _count, "suffix": _suffix, "fps": _fps,
+    "ffmpeg_args": _text,
 }
 ENGINE_OPTIONS = frozenset(f.name for f in fields(Options))
 SHOT_KEYS = ("name", "input", "output", "keyframes", "frames", "cuts")

@@ -27,10 +27,12 @@ from typing import Any
 
 import vapoursynth as vs
 
-from ..commands.colorize import Progress, clip_fps, is_video, write_video
+from ..commands.colorize import clip_fps, is_video
 from ..errors import DvcpError
-from ..media.frame_writer import OutputError, VideoFile
+from ..media.frame_writer import VideoFile, write_video
 from ..media.frames import image_files
+from ..media.paths import OutputError
+from ..media.render import Progress
 from ..media.sources import open_video
 from .work import Part, Reel, Result
 
@@ -132,4 +134,5 @@ def _assemble_folder(reel: Reel, settings: Mapping[str, Mapping[str, Any]], over
 
 def _assemble_video(reel: Reel, overwrite: bool, progress: Progress | None) -> int:
     clip = vs.core.std.Splice([open_video(part.output).clip for part in reel.parts])
-    return write_video(clip, VideoFile(reel.output, clip_fps(clip), reel.ffmpeg_args), overwrite, progress)
+    video = VideoFile(reel.output, clip_fps(clip), reel.ffmpeg_args)
+    return write_video(clip, video, overwrite, progress=progress)

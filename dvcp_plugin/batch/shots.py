@@ -6,8 +6,10 @@ import time
 
 import vapoursynth as vs
 
-from ..commands.colorize import Progress, colorize_into, is_video, output_suffix, run_settings
+from ..commands.colorize import colorize_into, is_video, output_sink, run_settings
 from ..errors import DvcpError
+from ..media.frame_writer import FrameFolder
+from ..media.render import Progress
 from ..media.sources import open_input
 from .reels import recorded_part
 from .work import Part, Result
@@ -16,10 +18,10 @@ from .work import Part, Result
 def colour_part(part: Part, overwrite: bool = False, progress: Progress | None = None) -> Result:
     """Colour ``part`` into its output as ``dvcp colorize`` does, resuming or skipping finished work.
 
-    A frame folder keeps the frames of an earlier run with the same settings; an existing video,
-    or a reel part already in its reel, is skipped (unless ``overwrite``). Any error is reported
-    in the result, not raised, so one bad shot does not stop the others. ``progress`` is called
-    with each frame written.
+    A frame folder keeps the frames of an earlier run that still match its record; an existing
+    video, or a reel part already in its reel, is skipped (unless ``overwrite``). Any error is
+    reported in the result, not raised, so one bad shot does not stop the others. ``progress`` is
+    called with each frame written.
     """
     started = time.monotonic()
     frames, settings = 0, None
@@ -28,21 +30,22 @@ def colour_part(part: Part, overwrite: bool = False, progress: Progress | None =
         if part.frames is not None:
             source = source.frames(*part.frames)
         frames = len(source.names)
-        if part.reel is not None and not is_video(part.reel):
-            settings = run_settings(source, part.keyframes, part.options, part.input)
-            suffix = output_suffix(source, part.suffix)
-            if not overwrite and recorded_part(part, settings, source.names, suffix):
-                return Result(part.name, "skipped", frames, kept=frames, seconds=time.monotonic() - started, settings=settings)
         if is_video(part.output) and part.output.exists() and not overwrite:
             return Result(part.name, "skipped", frames, kept=frames, seconds=time.monotonic() - started)
-        written, kept = colorize_into(
-            source, part.keyframes, part.output, part.options, part.input, suffix=part.suffix,
-            overwrite=overwrite, ffmpeg_args=part.ffmpeg_args, progress=progress,
+        sink = output_sink(source, part.output, part.suffix, part.ffmpeg_args)
+        if part.reel is not None and isinstance(sink, FrameFolder):  # recorded in its reel's folder
+            settings = run_settings(source, part.keyframes, part.options)
+            if not overwrite and recorded_part(part, settings, source.names, sink.suffix):
+                seconds = time.monotonic() - started
+                return Result(part.name, "skipped", frames, kept=frames, seconds=seconds, settings=settings)
+        resume = colorize_into(
+            source, part.keyframes, sink, part.options, overwrite=overwrite, settings=settings, progress=progress,
         )
     except (DvcpError, vs.Error) as exc:
         return Result(part.name, "failed", frames, seconds=time.monotonic() - started, error=str(exc).strip())
     except Exception as exc:  # noqa: BLE001 - anything else is still this shot's failure, reported with it
         error = f"{type(exc).__name__}: {exc}"
         return Result(part.name, "failed", frames, seconds=time.monotonic() - started, error=error)
+    written = len(resume.todo)
     status = "done" if written else "skipped"
-    return Result(part.name, status, frames, written, kept, time.monotonic() - started, settings=settings)
+    return Result(part.name, status, frames, written, resume.kept, time.monotonic() - started, settings=settings)

@@ -16,8 +16,10 @@ import ray
 import vapoursynth as vs
 
 from ..errors import DvcpError
+from ..filters.errors import FilterError
 from ..runtime.engine import Engine
 from ..runtime.pipeline import EngineKey, shared_engine
+from ..vsapi import engine_key_of
 from .reels import assemble
 from .shots import colour_part
 from .work import Part, Reel, Result
@@ -43,13 +45,13 @@ class ShotWorker:
         """Colour ``part`` (see :func:`.shots.colour_part`) with the engine of its options, loaded once."""
         options = part.options
         try:
-            key = EngineKey.of(
+            key = engine_key_of(
                 options.device, options.half, options.local_stage, options.global_stage, options.refine_stage,
-                options.weights, options.chroma_scale,
+                options.weights, options.chroma_scale, options.stage_options, options.threads,
             )
             if key not in self._engines:
                 self._engines[key] = shared_engine(key)
-        except DvcpError:
+        except (DvcpError, FilterError):
             pass  # colouring meets the same error and reports it as `dvcp colorize` words it
         return colour_part(part, overwrite, self._frame_written)
 

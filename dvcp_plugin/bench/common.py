@@ -16,8 +16,9 @@ import torch
 from ..errors import DvcpError
 
 KINDS = ("engine", "filter", "long_shot")
-# stage timings of an engine entry, in the order a frame runs them
-STEP_STAGES = ("downscale", "local", "global_features", "global_match", "global_upsample", "refine", "upscale")
+# stage timings of an engine entry, in the order a frame runs them; "motion" is the time spent in
+# motion estimators (by the local plan and the global stage), which those two then leave out
+STEP_STAGES = ("downscale", "motion", "local_plan", "global", "local_apply", "refine", "upscale")
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Clock:
 
     device: torch.device
     samples: dict[str, list[float]] = field(default_factory=dict)
+    spent: float = 0.0  # milliseconds accumulated by timed callees (the motion estimators)
 
     def sync(self) -> None:
         if self.device.type == "cuda":

@@ -1,19 +1,20 @@
-"""Measuring the engine: per-stage and end-to-end milliseconds, the exhaustive-matching reference,
-FLOPs and peak memory of one configuration.
+"""Measuring the engine: per-stage and end-to-end milliseconds, the motion estimator's share, the
+exhaustive-matching reference (for two-stage matching stages), FLOPs and peak memory.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from ..errors import DvcpError
 from ..models.color import rgb_to_luma_chroma
 from ..models.global_stage import GlobalMatching
 from ..models.matching import exhaustive_match
+from ..models.motion import MotionEstimator
 from ..runtime.engine import Engine, EngineConfig
 from .common import STEP_STAGES, BenchConfig, Clock, current_rss_mb, key_rgb, peak_gpu_mb, peak_rss_mb, texture
 from .flops import count_flops, two_stage
@@ -36,42 +37,101 @@ def _engine(config: BenchConfig) -> Engine:
     )
 
 
-def _global_parts(engine: Engine) -> GlobalMatching:
-    if not isinstance(engine.global_, GlobalMatching):
-        raise DvcpError(
-            f"the benchmark times the parts of two-stage matching stages; global stage "
-            f"{engine.stage_names['global']!r} is {type(engine.global_).__name__}"
-        )
-    return engine.global_
+class _TimedMotion(MotionEstimator):
+    """A motion estimator that adds the time of every call to ``clock.spent``."""
+
+    def __init__(self, inner: MotionEstimator, clock: Clock) -> None:
+        self.inner, self.clock = inner, clock
+
+    def __call__(self, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        self.clock.sync()
+        start = time.perf_counter()
+        flow = self.inner(source, target)
+        self.clock.sync()
+        self.clock.spent += (time.perf_counter() - start) * 1000.0
+        return flow
 
 
-def _exhaustive_ms(clock: Clock, query: torch.Tensor, key: Any, pairs_budget: int) -> dict[str, Any]:
-    """Time exhaustive matching of the first rows of ``query`` (all of them when within budget).
+@contextmanager
+def _timed_motion(engine: Engine, clock: Clock) -> Iterator[None]:
+    """Route the motion estimators of the engine's stages through :class:`_TimedMotion`."""
+    stages = [m for m in (engine.local, engine.global_) if isinstance(getattr(m, "motion", None), MotionEstimator)]
+    originals = [stage.motion for stage in stages]
+    for stage in stages:
+        stage.motion = _TimedMotion(stage.motion, clock)
+    try:
+        yield
+    finally:
+        for stage, original in zip(stages, originals):
+            stage.motion = original
 
-    Its cost is the same for every query row (each searches the whole key grid), so the time of
+
+def _matching_ms(clock: Clock, glob: GlobalMatching, grey: torch.Tensor, key: Any, pairs_budget: int) -> dict[str, Any]:
+    """Two-stage matching of one frame against exhaustive matching, timed on the same features.
+
+    Exhaustive matching is timed on the first rows of queries (all of them when within budget);
+    its cost is the same for every query row (each searches the whole key grid), so the time of
     the full grid is the time of the rows timed × (all rows / rows timed).
     """
+    features = glob.extractor(grey)
+    two_stage(glob, features, key)  # warm-up
+    with clock.time("two_stage"):
+        two_stage(glob, features, key)
+    query = features.fine
     fine_h, fine_w = query.shape[2:]
     keys = key.features.fine.shape[2] * key.features.fine.shape[3]
     rows = max(1, min(fine_h, pairs_budget // max(1, keys * fine_w)))
     chunk = max(1, min(4096, _EXHAUSTIVE_CHUNK_VALUES // keys))
     subset = query[:, :, :rows]
-    exhaustive_match(subset, key.features.fine, key.chroma, chunk)  # warm-up
+    exhaustive_match(subset, key.features.fine, key.fine_chroma, chunk)  # warm-up
     with clock.time("exhaustive"):
-        exhaustive_match(subset, key.features.fine, key.chroma, chunk)
+        exhaustive_match(subset, key.features.fine, key.fine_chroma, chunk)
+    exhaustive = clock.median("exhaustive") * fine_h / rows
     return {
-        "exhaustive_match_ms": clock.median("exhaustive") * fine_h / rows,
+        "two_stage_match_ms": clock.median("two_stage"),
+        "exhaustive_match_ms": exhaustive,
+        "exhaustive_over_two_stage": exhaustive / clock.median("two_stage"),
         "exhaustive_rows_timed": rows,
         "exhaustive_rows": fine_h,
         "exhaustive_chunk": chunk,
     }
 
 
+def _stage_times(engine: Engine, clock: Clock, config: BenchConfig, greys: list[torch.Tensor], key: Any,
+                 key_chroma: torch.Tensor) -> None:
+    """Every stage of every frame timed on its own, synchronised around each."""
+    size = (config.height, config.width)
+    final = engine.key_output(key_chroma).final
+    prev = engine.to_grey(greys[0])
+    with _timed_motion(engine, clock):
+        for n in range(1, len(greys)):
+            timed = n > config.warmup
+            with clock.time("downscale", timed):
+                cur = engine.to_grey(greys[n])
+            clock.spent = 0.0
+            with clock.time("local_plan", timed):
+                plan = engine.local.plan(prev, cur)
+            plan_motion = clock.spent
+            clock.spent = 0.0
+            with clock.time("global", timed):
+                global_chroma, confidence = engine.global_(cur, key)
+            if timed:
+                clock.samples.setdefault("motion", []).append(plan_motion + clock.spent)
+                clock.samples["local_plan"][-1] -= plan_motion
+                clock.samples["global"][-1] -= clock.spent
+            with clock.time("local_apply", timed):
+                local = engine.local.apply(plan, final)
+            with clock.time("refine", timed):
+                final = engine.refine(cur.work, local, plan.reliability, global_chroma, confidence).clamp(-0.5, 0.5)
+            with clock.time("upscale", timed):
+                engine.to_full(final, size)
+            prev = cur
+
+
 @torch.inference_mode()
 def measure_engine(config: BenchConfig) -> dict[str, Any]:
     """Per-stage and end-to-end timings, FLOPs and peak memory of the engine (see the module doc)."""
     engine = _engine(config)
-    glob = _global_parts(engine)
     clock = Clock(engine.device)
     size = (config.height, config.width)
     count = config.warmup + config.frames
@@ -84,37 +144,15 @@ def measure_engine(config: BenchConfig) -> dict[str, Any]:
     for n in range(config.warmup + 1):
         with clock.time("prepare_key", record=n >= config.warmup):
             key = engine.prepare_key(greys[0], key_chroma)
-
-    # per stage, synchronised around every stage
-    final = engine.key_output(key_chroma).final
-    prev = engine.to_working(greys[0])
-    for n in range(1, count + 1):
-        timed = n > config.warmup
-        with clock.time("downscale", timed):
-            cur = engine.to_working(greys[n])
-        with clock.time("local", timed):
-            local = engine.local(prev, cur, final)
-        with clock.time("global_features", timed):
-            features = glob.extractor(cur)
-        with clock.time("global_match", timed):
-            match = two_stage(glob, features, key)
-        with clock.time("global_upsample", timed):
-            work = tuple(cur.shape[-2:])
-            global_chroma = F.interpolate(match.chroma, size=work, mode="bilinear", align_corners=False)
-            confidence = F.interpolate(match.confidence, size=work, mode="bilinear", align_corners=False)
-        with clock.time("refine", timed):
-            final = engine.refine(cur, local, global_chroma, confidence).clamp(-0.5, 0.5)
-        with clock.time("upscale", timed):
-            engine.to_full(final, size)
-        prev = cur
+    _stage_times(engine, clock, config, greys, key, key_chroma)
 
     # end to end through the engine (warm by now), synchronised once per frame
     final = engine.key_output(key_chroma).final
-    prev = engine.to_working(greys[0])
+    prev = engine.to_grey(greys[0])
     cpu_start = time.process_time()
     for n in range(1, config.frames + 1):
         with clock.time("end_to_end"):
-            cur = engine.to_working(greys[n])
+            cur = engine.to_grey(greys[n])
             final = engine.step(key, prev, cur, final).final
             engine.to_full(final, size)
         prev = cur
@@ -122,10 +160,13 @@ def measure_engine(config: BenchConfig) -> dict[str, Any]:
     peak_rss = peak_rss_mb()
     peak_gpu = peak_gpu_mb(engine.device)
 
+    stages = {name: clock.median(name) for name in ("prepare_key", *STEP_STAGES)}
     result: dict[str, Any] = {
         "working": list(engine.working_size(*size)),
+        "motion_size": list(engine.motion_size(*size)),
         "stage_names": dict(engine.stage_names),
-        "stages_ms": {name: clock.median(name) for name in ("prepare_key", *STEP_STAGES)},
+        "stages_ms": stages,
+        "motion_share": stages["motion"] / sum(stages[name] for name in STEP_STAGES),
         "end_to_end_ms": clock.median("end_to_end"),
         "end_to_end_samples_ms": clock.samples["end_to_end"],
         "end_to_end_cpu_ms": cpu_ms,
@@ -134,9 +175,7 @@ def measure_engine(config: BenchConfig) -> dict[str, Any]:
         "peak_gpu_mb": peak_gpu,
     }
     result["fps"] = 1000.0 / result["end_to_end_ms"]
-    stages = result["stages_ms"]
-    stages["global"] = stages["global_features"] + stages["global_match"] + stages["global_upsample"]
-    result.update(_exhaustive_ms(clock, features.fine, key, config.exhaustive_pairs))
-    result["exhaustive_over_two_stage"] = result["exhaustive_match_ms"] / stages["global_match"]
-    result["flops"] = count_flops(engine, glob, key, prev, cur, final, greys[0], key_chroma)
+    if isinstance(engine.global_, GlobalMatching):
+        result.update(_matching_ms(clock, engine.global_, prev.work, key, config.exhaustive_pairs))
+    result["flops"] = count_flops(engine, key, prev, cur, final, greys[0], key_chroma)
     return result

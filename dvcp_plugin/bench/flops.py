@@ -8,13 +8,12 @@ from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..models.features import FeaturePair
 from ..models.global_stage import GlobalMatching
-from ..models.local import LocalPropagation
 from ..models.matching import two_stage_match
+from ..models.resolution import Grey
 from ..runtime.engine import Engine
 
 # H200 SXM peak rates (dense, FLOP/s) and memory bandwidth (bytes/s) used for the floors
@@ -24,7 +23,7 @@ H200 = {"fp16_tensor": 989e12, "tf32_tensor": 494e12, "fp32": 67e12, "bandwidth"
 def two_stage(glob: GlobalMatching, query: FeaturePair, key: Any) -> Any:
     """The global stage's two-stage matching of a frame's features against the keyframe state ``key``."""
     ratio = glob.extractor.coarse_stride // glob.extractor.fine_stride
-    return two_stage_match(query, key.features, key.chroma, glob.roi_size, glob.chunk_size, stride_ratio=ratio)
+    return two_stage_match(query, key.features, key.fine_chroma, glob.roi_size, glob.chunk_size, stride_ratio=ratio)
 
 
 def _flops(function: Callable[[], Any]) -> int:
@@ -76,40 +75,51 @@ def _matching_counts(glob: GlobalMatching, query: FeaturePair, key: FeaturePair)
 
 def _sepconv_macs(local: torch.nn.Module, height: int, width: int) -> int:
     """Per-pixel separable convolution: N row sums of N taps and N vertical weights per pixel and channel."""
-    taps = local.kernel_size if isinstance(local, LocalPropagation) else 0
+    taps = int(getattr(local, "kernel_size", 0))
     return 2 * height * width * taps * (taps + 1)
 
 
 def count_flops(
-    engine: Engine, glob: GlobalMatching, key: Any, prev: torch.Tensor, cur: torch.Tensor,
-    final: torch.Tensor, key_grey: torch.Tensor, key_chroma: torch.Tensor,
+    engine: Engine, key: Any, prev: Grey, cur: Grey, final: torch.Tensor, key_grey: torch.Tensor,
+    key_chroma: torch.Tensor,
 ) -> dict[str, Any]:
-    """FLOPs of one frame per stage: counted conv/matmul FLOPs, analytic sepconv and matching MACs."""
-    features = glob.extractor(cur)
-    match = two_stage(glob, features, key)
-    local = engine.local(prev, cur, final)
-    glob_chroma = F.interpolate(match.chroma, size=tuple(cur.shape[-2:]), mode="bilinear", align_corners=False)
-    confidence = F.interpolate(match.confidence, size=tuple(cur.shape[-2:]), mode="bilinear", align_corners=False)
-    counts = _matching_counts(glob, features, key.features)
-    sepconv_macs = _sepconv_macs(engine.local, *cur.shape[-2:])
-    return {
+    """FLOPs of one frame per stage: counted conv/matmul FLOPs, analytic sepconv (and matching) MACs.
+
+    Motion estimators run outside torch (DIS in OpenCV) and are not counted.
+    """
+    plan = engine.local.plan(prev, cur)
+    glob_chroma, confidence = engine.global_(cur, key)
+    local = engine.local.apply(plan, final)
+    sepconv_macs = _sepconv_macs(engine.local, *cur.work.shape[-2:])
+    taps = int(getattr(engine.local, "kernel_size", 0))
+
+    def refine() -> Any:
+        return engine.refine(cur.work, local, plan.reliability, glob_chroma, confidence)
+
+    flops: dict[str, Any] = {
         "prepare_key": _flops(lambda: engine.prepare_key(key_grey, key_chroma)),
-        "local_network": _flops(lambda: engine.local(prev, cur, final)),
+        "local_network": _flops(lambda: engine.local.plan(prev, cur)),
         "local_sepconv_analytic": 2 * sepconv_macs,
-        "global_features": _flops(lambda: glob.extractor(cur)),
-        "global_match_counted": _flops(lambda: two_stage(glob, features, key)),
-        "global_match_analytic": 2 * (counts["two_stage_coarse_macs"] + counts["two_stage_fine_macs"]),
-        "exhaustive_match_analytic": 2 * counts["exhaustive_macs"],
-        "refine": _flops(lambda: engine.refine(cur, local, glob_chroma, confidence)),
-        "matching_sizes": counts,
+        "global": _flops(lambda: engine.global_(cur, key)),
+        "refine": _flops(refine),
         "conv_activation_bytes": _conv_bytes(
-            [engine.local, glob.extractor, engine.refine],
-            lambda: (engine.local(prev, cur, final), glob.extractor(cur),
-                     engine.refine(cur, local, glob_chroma, confidence)),
+            [engine.local, engine.global_, engine.refine],
+            lambda: (engine.local.plan(prev, cur), engine.global_(cur, key), refine()),
         ),
-        "sepconv_min_bytes": (2 * 2 + 2 * engine.local.kernel_size) * cur.shape[-2] * cur.shape[-1]
-        * cur.element_size() if isinstance(engine.local, LocalPropagation) else 0,
+        "sepconv_min_bytes": (2 * 2 + 2 * taps) * cur.work.shape[-2] * cur.work.shape[-1] * cur.work.element_size(),
     }
+    glob = engine.global_
+    if isinstance(glob, GlobalMatching):
+        features = glob.extractor(cur.work)
+        counts = _matching_counts(glob, features, key.features)
+        flops.update({
+            "global_features": _flops(lambda: glob.extractor(cur.work)),
+            "global_match_counted": _flops(lambda: two_stage(glob, features, key)),
+            "global_match_analytic": 2 * (counts["two_stage_coarse_macs"] + counts["two_stage_fine_macs"]),
+            "exhaustive_match_analytic": 2 * counts["exhaustive_macs"],
+            "matching_sizes": counts,
+        })
+    return flops
 
 
 def floors(flops: dict[str, Any], half: bool) -> dict[str, float]:
@@ -120,8 +130,9 @@ def floors(flops: dict[str, Any], half: bool) -> dict[str, float]:
     separable convolution (elementwise) at the FP32 rate; bytes: every conv's input and output
     once, and the separable convolution's inputs and output once.
     """
-    conv = flops["local_network"] + flops["global_features"] + flops["refine"]
-    scalar = flops["global_match_counted"] + flops["local_sepconv_analytic"]
+    matching = flops.get("global_match_counted", 0)
+    conv = flops["local_network"] + flops["global"] - matching + flops["refine"]
+    scalar = matching + flops["local_sepconv_analytic"]
     rate = H200["fp16_tensor"] if half else H200["tf32_tensor"]
     compute = conv / rate + scalar / H200["fp32"]
     conv_bytes = flops["conv_activation_bytes"] * (0.5 if half else 1.0)  # counted in float32

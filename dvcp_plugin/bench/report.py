@@ -59,23 +59,28 @@ def _not_measured(e: dict[str, Any], width: int) -> list[str]:
 
 
 def _engine_section(rep: dict[str, Any], entries: list[dict[str, Any]]) -> list[str]:
-    head = ["input", "scale", "device", "precision", "threads", "working", "end to end", "fps", "CPU ms",
-            "downscale", "local", "global features", "global match", "global upsample", "refine", "upscale",
-            "keyframe prep", "exhaustive match", "exhaustive / two-stage", "peak RSS MiB", "peak GPU MiB"]
+    head = ["input", "scale", "device", "precision", "threads", "working", "motion at", "end to end", "fps",
+            "CPU ms", *(name.replace("_", " ") for name in STEP_STAGES), "keyframe prep", "two-stage match",
+            "exhaustive match", "exhaustive / two-stage", "peak RSS MiB", "peak GPU MiB"]
     rows = []
     for e in entries:
         if e["status"] != "measured":
             rows.append(_not_measured(e, len(head)))
             continue
         s = e["stages_ms"]
-        scaled = "" if e["exhaustive_rows_timed"] == e["exhaustive_rows"] else " *"
-        rows.append([*_where(e), "×".join(str(v) for v in reversed(e["working"])), _f(e["end_to_end_ms"]),
+        matched = "exhaustive_match_ms" in e
+        scaled = " *" if matched and e["exhaustive_rows_timed"] != e["exhaustive_rows"] else ""
+        rows.append([*_where(e), "×".join(str(v) for v in reversed(e["working"])),
+                     "×".join(str(v) for v in reversed(e["motion_size"])), _f(e["end_to_end_ms"]),
                      _f(e["fps"], 2), _f(e["end_to_end_cpu_ms"]), *(_f(s[name]) for name in STEP_STAGES),
-                     _f(s["prepare_key"]), _f(e["exhaustive_match_ms"]) + scaled, _f(e["exhaustive_over_two_stage"]),
-                     _f(e["peak_rss_mb"], 0), _f(e["peak_gpu_mb"], 0)])
+                     _f(s["prepare_key"]), _f(e.get("two_stage_match_ms")),
+                     (_f(e["exhaustive_match_ms"]) + scaled) if matched else "–",
+                     _f(e.get("exhaustive_over_two_stage")), _f(e["peak_rss_mb"], 0), _f(e["peak_gpu_mb"], 0)])
     lines = ["### Engine, per frame (ms; median of the timed frames)", "", *_table(head, rows), "",
-             "CPU ms: CPU time of all the process's threads per frame, end to end; other processes inflate it "
-             "less than wall time (OpenMP threads spinning while they wait count in it).", "",
+             "motion: time in the motion estimators (OpenCV DIS, on the CPU), which the local plan and the "
+             "global stage leave out. CPU ms: CPU time of all the process's threads per frame, end to end; "
+             "other processes inflate it less than wall time.", "",
+             "Two-stage and exhaustive matching are timed for feature-matching global stages only; "
              "\\* exhaustive matching timed on the first rows of queries (whole key grid) and scaled to all "
              "rows; its cost per row is constant.", "", "### Where the time goes (% of the stage sum)", ""]
     share_rows = []
@@ -83,19 +88,18 @@ def _engine_section(rep: dict[str, Any], entries: list[dict[str, Any]]) -> list[
         total = sum(e["stages_ms"][name] for name in STEP_STAGES)
         share_rows.append([*_where(e), *(_f(100 * e["stages_ms"][name] / total, 0) for name in STEP_STAGES)])
     lines += _table(["input", "scale", "device", "precision", "threads", *STEP_STAGES], share_rows)
-    flop_head = ["input", "scale", "local net", "sepconv (analytic)", "features", "two-stage match",
-                 "exhaustive match (analytic)", "refine", "keyframe prep", "floor fp16 compute",
-                 "floor fp16 bytes", "floor fp32 compute", "floor fp32 bytes"]
+    flop_head = ["input", "scale", "local net", "sepconv (analytic)", "global", "refine", "keyframe prep",
+                 "floor fp16 compute", "floor fp16 bytes", "floor fp32 compute", "floor fp32 bytes"]
     flop_rows = []
     for row in rep["flops_per_frame"]:
         f = row["flops"]
-        stages = ("local_network", "local_sepconv_analytic", "global_features", "global_match_counted",
-                  "exhaustive_match_analytic", "refine", "prepare_key")
+        stages = ("local_network", "local_sepconv_analytic", "global", "refine", "prepare_key")
         flop_rows.append([f"{row['width']}×{row['height']}", f"{row['chroma_scale']:g}",
                           *(_f(f[k] / 1e9, 2) for k in stages),
                           *(_f(row[p][k], 3) for p in ("h200_floor_fp16", "h200_floor_fp32")
                             for k in ("compute_ms", "bandwidth_ms"))])
-    return [*lines, "", "### FLOPs per frame (GFLOP) and H200 floors (ms)", "", *_table(flop_head, flop_rows)]
+    return [*lines, "", "### FLOPs per frame (GFLOP; motion estimation not counted) and H200 floors (ms)", "",
+            *_table(flop_head, flop_rows)]
 
 
 def _filter_section(entries: list[dict[str, Any]]) -> list[str]:

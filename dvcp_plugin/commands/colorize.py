@@ -2,16 +2,18 @@
 
 Frame folders are written at the input's bit depth (8-bit in, 8-bit RGB out; 16-bit or deeper
 video in, 16-bit RGB out), one file per input frame under the input's names, and a rerun resumes:
-frames already written are kept (see :mod:`dvcp_plugin.media.frame_writer`). Video files are written by
-ffmpeg from YUV 4:4:4 at the input's depth.
+frames already written and still matching their record are kept, and only when the input,
+keyframes, weights and options are those that made them (see
+:mod:`dvcp_plugin.media.frame_writer`). Video files are written by ffmpeg from YUV 4:4:4 at the
+input's depth.
 """
 
 from __future__ import annotations
 
 import argparse
-import hashlib
+import json
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,10 +22,14 @@ from typing import Any
 import vapoursynth as vs
 
 from ..errors import DvcpError
+from ..filters.files import file_digest
 from ..filters.images import IMAGE_SUFFIXES
-from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, OutputError, VideoFile
-from ..media.render import render
-from ..media.sources import Source, open_input
+from ..hookspecs import STAGE_KINDS
+from ..runtime.state_cache import UNKEYED_CUTS
+from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, Resume, VideoFile, write_frames, write_video
+from ..media.paths import OutputError
+from ..media.render import Progress, RenderError, error_text
+from ..media.sources import Source, input_identity, open_input
 from ..stages.weights import find_weights
 
 OUTPUT_SUFFIXES = (".png", ".tif", ".tiff", ".jpg")
@@ -40,8 +46,10 @@ class Options:
     global_stage: str | None = None
     refine_stage: str | None = None
     chroma_scale: float | None = None
+    stage_options: Mapping[str, Mapping[str, Any]] | None = None
     matrix: str | None = None
     cache_mb: float = 1024.0
+    unkeyed_cuts: str = "error"
     threads: int | None = None
 
     def kwargs(self) -> dict[str, Any]:
@@ -49,17 +57,34 @@ class Options:
         return {
             "weights": None if self.weights is None else str(self.weights), "device": self.device,
             "half": self.half, "local_stage": self.local_stage, "global_stage": self.global_stage,
-            "refine_stage": self.refine_stage, "chroma_scale": self.chroma_scale, "matrix": self.matrix,
-            "cache_mb": self.cache_mb, "threads": self.threads,
+            "refine_stage": self.refine_stage, "chroma_scale": self.chroma_scale,
+            "stage_options": self.stage_options, "matrix": self.matrix, "cache_mb": self.cache_mb,
+            "unkeyed_cuts": self.unkeyed_cuts, "threads": self.threads,
         }
 
 
 def parse_key(text: str) -> tuple[int, Path]:
     """``FRAME=IMAGE`` -> (frame, image path)."""
     frame, sep, image = text.partition("=")
+    if sep and image and frame.strip().startswith("-") and frame.strip()[1:].isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: frame {frame.strip()} is negative; frames count from 0")
     if not sep or not frame.strip().isdigit() or not image:
         raise argparse.ArgumentTypeError(f"{text!r} is not FRAME=IMAGE (e.g. 0=key0000.png)")
     return int(frame), Path(image)
+
+
+def parse_stage_options(text: str) -> dict[str, dict[str, Any]]:
+    """``'{"global": {"imagenet_weights": "r18.pth"}}'`` -> options per stage kind."""
+    try:
+        options = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not JSON ({exc})") from None
+    if not isinstance(options, dict) or not all(isinstance(v, dict) for v in options.values()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a JSON object {{kind: {{option: value}}}}")
+    unknown = sorted(set(options) - set(STAGE_KINDS))
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown stage kind(s) {', '.join(unknown)}; kinds: {', '.join(STAGE_KINDS)}")
+    return options
 
 
 def parse_fps(text: str) -> Fraction:
@@ -79,11 +104,21 @@ def add_engine_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="torch device: cpu, cuda, cuda:1 (default: cpu)")
 
 
+def add_unkeyed_cuts_argument(parser: argparse.ArgumentParser) -> None:
+    """--unkeyed-cuts, shared with ``dvcp shots``."""
+    parser.add_argument(
+        "--unkeyed-cuts", choices=UNKEYED_CUTS, default="error",
+        help="a scene change (_SceneChangePrev=1) without a keyframe: stop with an error (default), "
+        "or continue the shot across it (for false cuts)",
+    )
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Input, keyframes, output, and the options of dvcp_plugin.colorize."""
     parser.add_argument(
         "input", type=Path,
-        help="folder of frames (PNG, TIFF or JPEG; 8 or 16 bit; grey or colour; natural name order) or a video file",
+        help="folder of frames (PNG, TIFF or JPEG; 8 or 16 bit; grey or colour; natural name order), a video file, "
+        "or a VapourSynth script (.vpy) whose output 0 is the clip",
     )
     parser.add_argument(
         "-k", "--key", dest="keys", type=parse_key, action="append", required=True, metavar="FRAME=IMAGE",
@@ -109,14 +144,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--global-stage", help="global stage implementation")
     parser.add_argument("--refine-stage", help="refine stage implementation")
     parser.add_argument("--chroma-scale", type=float, help="chroma working resolution as a fraction of the input's")
+    parser.add_argument(
+        "--stage-options", type=parse_stage_options, metavar="JSON",
+        help='options of the stages, e.g. \'{"global": {"imagenet_weights": "resnet18-f37072fd.pth"}}\'',
+    )
     parser.add_argument("--matrix", choices=("601", "709"), help="colour matrix (default: the input's tag, else 601)")
     parser.add_argument("--cache-mb", type=float, default=1024.0, help="state cache memory bound in MiB (default 1024)")
+    add_unkeyed_cuts_argument(parser)
     parser.add_argument("--threads", type=int, help="torch CPU threads (default: VapourSynth's thread count)")
-
-
-def _vs_message(exc: vs.Error) -> str:
-    text = str(exc).strip()
-    return text.removeprefix("dvcp.colorize: ")
 
 
 def colorize_node(source: Source, keys: Mapping[int, Path], fmt: int, options: Options) -> vs.VideoNode:
@@ -126,29 +161,32 @@ def colorize_node(source: Source, keys: Mapping[int, Path], fmt: int, options: O
     try:
         return vsapi.colorize(source.clip, {n: str(path) for n, path in keys.items()}, format=fmt, **options.kwargs())
     except vs.Error as exc:
-        raise DvcpError(_vs_message(exc)) from None
+        raise DvcpError(_without_function(error_text(exc))) from None
 
 
-def _digest(path: Path) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+def _without_function(message: str) -> str:
+    """A dvcp.colorize error's message without the function's name, which the command line names."""
+    return message.removeprefix("dvcp.colorize: ")
 
 
-def run_settings(source: Source, keys: Mapping[int, Path], options: Options, input_path: Path) -> dict[str, Any]:
-    """What decides the output's pixels, recorded in a frame folder to make resuming safe."""
+def run_settings(source: Source, keys: Mapping[int, Path], options: Options) -> dict[str, Any]:
+    """What decides the output's pixels, recorded in a frame folder to make resuming safe.
+
+    The input and the keyframe images are identified by their content, so a changed input frame
+    is noticed whatever its time stamp, and a moved or copied input is still the same input.
+    """
     clip = source.clip
     return {
-        "input": str(input_path.resolve()),
+        "input": input_identity(source),
         "frames": clip.num_frames,
         "size": f"{clip.width}x{clip.height}",
-        "keyframes": {str(n): _digest(path) for n, path in sorted(keys.items())},
-        "weights": _digest(find_weights(options.weights)),
+        "keyframes": {str(n): file_digest(path) for n, path in sorted(keys.items())},
+        "weights": file_digest(find_weights(options.weights)),
         "stages": [options.local_stage, options.global_stage, options.refine_stage],
+        "stage_options": dict(options.stage_options or {}),
         "chroma_scale": options.chroma_scale,
         "matrix": options.matrix,
+        "unkeyed_cuts": options.unkeyed_cuts,
         "half": options.half,
     } | ({"first_frame": source.first} if source.first else {})
 
@@ -174,47 +212,9 @@ def video_format(source: Source) -> int:
     return vs.core.query_video_format(vs.YUV, vs.INTEGER, source.bits, 0, 0).id
 
 
-Progress = Callable[[int], None]  # called with each frame's number once it is written
-
-
-def write_frames(
-    node: vs.VideoNode, folder: FrameFolder, settings: Mapping[str, Any], overwrite: bool = False,
-    progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Render ``node`` (RGB) into ``folder``, resuming; (frames written, frames kept from an earlier run).
-
-    A progress bar goes to stderr, or, when ``progress`` is given, each written frame to it.
-    """
-    todo = folder.prepare(settings, overwrite)
-    kept = len(folder.names) - len(todo)
-    if kept and progress is None:
-        print(f"dvcp: resuming: {kept} frame(s) in {folder.folder} are kept", file=sys.stderr)
-    _render(node, todo, folder, f"{folder.folder.name}/", progress)
-    return len(todo), kept
-
-
-def write_video(
-    node: vs.VideoNode, video: VideoFile, overwrite: bool = False, progress: Progress | None = None
-) -> int:
-    """Render ``node`` (YUV 4:4:4) into ``video`` through ffmpeg; the number of frames written."""
-    video.prepare(overwrite)
-    _render(node, range(node.num_frames), video, video.path.name, progress)
-    return node.num_frames
-
-
 def clip_fps(clip: vs.VideoNode) -> Fraction:
     """The clip's frame rate, 24 when it has none."""
     return Fraction(clip.fps) if clip.fps > 0 else Fraction(24)
-
-
-def _render(
-    node: vs.VideoNode, frames: Iterable[int], sink: FrameFolder | VideoFile, description: str,
-    progress: Progress | None,
-) -> None:
-    try:
-        render(node, list(frames), sink, in_flight=vs.core.num_threads, description=description, progress=progress)
-    except vs.Error as exc:
-        raise DvcpError(_vs_message(exc)) from None
 
 
 def is_video(output: Path) -> bool:
@@ -233,24 +233,36 @@ def check_output(input_path: Path, output: Path) -> None:
         raise OutputError("the output folder is the input folder; choose another one so no frame is overwritten")
 
 
-def colorize_into(
-    source: Source, keys: Mapping[int, Path], output: Path, options: Options, input_path: Path, *,
-    suffix: str | None = None, overwrite: bool = False, ffmpeg_args: str | None = None,
-    progress: Progress | None = None,
-) -> tuple[int, int]:
-    """Colour ``source`` into ``output`` as ``dvcp colorize`` does; (frames written, frames kept).
-
-    A frame folder resumes (frames of an earlier run with the same settings are kept); a video
-    file is written whole. ``progress`` as in :func:`write_frames`.
-    """
+def output_sink(
+    source: Source, output: Path, suffix: str | None = None, ffmpeg_args: str | None = None
+) -> FrameFolder | VideoFile:
+    """Where ``source`` is coloured to: a video file, or a frame folder (``suffix`` as in :func:`output_suffix`)."""
     if is_video(output):
-        sink = VideoFile(output, clip_fps(source.clip), ffmpeg_args)
-        node = colorize_node(source, keys, video_format(source), options)
-        return write_video(node, sink, overwrite, progress), 0
-    folder = FrameFolder(output, source.names, output_suffix(source, suffix))
-    node = colorize_node(source, keys, folder_format(source), options)
-    settings = run_settings(source, keys, options, input_path)
-    return write_frames(node, folder, settings, overwrite, progress)
+        return VideoFile(output, clip_fps(source.clip), ffmpeg_args)
+    return FrameFolder(output, source.names, output_suffix(source, suffix))
+
+
+def colorize_into(
+    source: Source, keys: Mapping[int, Path], sink: FrameFolder | VideoFile, options: Options, *,
+    overwrite: bool = False, settings: Mapping[str, Any] | None = None, description: str | None = None,
+    progress: Progress | None = None,
+) -> Resume:
+    """Colour ``source`` into ``sink`` as ``dvcp colorize`` does; the frames written and kept.
+
+    A frame folder resumes under its record (``settings``: the :func:`run_settings`, when the
+    caller has them already); a video file is written whole, every frame listed as to do.
+    ``description`` labels a progress bar on stderr; ``progress`` is told of each frame written.
+    """
+    try:
+        if isinstance(sink, VideoFile):
+            node = colorize_node(source, keys, video_format(source), options)
+            write_video(node, sink, overwrite, description=description, progress=progress)
+            return Resume(todo=list(range(node.num_frames)))
+        node = colorize_node(source, keys, folder_format(source), options)
+        settings = run_settings(source, keys, options) if settings is None else settings
+        return write_frames(node, sink, settings, overwrite, description=description, progress=progress)
+    except RenderError as exc:
+        raise DvcpError(_without_function(str(exc))) from None
 
 
 def run(args: argparse.Namespace) -> int:
@@ -263,19 +275,29 @@ def run(args: argparse.Namespace) -> int:
     options = Options(
         weights=args.weights, device=args.device, half=args.half, local_stage=args.local_stage,
         global_stage=args.global_stage, refine_stage=args.refine_stage, chroma_scale=args.chroma_scale,
-        matrix=args.matrix, cache_mb=args.cache_mb, threads=args.threads,
+        stage_options=args.stage_options, matrix=args.matrix, cache_mb=args.cache_mb,
+        unkeyed_cuts=args.unkeyed_cuts, threads=args.threads,
     )
     find_weights(options.weights)
     output: Path = args.output
     check_output(args.input, output)
     source = open_input(args.input, args.fps)
+    sink = output_sink(source, output, args.suffix, args.ffmpeg_args)
+    if isinstance(sink, VideoFile):
+        sink.check(args.overwrite)
+    else:
+        sink.check()
     print(f"dvcp colorize: {source.description}", file=sys.stderr)
     for n, image in sorted(keys.items()):
         if n < len(source.names):
             print(f"dvcp colorize: keyframe {image} at frame {n} ({source.names[n]})", file=sys.stderr)
-    written, kept = colorize_into(
-        source, keys, output, options, args.input, suffix=args.suffix, overwrite=args.overwrite,
-        ffmpeg_args=args.ffmpeg_args,
-    )
-    print(f"wrote {written} frames to {output}" + (f" ({kept} kept from an earlier run)" if kept else ""))
+    description = output.name if isinstance(sink, VideoFile) else f"{output.name}/"
+    resume = colorize_into(source, keys, sink, options, overwrite=args.overwrite, description=description)
+    notes = []
+    if resume.kept:
+        notes.append(f"{resume.kept} kept from an earlier run")
+    if resume.redone:
+        notes.append(f"{len(resume.redone)} that no longer matched their record written again: "
+                     + ", ".join(resume.redone[:5]) + (", ..." if len(resume.redone) > 5 else ""))
+    print(f"wrote {len(resume.todo)} frames to {output}" + (f" ({'; '.join(notes)})" if notes else ""))
     return 0

@@ -2,8 +2,12 @@
 
 Writes, under ``--out``: ``truth/`` (the colour shot), ``grey/`` (its BT.601 luma, the input),
 ``key.png`` (true frame 0, the keyframe), ``colorized/`` (the result), ``colorized.mp4`` when ffmpeg
-is installed, and ``contact_sheet.png`` (grey | dvcp | truth for a few frames). Prints the RGB PSNR
-of the result against the truth, next to copying the keyframe's chroma onto every frame.
+is installed, and ``contact_sheet.png`` (grey | dvcp | flow | truth for a few frames). Prints the RGB
+PSNR of the result against the truth, next to the baselines of ``dvcp eval``: DIS optical-flow
+propagation and copying the keyframe's chroma onto every frame.
+
+``--out`` must be new, empty, or hold only what an earlier demo wrote: the demo replaces its own
+files, by name, and refuses a folder that holds anything else rather than mix with it or delete it.
 """
 
 from __future__ import annotations
@@ -15,22 +19,24 @@ from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
-import torch
 
+from ..errors import DvcpError
+from ..evaluation.methods import BASELINES, SHORT_NAMES, colour_shot
 from ..evaluation.metrics import mean_psnr
 from ..evaluation.pictures import contact_sheet
 from ..filters.images import read_image, write_image
 from ..media.demo_shot import make_shot
-from ..media.frame_writer import FrameFolder, VideoFile
+from ..media.frame_writer import FrameFolder, VideoFile, write_frames, write_video
+from ..media.paths import check_writable_folder
 from ..media.sources import open_folder
-from ..models.color import grey_u8, luma_chroma_to_rgb, rgb_to_luma_chroma
+from ..models.color import grey_u8
 from ..stages.weights import find_weights
-from .colorize import (
-    Options, add_engine_arguments, colorize_node, folder_format, run_settings, video_format, write_frames,
-    write_video,
-)
+from .colorize import Options, add_engine_arguments, colorize_node, folder_format, run_settings, video_format
 
 FRAMES, HEIGHT, WIDTH, FPS = 24, 192, 320, Fraction(24)
+FRAME_NAMES = [f"{k:05d}.png" for k in range(FRAMES)]
+# what the demo writes at the top of --out (colorized/ holds its frames and their record)
+OWN_ENTRIES = {"grey", "truth", "colorized", "key.png", "contact_sheet.png", "colorized.mp4"}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,12 +45,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_engine_arguments(parser)
 
 
-def copy_key_chroma(greys: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """The baseline: every grey frame (N,H,W) with the keyframe's chroma -> uint8 RGB (N,H,W,3)."""
-    _, chroma = rgb_to_luma_chroma(torch.from_numpy(key).permute(2, 0, 1)[None].float() / 255.0, "601")
-    luma = torch.from_numpy(greys)[:, None].float() / 255.0
-    rgb = luma_chroma_to_rgb(luma, chroma.expand(len(greys), -1, -1, -1), "601")
-    return (rgb.permute(0, 2, 3, 1) * 255.0).round().clamp(0, 255).byte().numpy()
+def check_out(out: Path) -> None:
+    """Refuse an ``--out`` holding anything that the demo did not write (see the module doc)."""
+    if out.exists() and not out.is_dir():
+        raise DvcpError(f"--out {out} is a file; give a folder")
+    strangers = [p.name for p in out.iterdir() if p.name not in OWN_ENTRIES] if out.is_dir() else []
+    for folder in ("grey", "truth"):
+        if (out / folder).is_dir():
+            strangers += [f"{folder}/{p.name}" for p in (out / folder).iterdir() if p.name not in FRAME_NAMES]
+    if strangers:
+        raise DvcpError(
+            f"--out {out} already holds files that dvcp demo did not write (e.g. {sorted(strangers)[0]}); "
+            "give a new or empty folder"
+        )
+    check_writable_folder(out, "--out")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,14 +66,14 @@ def run(args: argparse.Namespace) -> int:
     options = Options(weights=args.weights, device=args.device)
     find_weights(options.weights)
     out: Path = args.out
+    check_out(out)
     shot = make_shot(FRAMES, HEIGHT, WIDTH)
     greys = grey_u8(shot)
     for name in ("truth", "grey"):
-        shutil.rmtree(out / name, ignore_errors=True)
-        (out / name).mkdir(parents=True)
+        (out / name).mkdir(parents=True, exist_ok=True)
     for k in range(FRAMES):
-        write_image(out / "truth" / f"{k:05d}.png", shot[k])
-        write_image(out / "grey" / f"{k:05d}.png", greys[k])
+        write_image(out / "truth" / FRAME_NAMES[k], shot[k])
+        write_image(out / "grey" / FRAME_NAMES[k], greys[k])
     key = out / "key.png"
     write_image(key, shot[0])
     print(f"dvcp demo: colouring a {FRAMES}-frame {WIDTH}x{HEIGHT} sample shot from its frame 0", file=sys.stderr)
@@ -71,17 +85,19 @@ def run(args: argparse.Namespace) -> int:
     rgb = colorize_node(source, keys, folder_format(source), options)
     yuv = colorize_node(source, keys, video_format(source), options) if ffmpeg else None
     folder = FrameFolder(out / "colorized", source.names, ".png")
-    write_frames(rgb, folder, run_settings(source, keys, options, out / "grey"), overwrite=True)
+    write_frames(rgb, folder, run_settings(source, keys, options), overwrite=True, description="colorized/")
     result = np.stack([read_image(out / "colorized" / f"{k:05d}.png") for k in range(FRAMES)])
+    flow, key_copy = (colour_shot(BASELINES[name], shot) for name in ("flow", "key"))
     sheet = out / "contact_sheet.png"
     rows = [
-        [(f"frame {k}: grey input", greys[k]), ("dvcp (keyframe)" if k == 0 else "dvcp", result[k]), ("truth", shot[k])]
+        [(f"frame {k}: grey input", greys[k]), ("dvcp (keyframe)" if k == 0 else "dvcp", result[k]),
+         (SHORT_NAMES["flow"], flow[k]), ("truth", shot[k])]
         for k in (0, FRAMES // 3, 2 * FRAMES // 3, FRAMES - 1)
     ]
     write_image(sheet, contact_sheet(rows))
     if yuv is not None:
         video = out / "colorized.mp4"
-        write_video(yuv, VideoFile(video, FPS), overwrite=True)
+        write_video(yuv, VideoFile(video, FPS), overwrite=True, description=video.name)
     else:
         video = None
         print("dvcp demo: ffmpeg not found, so no video was written (the frames are in colorized/)", file=sys.stderr)
@@ -91,9 +107,10 @@ def run(args: argparse.Namespace) -> int:
     print(f"result frames   {out / 'colorized'}/")
     if video is not None:
         print(f"result video    {video}")
-    print(f"contact sheet   {sheet}  (grey | dvcp | truth)")
-    print(f"PSNR frames 1-{FRAMES - 1} vs truth: dvcp {mean_psnr(result, shot):.2f} dB, "
-          f"keyframe chroma copied {mean_psnr(copy_key_chroma(greys, shot[0]), shot):.2f} dB")
+    print(f"contact sheet   {sheet}  (grey | dvcp | flow | truth)")
+    dvcp_db, flow_db = mean_psnr(result, shot), mean_psnr(flow, shot)
+    print(f"PSNR frames 1-{FRAMES - 1} vs truth: dvcp {dvcp_db:.2f} dB, {SHORT_NAMES['flow']} {flow_db:.2f} dB, "
+          f"{SHORT_NAMES['key']} {mean_psnr(key_copy, shot):.2f} dB; dvcp - flow {dvcp_db - flow_db:+.2f} dB")
     weights = f" --weights {args.weights}" if args.weights is not None else ""
     print(f"same run by hand: dvcp colorize {out / 'grey'} -k 0={key} -o {out / 'colorized'} --overwrite{weights}")
     return 0

@@ -11,7 +11,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ..errors import DvcpError
-from ..hookspecs import STAGE_KINDS
+from ..hookspecs import COMPONENT_KINDS
 from ..stages.registry import default_registry
 from ..stages.weights import WEIGHTS_ENV, find_weights
 
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         registry = default_registry()
         print(f"plugins      {', '.join(registry.plugin_names())}")
-        for kind in STAGE_KINDS:
+        for kind in COMPONENT_KINDS:
             names = sorted(registry.stages(kind))
             print(f"stages       {kind}: {', '.join(names) or 'none registered'}")
     except DvcpError as exc:

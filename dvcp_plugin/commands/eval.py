@@ -1,4 +1,5 @@
-"""``dvcp eval``: the evaluation protocol of DESIGN §5 on colour sequences, with a plot and a contact sheet."""
+"""``dvcp eval``: the evaluation protocol of DESIGN §5 on colour sequences, dvcp and the baselines side by
+side, with a plot and a contact sheet."""
 
 from __future__ import annotations
 
@@ -7,17 +8,36 @@ import json
 import sys
 from pathlib import Path
 
+import cv2
 from tqdm import tqdm
 
+from ..evaluation.methods import BASELINES, SHORT_NAMES
 from ..evaluation.pictures import contact_sheet, plot_psnr_by_frame
 from ..evaluation.protocol import evaluate
+from ..evaluation.report import table_lines
+from ..filters.files import write_all
 from ..filters.images import write_image
+from ..media.paths import OutputError, check_writable_file
 from ..runtime.engine import Engine, EngineConfig
 from ..training.data import find_sequences
 
 
+def _baselines(text: str) -> list[str]:
+    """``flow,key`` -> ["flow", "key"]; ``none`` -> []."""
+    if text.strip() == "none":
+        return []
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    unknown = [name for name in names if name not in BASELINES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown baseline(s) {', '.join(unknown) or repr(text)}; use a comma-separated list of "
+            f"{', '.join(BASELINES)}, or none"
+        )
+    return list(dict.fromkeys(names))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Data folders, K, outputs, weights and device."""
+    """Data folders, K, outputs, weights, device and baselines."""
     parser.add_argument("data", nargs="+", help="sequence folders, or folders of sequence folders")
     parser.add_argument(
         "--frames", type=int, nargs="+", default=[25, 80], metavar="K",
@@ -30,40 +50,55 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--weights", help="weights file or training checkpoint (default: the shipped weights)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--half", action="store_true", help="half precision (CUDA only)")
-    parser.add_argument("--threads", type=int, help="CPU threads for torch")
+    parser.add_argument("--threads", type=int, help="CPU threads for torch and OpenCV")
+    parser.add_argument(
+        "--baselines", type=_baselines, default=list(BASELINES), metavar="NAMES",
+        help="baselines scored in the same run: flow (DIS optical-flow propagation), key (key-frame "
+             "chroma copy), comma-separated, or none (default: flow,key)",
+    )
+
+
+_COLOURS = {"dvcp": (31, 119, 180), "flow": (255, 127, 14), "key": (150, 150, 150)}
+_SHEET_COLUMNS = ("dvcp", "flow")  # method outputs on the contact sheet, after grey and truth
 
 
 def run(args: argparse.Namespace) -> int:
     """Score, write the JSON, the plot and the contact sheet, and print a table."""
+    json_path = Path(args.json)
+    stem = json_path.with_suffix("")
+    plot_path = Path(args.plot or f"{stem}-psnr.png")
+    sheet_path = Path(args.sheet or f"{stem}-sheet.png")
+    for option, path in (("--json", json_path), ("--plot", plot_path), ("--sheet", sheet_path)):
+        check_writable_file(path, option)
     sequences = sorted(find_sequences(args.data), key=lambda s: s.name)
     engine = Engine(EngineConfig(weights=args.weights, device=args.device, half=args.half, threads=args.threads))
+    if args.threads:
+        cv2.setNumThreads(args.threads)
     sheet_name = args.sheet_sequence or sequences[0].name
     total = sum(min(max(args.frames), len(s.frames)) - 1 for s in sequences)
     with tqdm(total=total, file=sys.stderr, unit="frame", dynamic_ncols=True,
               mininterval=0.5 if sys.stderr.isatty() else 30.0) as bar:
-        result, scores, sheet = evaluate(engine, sequences, args.frames, sheet_name, lambda: bar.update(1))
-    json_path = Path(args.json)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    stem = json_path.with_suffix("")
-    plot_path = plot_psnr_by_frame(
-        args.plot or f"{stem}-psnr.png",
-        {"dvcp (mean over sequences)": result["mean_psnr_by_frame"],
-         "key-frame chroma (mean)": result["reference_mean_psnr_by_frame"]},
-        {"dvcp (mean over sequences)": (31, 119, 180), "key-frame chroma (mean)": (150, 150, 150)},
-        f"RGB PSNR by frame, {len(sequences)} sequences, keyframe = frame 0",
-    )
-    rows = [[(f"frame {k}: grey (input)", grey), ("truth", truth), ("output", output)]
-            for k, grey, truth, output in (sheet.rows if sheet else [])]
-    sheet_path = Path(args.sheet or f"{stem}-sheet.png")
-    sheet_path.parent.mkdir(parents=True, exist_ok=True)
-    write_image(sheet_path, contact_sheet(rows, f"{sheet_name}: grey input, truth, dvcp output"))
-    print(f"{'sequence':32s} " + " ".join(f"{'K=' + str(k):>22s}" for k in sorted(set(args.frames))))
-    for name in result["sequences"]:
-        cells = [result["by_frames"][str(k)]["sequences"][name] for k in sorted(set(args.frames))]
-        print(f"{name:32s} " + " ".join(f"{c['psnr']:6.2f} dB (ref {c['reference_psnr']:5.2f})" for c in cells))
-    means = [result["by_frames"][str(k)] for k in sorted(set(args.frames))]
-    print(f"{'mean':32s} " + " ".join(f"{m['mean_psnr']:6.2f} dB (ref {m['reference_mean_psnr']:5.2f})" for m in means))
-    print("SSIM: " + ", ".join(f"K={m['frames']} {m['mean_ssim']:.4f} (ref {m['reference_mean_ssim']:.4f})" for m in means))
+        result, _, sheet = evaluate(engine, sequences, args.frames, sheet_name, lambda: bar.update(1), args.baselines)
+    curves = result["psnr_by_frame"]["mean"]
+    shown = [name for name in _SHEET_COLUMNS if name in result["methods"]]
+    rows = [[(f"frame {row.frame}: grey (input)", row.grey), ("truth", row.truth),
+             *((SHORT_NAMES[name], row.outputs[name]) for name in shown)]
+            for row in (sheet.rows if sheet else [])]
+    title = f"{sheet_name}: grey input, truth, " + ", ".join(SHORT_NAMES[name] for name in shown)
+    try:
+        for path in (json_path, plot_path, sheet_path):
+            path.parent.mkdir(parents=True, exist_ok=True)
+        write_all(json_path, (json.dumps(result, indent=2) + "\n").encode())
+        plot_psnr_by_frame(
+            plot_path,
+            {f"{SHORT_NAMES[name]} (mean)": series for name, series in curves.items()},
+            {f"{SHORT_NAMES[name]} (mean)": _COLOURS[name] for name in curves},
+            f"RGB PSNR by frame, {len(sequences)} sequences, keyframe = frame 0",
+        )
+        write_image(sheet_path, contact_sheet(rows, title))
+    except OSError as exc:
+        raise OutputError(f"cannot write the results: {exc.strerror or exc}") from None
+    for line in table_lines(result):
+        print(line)
     print(f"{result['seconds']:.0f} s; wrote {json_path}, {plot_path}, {sheet_path}")
     return 0

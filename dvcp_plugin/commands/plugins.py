@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ..hookspecs import STAGE_KINDS
+from ..hookspecs import COMPONENT_KINDS
 from ..stages.registry import default_registry
 
 
@@ -16,7 +16,7 @@ def run(args: argparse.Namespace) -> int:
     """Print one line per registered stage: kind, name, plugin, description."""
     registry = default_registry()
     print(f"plugins: {', '.join(registry.plugin_names())}")
-    for kind in STAGE_KINDS:
+    for kind in COMPONENT_KINDS:
         stages = registry.stages(kind)
         if not stages:
             print(f"{kind:7s} (none)")

@@ -6,13 +6,15 @@ Running the same command again with the same ``--out`` resumes from ``OUT/last.p
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from ..hookspecs import STAGE_KINDS
+from ..media.paths import check_writable_folder
 from ..training.checkpoints import export_weights
 from ..training.config import PHASES, TrainConfig, TrainingError
 from ..training.trainer import Trainer, load_dataset
+from .colorize import parse_stage_options
 
 _DEFAULTS = TrainConfig(data=[], out="")
 
@@ -28,6 +30,16 @@ def _phase_values(text: list[str] | None, kind: type, option: str) -> dict[str, 
         except ValueError:
             raise TrainingError(f"{option} {item!r}: {value!r} is not a valid {kind.__name__}") from None
     return values
+
+
+def _stage_names(items: list[str] | None) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for item in items or []:
+        kind, sep, name = item.partition("=")
+        if not sep or kind not in STAGE_KINDS or not name:
+            raise TrainingError(f"--stages takes KIND=NAME with KIND one of {', '.join(STAGE_KINDS)}, got {item!r}")
+        names[kind] = name
+    return names
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,10 +64,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--crop", type=int, default=_DEFAULTS.crop, help="crop size at the working resolution")
     parser.add_argument("--length", type=int, default=_DEFAULTS.length, help="clip frames, local and global phases")
     parser.add_argument("--rollout", type=int, default=_DEFAULTS.rollout, help="clip frames, refine and joint phases")
+    parser.add_argument(
+        "--backprop", type=int, default=_DEFAULTS.backprop,
+        help="last frames of a refine/joint rollout that gradients flow through (truncated backpropagation)",
+    )
     parser.add_argument("--max-stride", type=int, default=_DEFAULTS.max_stride, help="largest frame step in a clip")
     parser.add_argument("--key-stride", type=int, default=_DEFAULTS.key_stride, help="largest frame step, global phase")
     parser.add_argument("--chroma-scale", type=float, default=_DEFAULTS.chroma_scale)
-    parser.add_argument("--stage-options", type=json.loads, default={},
+    parser.add_argument(
+        "--stages", nargs="+", metavar="KIND=NAME",
+        help=f"stage implementations (default {' '.join(f'{k}={v}' for k, v in _DEFAULTS.stages.items())})",
+    )
+    parser.add_argument("--stage-options", type=parse_stage_options, default={},
                         help='JSON {kind: {option: value}}, e.g. \'{"local": {"kernel_size": 11}}\'')
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (mixed precision on CUDA)")
     parser.add_argument("--no-amp", action="store_true", help="full precision on CUDA")
@@ -76,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if not args.data or not args.out:
         raise TrainingError("give one or more data folders and --out FOLDER (or --export CHECKPOINT WEIGHTS)")
+    check_writable_folder(Path(args.out), "--out")
     config = TrainConfig(
         data=[str(Path(d)) for d in args.data],
         out=args.out,
@@ -87,9 +108,11 @@ def run(args: argparse.Namespace) -> int:
         crop=args.crop,
         length=args.length,
         rollout=args.rollout,
+        backprop=args.backprop,
         max_stride=args.max_stride,
         key_stride=args.key_stride,
         chroma_scale=args.chroma_scale,
+        stages=_stage_names(args.stages),
         stage_options=args.stage_options,
         device=args.device,
         amp=not args.no_amp,

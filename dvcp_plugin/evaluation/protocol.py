@@ -4,68 +4,51 @@ For every sequence:
 
 - input grey = BT.601 full-range luma Y' of each frame, rounded to 8 bits;
 - keyframe = frame 0 in colour;
-- output RGB = (grey, chroma upsampled to full size by :meth:`Engine.to_full`), rounded to uint8;
+- every method (dvcp and the baselines of :mod:`.methods`) colours the sequence from the same greys
+  and keyframe; its output RGB = (grey, its full-resolution chroma), rounded to uint8;
 - PSNR (peak 255) and SSIM (Gaussian window 11, σ 1.5, on RGB in [0, 1], kornia's 'same' padding)
   of each output frame against the original, frames 1..K-1, averaged per sequence, then over
-  sequences;
-- the reference "key-frame chroma copied onto every frame" (frame 0's chroma with each frame's own
-  grey) is scored in the same run.
+  sequences; and the mean |CbCr| of each output frame and of the original, for colour retention.
 
-One run to the largest K also gives the scores of every smaller K (frame k depends only on frames
-0..k), so several K are reported from one pass. Frames are read in natural name order, as
-``dvcp colorize`` reads a folder.
+The methods advance together, one frame at a time. One run to the largest K also gives the scores
+of every smaller K (frame k depends only on frames 0..k), so several K are reported from one pass.
+Frames are read in natural name order, as ``dvcp colorize`` reads a folder.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence as SequenceOf
+from collections.abc import Callable, Mapping, Sequence as SequenceOf
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-import torch
 
-from ..models.color import grey_u8, luma_chroma_to_rgb
+from ..models.color import grey_u8
 from ..runtime.engine import Engine
 from ..training.data import DataError, Sequence, frame_planes, load_frame
-from .metrics import psnr, ssim
-
-
-def to_u8(rgb: torch.Tensor) -> np.ndarray:
-    """RGB (1,3,H,W) in [0,1] -> uint8 (H,W,3), rounded and clipped."""
-    return (rgb[0] * 255.0).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+from .methods import BASELINES, Method, dvcp_method, output_rgb
+from .metrics import mean_chroma, psnr, ssim
+from .report import build_report
+from .scores import MethodScores, SequenceScores
 
 
 @dataclass
-class SequenceScores:
-    """Per-frame scores of one sequence, frames 1..n-1 (index 0 of each list is frame 1)."""
+class SheetRow:
+    """One frame on the contact sheet: its index, grey (H,W), truth and each method's output (H,W,3)."""
 
-    name: str
-    psnr: list[float] = field(default_factory=list)
-    ssim: list[float] = field(default_factory=list)
-    reference_psnr: list[float] = field(default_factory=list)
-    reference_ssim: list[float] = field(default_factory=list)
-
-    def summary(self, frames: int) -> dict[str, float | int]:
-        """Mean scores over frames 1..frames-1 (or as many as the sequence has)."""
-        count = min(frames - 1, len(self.psnr))
-        mean = lambda values: float(np.mean(values[:count]))  # noqa: E731
-        return {
-            "psnr": mean(self.psnr),
-            "ssim": mean(self.ssim),
-            "reference_psnr": mean(self.reference_psnr),
-            "reference_ssim": mean(self.reference_ssim),
-            "frames_scored": count,
-        }
+    frame: int
+    grey: np.ndarray
+    truth: np.ndarray
+    outputs: dict[str, np.ndarray]
 
 
 @dataclass
 class SheetFrames:
-    """Images of chosen frames of one sequence for the contact sheet: (frame, grey (H,W), truth, output)."""
+    """Chosen frames of one sequence for the contact sheet."""
 
     name: str
-    rows: list[tuple[int, np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=list)
+    rows: list[SheetRow] = field(default_factory=list)
 
 
 def sheet_frames(count: int, rows: int = 5) -> list[int]:
@@ -74,13 +57,13 @@ def sheet_frames(count: int, rows: int = 5) -> list[int]:
 
 
 def evaluate_sequence(
-    engine: Engine,
+    methods: Mapping[str, Method],
     sequence: Sequence,
     frames: int,
     sheet: SheetFrames | None = None,
     on_frame: Callable[[], None] | None = None,
 ) -> SequenceScores:
-    """Colour frames 1..min(frames, n)-1 of ``sequence`` from frame 0 and score each one."""
+    """Colour frames 1..min(frames, n)-1 of ``sequence`` from frame 0 with every method and score each frame."""
     count = min(frames, len(sequence.frames))
     if count < 2:
         raise DataError(f"sequence {sequence.name} has {len(sequence.frames)} frame(s); scoring needs at least 2")
@@ -91,78 +74,26 @@ def evaluate_sequence(
     planes = [frame_planes(t) for t in truths]
     greys = [grey for grey, _ in planes]
     key_chroma = planes[0][1]
-    size = tuple(greys[0].shape)
     keep = set(sheet_frames(count)) if sheet is not None else set()
-    scores = SequenceScores(sequence.name)
-    for index, out in enumerate(engine.run_shot(greys, key_chroma)):
+    scores = SequenceScores(sequence.name, {name: MethodScores() for name in methods})
+    runs = [method(greys, key_chroma) for method in methods.values()]
+    for index, chromas in enumerate(zip(*runs, strict=True)):
         if index == 0:
             continue
-        grey = greys[index][None, None]
-        output = to_u8(luma_chroma_to_rgb(grey, engine.to_full(out.final, size)[None]))
-        reference = to_u8(luma_chroma_to_rgb(grey, key_chroma[None]))
         truth = truths[index]
-        scores.psnr.append(psnr(output, truth))
-        scores.ssim.append(ssim(output, truth))
-        scores.reference_psnr.append(psnr(reference, truth))
-        scores.reference_ssim.append(ssim(reference, truth))
+        scores.truth_chroma.append(mean_chroma(truth))
+        outputs = {}
+        for name, chroma in zip(methods, chromas, strict=True):
+            output = outputs[name] = output_rgb(greys[index], chroma)
+            method_scores = scores.methods[name]
+            method_scores.psnr.append(psnr(output, truth))
+            method_scores.ssim.append(ssim(output, truth))
+            method_scores.chroma.append(mean_chroma(output))
         if index in keep:
-            sheet.rows.append((index, grey_u8(truth), truth, output))
+            sheet.rows.append(SheetRow(index, grey_u8(truth), truth, outputs))
         if on_frame is not None:
             on_frame()
     return scores
-
-
-def summarise(scores: SequenceOf[SequenceScores], frames: int) -> dict[str, Any]:
-    """Means per sequence and over sequences for frames 1..frames-1."""
-    per_sequence = {s.name: s.summary(frames) for s in scores}
-    mean = lambda key: float(np.mean([v[key] for v in per_sequence.values()]))  # noqa: E731
-    return {
-        "frames": frames,
-        "mean_psnr": mean("psnr"),
-        "mean_ssim": mean("ssim"),
-        "reference_mean_psnr": mean("reference_psnr"),
-        "reference_mean_ssim": mean("reference_ssim"),
-        "sequences": per_sequence,
-    }
-
-
-def mean_by_frame(scores: SequenceOf[SequenceScores], reference: bool = False) -> list[float]:
-    """PSNR at each frame index 1.. averaged over the sequences that reach that frame."""
-    series = [s.reference_psnr if reference else s.psnr for s in scores]
-    length = max(len(values) for values in series)
-    return [float(np.mean([v[i] for v in series if i < len(v)])) for i in range(length)]
-
-
-def report(
-    engine: Engine, scores: SequenceOf[SequenceScores], frames: SequenceOf[int], seconds: float
-) -> dict[str, Any]:
-    """The JSON report: top level for the largest K, ``by_frames`` for every K asked for."""
-    largest = max(frames)
-    top = summarise(scores, largest)
-    for name, values in top["sequences"].items():
-        entry = next(s for s in scores if s.name == name)
-        values["psnr_by_frame"] = entry.psnr
-        values["reference_psnr_by_frame"] = entry.reference_psnr
-    return {
-        **top,
-        "reference": {
-            "method": "key-frame chroma copied onto every frame",
-            "mean_psnr": top["reference_mean_psnr"],
-            "mean_ssim": top["reference_mean_ssim"],
-        },
-        "by_frames": {str(k): summarise(scores, k) for k in sorted(set(frames))},
-        "mean_psnr_by_frame": mean_by_frame(scores),
-        "reference_mean_psnr_by_frame": mean_by_frame(scores, reference=True),
-        "model": {
-            "weights": str(engine.weights_path),
-            "stages": dict(engine.stage_names),
-            "chroma_scale": engine.chroma_scale,
-            "device": str(engine.device),
-            "half": engine.dtype == torch.float16,
-        },
-        "seconds": round(seconds, 1),
-        "steps": int(engine.stats["steps"]),
-    }
 
 
 def evaluate(
@@ -171,18 +102,24 @@ def evaluate(
     frames: SequenceOf[int],
     sheet_sequence: str | None = None,
     on_frame: Callable[[], None] | None = None,
+    baselines: SequenceOf[str] = tuple(BASELINES),
 ) -> tuple[dict[str, Any], list[SequenceScores], SheetFrames | None]:
-    """Run the protocol on every sequence up to the largest of ``frames``; returns (report, scores, sheet)."""
+    """Run the protocol on every sequence up to the largest of ``frames`` for dvcp and ``baselines``
+    (names in :data:`.methods.BASELINES`); returns (report, scores, sheet)."""
     if not frames or min(frames) < 2:
         raise DataError(f"--frames must be at least 2 (frames 1..K-1 are scored), got {list(frames)}")
+    unknown = [name for name in baselines if name not in BASELINES]
+    if unknown:
+        raise ValueError(f"unknown baseline(s) {', '.join(unknown)}; known: {', '.join(BASELINES)}")
     names = [s.name for s in sequences]
     if sheet_sequence is not None and sheet_sequence not in names:
         raise DataError(f"contact-sheet sequence {sheet_sequence!r} is not among {', '.join(names)}")
+    methods = {"dvcp": dvcp_method(engine), **{name: BASELINES[name] for name in baselines}}
     started = time.monotonic()
     scores, sheet = [], None
     for sequence in sequences:
         frames_of_sheet = None
         if sequence.name == sheet_sequence:
             sheet = frames_of_sheet = SheetFrames(sequence.name)
-        scores.append(evaluate_sequence(engine, sequence, max(frames), frames_of_sheet, on_frame))
-    return report(engine, scores, frames, time.monotonic() - started), scores, sheet
+        scores.append(evaluate_sequence(methods, sequence, max(frames), frames_of_sheet, on_frame))
+    return build_report(engine, scores, frames, time.monotonic() - started), scores, sheet

@@ -1,24 +1,28 @@
 """Writing colourised frames: an image folder that resumes, or a video file through ffmpeg.
 
-Frame folders: each frame is written to a hidden temporary name (``.NAME.partial.png``), synced and
-renamed, so a file with a frame's name is always a finished frame; a rerun keeps those and writes
-only the missing ones. The folder's ``.dvcp-run.json`` records the settings that made its frames; a
-rerun with other settings (another keyframe image, other weights, ...) is refused unless told to
-overwrite, so frames of two different runs are never mixed.
+Frame folders: each frame is encoded, written whole to a hidden temporary name
+(``.NAME.partial.png``), synced and renamed, so a file with a frame's name is always a finished
+frame; then its size and checksum are recorded (see :mod:`dvcp_plugin.media.manifest`). A rerun
+keeps the frames that still match their record and writes the others. The recorded settings (the
+input's content, keyframe images, weights, options) must match the rerun's, so frames of two
+different runs or inputs are never mixed, unless told to overwrite.
 
 Video files: YUV4MPEG frames are piped to ``ffmpeg``, which writes ``NAME.partial.SUFFIX``; the file
 is renamed to its final name only when every frame is in it.
+
+:func:`write_frames` and :func:`write_video` render a node into either, with the checks above.
 """
 
 from __future__ import annotations
 
-import json
+import hashlib
 import os
 import shlex
 import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -26,11 +30,12 @@ from typing import Any
 import numpy as np
 import vapoursynth as vs
 
-from ..errors import DvcpError
-from ..filters.images import ImageError, write_image
+from ..filters.files import write_all
+from ..filters.images import ImageError, encode_image
+from .manifest import PARTIAL, FrameRecord, RunRecord, describe_changes
+from .paths import OutputError, check_writable_file, check_writable_folder
+from .render import Progress, render
 
-MANIFEST = ".dvcp-run.json"
-PARTIAL = ".partial"
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".avi", ".webm", ".nut", ".y4m")
 # ffmpeg options per container when the user gives none: lossless FFV1 in Matroska keeps every
 # sample; MP4/MOV get H.264 4:2:0 that any player shows
@@ -41,22 +46,22 @@ DEFAULT_FFMPEG_ARGS: dict[str, list[str]] = {
 }
 
 
-class OutputError(DvcpError):
-    """An output that cannot be written, or that holds frames of another run."""
-
-
 def frame_array(frame: vs.VideoFrame) -> np.ndarray:
     """An RGB24/RGB48 frame as a uint8/uint16 (H,W,3) array."""
     return np.stack([np.asarray(frame[i]) for i in range(3)], axis=-1)
 
 
-def _sync_replace(tmp: Path, path: Path) -> None:
-    fd = os.open(tmp, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+@dataclass
+class Resume:
+    """What a frame folder holds before a run: the frames to write, and those kept or written again."""
+
+    todo: list[int]
+    kept: int = 0
+    redone: list[str] = field(default_factory=list)  # frame files that did not match their record
 
 
 class FrameFolder:
@@ -64,6 +69,7 @@ class FrameFolder:
 
     def __init__(self, folder: Path, names: Sequence[str], suffix: str) -> None:
         self.folder, self.names, self.suffix = folder, list(names), suffix
+        self.record = RunRecord(folder)
 
     def path(self, n: int) -> Path:
         """Where frame ``n`` is written."""
@@ -72,62 +78,84 @@ class FrameFolder:
     def _temporary(self, n: int) -> Path:
         return self.folder / f".{self.names[n]}{PARTIAL}{self.suffix}"
 
-    def prepare(self, settings: Mapping[str, Any], overwrite: bool) -> list[int]:
-        """Create the folder, check or record ``settings``, clear stale temporaries; the frames to write.
+    def check(self) -> None:
+        """Fail now, before any work, when the folder cannot be written."""
+        check_writable_folder(self.folder, "the output folder")
 
-        With ``overwrite`` the folder's frames of these names are deleted first.
+    def prepare(self, settings: Mapping[str, Any], overwrite: bool) -> Resume:
+        """Create the folder, check the earlier run's record against ``settings``, record this run.
+
+        Frames that still match their record are kept; missing, unrecorded or changed ones are
+        deleted and listed to be written. With ``overwrite`` every frame of these names is
+        written again. Stale temporaries of a crashed run are removed.
         """
-        self.folder.mkdir(parents=True, exist_ok=True)
-        manifest = self.folder / MANIFEST
-        finished = [n for n in range(len(self.names)) if self.path(n).is_file()]
-        if finished and not overwrite:
-            recorded = self._recorded(manifest)
-            if recorded is None:
-                raise OutputError(
-                    f"{self.folder} already holds {len(finished)} frame(s) that dvcp did not record making "
-                    f"(e.g. {self.path(finished[0]).name}); use --overwrite to replace them, or another folder"
-                )
-            changed = sorted(key for key in {*recorded, *settings} if recorded.get(key) != settings.get(key))
-            if changed:
-                raise OutputError(
-                    f"{self.folder} holds frames made with other settings ({', '.join(changed)} differ); "
-                    "use --overwrite to replace them, or another folder"
-                )
-        if overwrite:
-            for n in finished:
-                self.path(n).unlink()
-            finished = []
-        for stale in self.folder.glob(f".*{PARTIAL}{self.suffix}"):
-            stale.unlink()
-        tmp = manifest.with_name(manifest.name + PARTIAL)
-        tmp.write_text(json.dumps(dict(settings), indent=2, sort_keys=True) + "\n")
-        _sync_replace(tmp, manifest)
-        done = set(finished)
-        return [n for n in range(len(self.names)) if n not in done]
-
-    @staticmethod
-    def _recorded(manifest: Path) -> dict[str, Any] | None:
+        self.check()
         try:
-            data = json.loads(manifest.read_text())
-        except (OSError, ValueError):
-            return None
-        return data if isinstance(data, dict) else None
+            self.folder.mkdir(parents=True, exist_ok=True)
+            present = [n for n in range(len(self.names)) if self.path(n).is_file()]
+            kept: list[int] = []
+            redone: list[int] = []
+            records = self.record.recorded_frames()
+            if present and not overwrite:
+                self._check_settings(settings, present)
+                for n in present:
+                    record = records.get(self.path(n).name)
+                    (kept if record is not None and record.matches(self.path(n)) else redone).append(n)
+            keep = set(kept)
+            for n in present:
+                if n not in keep:
+                    self.path(n).unlink()
+            for stale in self.folder.glob(f".*{PARTIAL}{self.suffix}"):
+                stale.unlink()
+            self.record.remove_stale()
+        except OSError as exc:
+            raise OutputError(f"cannot prepare the output folder {self.folder}: {_reason(exc)}") from None
+        self.record.start(settings, [records[self.path(n).name] for n in kept])
+        return Resume(
+            todo=[n for n in range(len(self.names)) if n not in keep],
+            kept=len(kept),
+            redone=[self.path(n).name for n in redone],
+        )
+
+    def _check_settings(self, settings: Mapping[str, Any], present: list[int]) -> None:
+        recorded = self.record.recorded_settings()
+        if recorded is None:
+            raise OutputError(
+                f"{self.folder} already holds {len(present)} frame(s) that dvcp did not record making "
+                f"(e.g. {self.path(present[0]).name}); use --overwrite to replace them, or another folder"
+            )
+        changes = describe_changes(recorded, settings)
+        if changes:
+            raise OutputError(
+                f"{self.folder} holds frames made with other settings ({'; '.join(changes)}); "
+                "use --overwrite to make every frame again, or another folder"
+            )
 
     def write(self, n: int, frame: vs.VideoFrame) -> None:
-        """Write frame ``n`` under a temporary name, then rename it to its own."""
-        tmp = self._temporary(n)
+        """Write frame ``n`` whole under a temporary name, rename it to its own, record it."""
+        tmp, final = self._temporary(n), self.path(n)
         try:
-            write_image(tmp, frame_array(frame))
-            _sync_replace(tmp, self.path(n))
-        except (ImageError, OSError) as exc:
+            data = encode_image(frame_array(frame), self.suffix, str(final))
+            write_all(tmp, data)
+            os.replace(tmp, final)
+        except ImageError as exc:
             tmp.unlink(missing_ok=True)
-            raise OutputError(f"cannot write {self.path(n)}: {exc}") from None
+            raise OutputError(str(exc)) from None
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise OutputError(f"cannot write {final}: {_reason(exc)}") from None
+        self.record.add(FrameRecord(final.name, len(data), hashlib.sha256(data).hexdigest()))
 
     def close(self) -> None:
-        """Nothing to finish: every frame is complete once written."""
+        """Sync the frame record; every frame is complete once written."""
+        self.record.close()
 
     def abort(self) -> None:
-        """Nothing to undo: finished frames are kept for the next run."""
+        """Close the frame record; finished frames are kept for the next run."""
+        try:
+            self.record.close()
+        except OutputError:
+            pass  # the error being reported is the one that stopped the run
 
 
 def ffmpeg_executable() -> str:
@@ -163,11 +191,19 @@ class VideoFile:
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()
 
-    def prepare(self, overwrite: bool) -> None:
-        """Check that the video may be (re)written."""
+    def check(self, overwrite: bool) -> None:
+        """Fail now, before any work, when the video cannot be written or would replace a file."""
+        check_writable_file(self.path, "the output video")
         if self.path.exists() and not overwrite:
             raise OutputError(f"{self.path} already exists; use --overwrite to replace it")
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def prepare(self, overwrite: bool) -> None:
+        """Check that the video may be (re)written and make its folder."""
+        self.check(overwrite)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot make the folder of {self.path}: {_reason(exc)}") from None
 
     def _start(self, frame: vs.VideoFrame) -> subprocess.Popen[bytes]:
         full = frame.props.get("_Range", vs.RANGE_FULL) == vs.RANGE_FULL
@@ -183,23 +219,26 @@ class VideoFile:
             self.ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "yuv4mpegpipe", "-i", "-",
             *colour, *self.args, str(self.partial),
         ]
-        process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+        try:
+            process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._log)
+        except OSError as exc:
+            raise OutputError(f"cannot start ffmpeg ({self.ffmpeg}): {_reason(exc)}") from None
         assert process.stdin is not None
+        self._process = process
         process.stdin.write(header.encode())
         return process
 
     def write(self, n: int, frame: vs.VideoFrame) -> None:
         """Append frame ``n`` (frames come in order) to the video."""
-        if self._process is None:
-            self._process = self._start(frame)
-        assert self._process.stdin is not None
         try:
-            self._process.stdin.write(b"FRAME\n")
+            process = self._process or self._start(frame)
+            assert process.stdin is not None
+            process.stdin.write(b"FRAME\n")
             for i in range(3):
                 plane = np.asarray(frame[i])
                 if plane.dtype.itemsize == 2:
                     plane = plane.astype("<u2", copy=False)
-                self._process.stdin.write(np.ascontiguousarray(plane).tobytes())
+                process.stdin.write(np.ascontiguousarray(plane).tobytes())
         except BrokenPipeError:
             message = self._ffmpeg_message()
             self.abort()
@@ -207,20 +246,25 @@ class VideoFile:
 
     def _ffmpeg_message(self) -> str:
         if self._process is not None:
+            self._close_input()
             self._process.wait()
         self._log.seek(0)
         lines = self._log.read().decode(errors="replace").strip().splitlines()
         return " / ".join(lines[-5:]) or "no message"
 
+    def _close_input(self) -> None:
+        """Close ffmpeg's input; frames it can no longer take (it stopped) are dropped."""
+        assert self._process is not None and self._process.stdin is not None
+        try:
+            self._process.stdin.close()
+        except OSError:
+            pass  # a broken pipe: ffmpeg stopped, and its own message says why
+
     def close(self) -> None:
         """Finish the file and give it its final name."""
         if self._process is None:
             raise OutputError(f"no frames were written to {self.path}")
-        assert self._process.stdin is not None
-        try:
-            self._process.stdin.close()
-        except BrokenPipeError:
-            pass
+        self._close_input()
         code = self._process.wait()
         if code != 0:
             message = self._ffmpeg_message()
@@ -228,13 +272,49 @@ class VideoFile:
             raise OutputError(f"ffmpeg failed writing {self.path} (exit {code}): {message}")
         self._process = None
         self._log.close()
-        os.replace(self.partial, self.path)
+        try:
+            os.replace(self.partial, self.path)
+        except OSError as exc:
+            self.abort()
+            raise OutputError(f"cannot rename {self.partial} to {self.path}: {_reason(exc)}") from None
 
     def abort(self) -> None:
-        """Stop ffmpeg and delete the unfinished file."""
+        """Stop ffmpeg and delete the unfinished file; never raises, so the first error is the one reported."""
         if self._process is not None:
+            self._close_input()
             self._process.kill()
             self._process.wait()
             self._process = None
         self._log.close()
-        self.partial.unlink(missing_ok=True)
+        try:
+            self.partial.unlink(missing_ok=True)
+        except OSError:
+            pass  # nothing was made there (an unwritable place), or it cannot be removed: nothing to undo
+
+
+def write_frames(
+    node: vs.VideoNode, folder: FrameFolder, settings: Mapping[str, Any], overwrite: bool = False,
+    in_flight: int | None = None, description: str | None = None, progress: Progress | None = None,
+) -> Resume:
+    """Render ``node`` (RGB24/RGB48) into ``folder``, resuming; what was kept, written and written again.
+
+    ``settings`` describe what decides the frames' pixels (see the module doc); a folder holding
+    frames made from other settings is refused unless ``overwrite``. ``description`` labels the
+    progress bar on stderr (none without it); ``progress`` is called with each frame written.
+    """
+    resume = folder.prepare(settings, overwrite)
+    render(node, resume.todo, folder, in_flight or vs.core.num_threads, description, progress)
+    return resume
+
+
+def write_video(
+    node: vs.VideoNode, video: VideoFile, overwrite: bool = False, in_flight: int | None = None,
+    description: str | None = None, progress: Progress | None = None,
+) -> int:
+    """Render ``node`` (YUV 4:4:4) into ``video`` through ffmpeg; the number of frames written.
+
+    ``description`` and ``progress`` as in :func:`write_frames`.
+    """
+    video.prepare(overwrite)
+    render(node, range(node.num_frames), video, in_flight or vs.core.num_threads, description, progress)
+    return node.num_frames

@@ -1,23 +1,26 @@
-"""Inputs of the command line as VapourSynth clips: a folder of still images, or a video file.
+"""Inputs of the command line as VapourSynth clips: a folder of still images, a video file or a script.
 
 A folder of PNG, TIFF or JPEG frames becomes a GRAY8/GRAY16/RGB24/RGB48 clip (chosen from the first
 image, in natural name order; hidden files are skipped). Every image must have the first one's size
 and kind: sizes and grey/colour are checked when the folder is opened, the sample depth when each
-frame is read. A video file is opened through vapoursynth-bestsource (``core.bs.VideoSource``).
+frame is read. A video file is opened through vapoursynth-bestsource (``core.bs.VideoSource``). A
+VapourSynth script (``.vpy``) runs in this process, as vspipe runs it, and its output 0 is the clip:
+that is how scene changes (``_SceneChangePrev``) from a detector reach the command line.
 """
 
 from __future__ import annotations
 
+import runpy
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
 import vapoursynth as vs
-from PIL import Image, UnidentifiedImageError
 
 from ..errors import DvcpError
 from ..filters.arrays import array_clip, image_kind
-from ..filters.images import IMAGE_SUFFIXES, ImageError, read_image
+from ..filters.files import file_digest
+from ..filters.images import IMAGE_SUFFIXES, ImageError, read_header, read_image
 from .frames import image_files
 
 
@@ -27,23 +30,33 @@ class InputError(DvcpError):
 
 @dataclass(frozen=True)
 class Source:
-    """An opened input, or a range of its frames: its clip, one output name stem per frame, its sample depth."""
+    """An opened input, or a range of its frames: its clip, an output name stem per frame, sample depth, files."""
 
     clip: vs.VideoNode
     names: list[str]
     bits: int
-    suffix: str | None  # the image suffix of a frame folder; None for a video file
+    suffix: str | None  # the image suffix of a frame folder; None for a video or a script
     description: str
+    files: tuple[Path, ...]  # what the clip is read from: a frame folder's frames, a video or a script
     first: int = 0  # the input's frame at this clip's frame 0 (see :meth:`frames`)
 
     def frames(self, first: int, last: int) -> Source:
-        """Frames ``first`` to ``last`` (inclusive) of this input, keeping their names."""
+        """Frames ``first`` to ``last`` (inclusive) of this input, keeping their names.
+
+        The range of a frame folder is read from its own frames' files only.
+        """
         if not 0 <= first <= last < len(self.names):
             raise InputError(f"frames [{first}, {last}] are not within the input's {len(self.names)} frames")
         return replace(
             self, clip=self.clip[first : last + 1], names=self.names[first : last + 1], first=self.first + first,
+            files=self.files[first : last + 1] if self.suffix is not None else self.files,
             description=f"frames {first}-{last} of {self.description}",
         )
+
+
+def input_identity(source: Source) -> dict[str, list[list[object]]]:
+    """The input's content: ``{"files": [[name, size, sha256], ...]}`` of every file it is read from."""
+    return {"files": [[path.name, path.stat().st_size, file_digest(path)] for path in source.files]}
 
 
 def list_frames(folder: Path) -> list[Path]:
@@ -55,17 +68,15 @@ def list_frames(folder: Path) -> list[Path]:
     paths = image_files(folder)
     if not paths:
         raise InputError(f"input folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    by_stem: dict[str, Path] = {}
+    for path in paths:
+        other = by_stem.setdefault(path.stem, path)
+        if other is not path:
+            raise InputError(
+                f"{other} and {path} have the same name {path.stem!r}; their output frames would overwrite "
+                "each other: rename or remove one"
+            )
     return paths
-
-
-def _header(path: Path) -> tuple[tuple[int, int], bool]:
-    """(width, height) and whether the image is in colour, from the file's header only."""
-    try:
-        with Image.open(path) as image:
-            return image.size, image.mode == "P" or len(image.getbands()) >= 3
-    except (UnidentifiedImageError, OSError):
-        array = read_image(path)  # PIL lacks some TIFF layouts; OpenCV reads them whole
-        return (array.shape[1], array.shape[0]), array.ndim == 3
 
 
 def open_folder(folder: Path, fps: Fraction) -> Source:
@@ -78,7 +89,7 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
     size, colour = (first.shape[1], first.shape[0]), first.ndim == 3
     for path in paths[1:]:
         try:
-            other_size, other_colour = _header(path)
+            other_size, other_colour = read_header(path)
         except ImageError as exc:
             raise InputError(str(exc)) from None
         if other_size != size:
@@ -95,7 +106,26 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
     return Source(
         clip=clip, names=[p.stem for p in paths], bits=8 * first.itemsize, suffix=paths[0].suffix.lower(),
         description=f"{len(paths)} {image_kind(first)} frames {size[0]}x{size[1]} from {folder}",
+        files=tuple(paths),
     )
+
+
+SCRIPT_SUFFIXES = (".vpy",)
+
+
+def _integer_clip(clip: vs.VideoNode, what: str) -> vs.VideoFormat:
+    """The clip's format, when it is one constant 8-16 bit integer format and size."""
+    fmt = clip.format
+    if fmt is None or fmt.id == vs.NONE or clip.width == 0:
+        raise InputError(f"{what} changes format or size mid-stream; convert it to one first")
+    if fmt.sample_type != vs.INTEGER or fmt.bits_per_sample > 16:
+        raise InputError(f"{what} has {fmt.name} samples; dvcp reads 8 to 16-bit integer video")
+    return fmt
+
+
+def _numbered(count: int) -> list[str]:
+    digits = max(6, len(str(count - 1)))
+    return [f"{n:0{digits}d}" for n in range(count)]
 
 
 def open_video(path: Path) -> Source:
@@ -111,20 +141,40 @@ def open_video(path: Path) -> Source:
         clip = vs.core.bs.VideoSource(source=str(path))
     except vs.Error as exc:
         raise InputError(f"cannot read the video {path}: {str(exc).strip()}") from None
-    fmt = clip.format
-    if fmt is None or fmt.id == vs.NONE or clip.width == 0:
-        raise InputError(f"the video {path} changes format or size mid-stream; convert it to one first")
-    if fmt.sample_type != vs.INTEGER or fmt.bits_per_sample > 16:
-        raise InputError(f"the video {path} has {fmt.name} samples; dvcp reads 8 to 16-bit integer video")
-    digits = max(6, len(str(clip.num_frames - 1)))
+    fmt = _integer_clip(clip, f"the video {path}")
     return Source(
-        clip=clip, names=[f"{n:0{digits}d}" for n in range(clip.num_frames)], bits=fmt.bits_per_sample,
+        clip=clip, names=_numbered(clip.num_frames), bits=fmt.bits_per_sample,
         suffix=None, description=f"{clip.num_frames} frames {clip.width}x{clip.height} {fmt.name} from {path}",
+        files=(path,),
+    )
+
+
+def open_script(path: Path) -> Source:
+    """A VapourSynth script's output 0 as a clip; the script runs here as vspipe would run it."""
+    if not path.is_file():
+        raise InputError(f"input {path} does not exist")
+    vs.clear_outputs()
+    try:
+        runpy.run_path(str(path), run_name="__vapoursynth__")
+    except Exception as exc:  # whatever the user's script raises
+        text = str(exc).strip() or type(exc).__name__
+        raise InputError(f"the script {path} failed: {text}") from None
+    output = vs.get_outputs().get(0)
+    if not isinstance(output, vs.VideoOutputTuple):
+        raise InputError(f"the script {path} sets no video output 0; end it with clip.set_output()")
+    clip = output.clip
+    fmt = _integer_clip(clip, f"the output of {path}")
+    return Source(
+        clip=clip, names=_numbered(clip.num_frames), bits=fmt.bits_per_sample, suffix=None,
+        description=f"{clip.num_frames} frames {clip.width}x{clip.height} {fmt.name} from the script {path}",
+        files=(path,),
     )
 
 
 def open_input(path: Path, fps: Fraction) -> Source:
-    """A folder of frames (at ``fps``) or a video file (at its own rate) as a :class:`Source`."""
+    """A folder of frames (at ``fps``), a video file or a ``.vpy`` script (at their own rate) as a :class:`Source`."""
     if path.is_dir() or not path.exists():
         return open_folder(path, fps)
+    if path.suffix.lower() in SCRIPT_SUFFIXES:
+        return open_script(path)
     return open_video(path)

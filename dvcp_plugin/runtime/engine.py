@@ -3,8 +3,10 @@
 Frames enter at full resolution as luma in [0, 1] and chroma centred on 0 (see
 :mod:`dvcp_plugin.models.color`). The engine works at the *chroma working resolution*
 (``chroma_scale`` × the input size): grey frames are downscaled once, every stage runs there, and
-the final chroma is upsampled back to the input size for output. The state a shot needs is the
-keyframe's :class:`KeyState` (features computed once per keyframe) and the previous final chroma.
+the final chroma is upsampled back to the input size for output. Motion-compensated stages also
+get each grey at the motion resolution (see :mod:`dvcp_plugin.models.resolution`). The state a
+shot needs is the keyframe's :class:`KeyState` (computed once per keyframe) and the previous final
+chroma.
 """
 
 from __future__ import annotations
@@ -22,14 +24,15 @@ import torch.nn.functional as F
 from ..errors import DvcpError
 from ..hookspecs import STAGE_KINDS
 from ..models.global_stage import KeyState
-from ..models.propagation import StepOutput, propagate_step, refine_step
-from ..models.resolution import downscale, working_size
+from ..models.propagation import StepInputs, StepOutput, chain_step, prepare_step, refine_step
+from ..models.resolution import Grey, downscale, grey_pyramid, motion_scale, working_size
 from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
 from ..stages.registry import StageRegistry, default_registry
 from ..stages.weights import find_weights, load_weights
 from .devices import resolve_device
+from .threads import torch_threads
 
-__all__ = ["Engine", "EngineConfig", "KeyState", "StepOutput"]
+__all__ = ["Engine", "EngineConfig", "Grey", "KeyState", "StepInputs", "StepOutput"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,7 @@ class EngineConfig:
     device: str = "cpu"
     half: bool = False
     chroma_scale: float | None = None
+    motion_scale: float | None = None
     stage_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     threads: int | None = None
 
@@ -52,20 +56,21 @@ class EngineConfig:
 
 
 class Engine:
-    """Owns the local, global and refine stages, the device and the working resolution."""
+    """Owns the local, global and refine stages, the device and the working resolution.
+
+    It changes no process-wide state: its work runs with ``config.threads`` torch CPU threads
+    (see :func:`dvcp_plugin.runtime.threads.torch_threads`), and it leaves cuDNN's flags alone
+    (forward convolutions chosen by cuDNN's heuristics are deterministic).
+    """
 
     def __init__(self, config: EngineConfig | None = None, registry: StageRegistry | None = None) -> None:
         self.config = config = config or EngineConfig()
         self.device = resolve_device(config.device, config.half)
         self.dtype = torch.float16 if config.half else torch.float32
-        if config.threads:
-            torch.set_num_threads(config.threads)
-        if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = False
-            torch.backends.cudnn.deterministic = True
         self.weights_path = find_weights(config.weights)
         data = load_weights(self.weights_path)
-        self.chroma_scale = float(config.chroma_scale or data.get("chroma_scale") or DEFAULT_CHROMA_SCALE)
+        scale = config.chroma_scale if config.chroma_scale is not None else data.get("chroma_scale")
+        self.chroma_scale = float(scale if scale is not None else DEFAULT_CHROMA_SCALE)
         if not 0.0 < self.chroma_scale <= 1.0:
             raise DvcpError(f"chroma_scale must be in (0, 1], got {self.chroma_scale}")
         self.stage_names: dict[str, str] = {}
@@ -90,7 +95,9 @@ class Engine:
                 f"weights file {self.weights_path} has no {kind} stage"
             )
         state = section["state"] if registered.spec.trained else None
-        module = build_stage(kind, name, options, state, registry, source=str(self.weights_path))
+        origins = [f"weights file {self.weights_path}"] if same and section["options"] else []
+        origins += ["stage_options"] if kind in self.config.stage_options else []
+        module = build_stage(kind, name, options, state, registry, source=" and ".join(origins) or "defaults")
         self.stage_names[kind] = name
         return module.to(self.device, self.dtype).eval().requires_grad_(False)
 
@@ -102,41 +109,76 @@ class Engine:
         """The chroma working resolution for an input of ``height`` × ``width``."""
         return working_size(height, width, self.chroma_scale)
 
-    def to_working(self, image: torch.Tensor) -> torch.Tensor:
-        """(H,W), (C,H,W) or (1,C,H,W) full-resolution float -> (1,C,h,w) on the device."""
+    def motion_size(self, height: int, width: int) -> tuple[int, int]:
+        """The resolution motion is estimated at for an input of ``height`` × ``width``."""
+        scale = motion_scale(height, width, self.chroma_scale, self.config.motion_scale)
+        return working_size(height, width, scale)
+
+    @staticmethod
+    def _batched(image: torch.Tensor) -> torch.Tensor:
         while image.dim() < 4:
             image = image.unsqueeze(0)
-        image = image.to(self.device, self.dtype)
-        return downscale(image, self.working_size(image.shape[-2], image.shape[-1]))
+        return image
+
+    def to_working(self, image: torch.Tensor) -> torch.Tensor:
+        """(H,W), (C,H,W) or (1,C,H,W) full-resolution float -> (1,C,h,w) on the device."""
+        image = self._batched(image).to(self.device, self.dtype)
+        with torch_threads(self.config.threads):
+            return downscale(image, self.working_size(image.shape[-2], image.shape[-1]))
+
+    def to_grey(self, grey: torch.Tensor) -> Grey:
+        """A full-resolution grey (H,W) -> :class:`Grey` at the working and motion resolutions."""
+        image = self._batched(grey).to(self.device, self.dtype)
+        height, width = image.shape[-2:]
+        with torch_threads(self.config.threads):
+            return grey_pyramid(image, self.working_size(height, width), self.motion_size(height, width))
 
     @torch.inference_mode()
     def prepare_key(self, grey: torch.Tensor, chroma: torch.Tensor) -> KeyState:
-        """Keyframe state from its full-resolution grey and chroma; features computed once."""
+        """Keyframe state from its full-resolution grey and chroma; computed once per keyframe."""
         self._count("key_features")
-        return self.global_.prepare_key(self.to_working(grey), self.to_working(chroma))
+        with torch_threads(self.config.threads):
+            return self.global_.prepare_key(self.to_grey(grey), self.to_working(chroma))
 
     def key_output(self, chroma: torch.Tensor) -> StepOutput:
         """The estimates at a keyframe: every one is the keyframe's own chroma, confidence 1."""
         work = self.to_working(chroma)
         ones = torch.ones_like(work[:, :1])
-        return StepOutput(local=work, global_=work, confidence=ones, final=work)
+        return StepOutput(local=work, global_=work, confidence=ones, final=work, reliability=ones)
 
     @torch.inference_mode()
-    def step(
-        self, key: KeyState, grey_prev: torch.Tensor, grey_cur: torch.Tensor, chroma_prev: torch.Tensor
-    ) -> StepOutput:
-        """One frame: working-resolution greys and previous final chroma -> the three estimates."""
+    def prepare(self, key: KeyState, prev: Grey, cur: Grey) -> StepInputs:
+        """The non-recursive part of frame ``cur``'s step (motion, kernels, global estimate)."""
+        self._count("prepared")
+        with torch_threads(self.config.threads):
+            return prepare_step(self.local, self.global_, key, prev, cur)
+
+    @torch.inference_mode()
+    def chain(self, inputs: StepInputs, cur: Grey, chroma_prev: torch.Tensor) -> StepOutput:
+        """The recursive part of a step: local from the previous final chroma, then refine."""
         self._count("steps")
-        return propagate_step(self.local, self.global_, self.refine, key, grey_prev, grey_cur, chroma_prev)
+        with torch_threads(self.config.threads):
+            return chain_step(self.local, self.refine, inputs, cur, chroma_prev)
+
+    def step(self, key: KeyState, prev: Grey, cur: Grey, chroma_prev: torch.Tensor) -> StepOutput:
+        """One whole frame: :meth:`prepare` then :meth:`chain`."""
+        return self.chain(self.prepare(key, prev, cur), cur, chroma_prev)
 
     @torch.inference_mode()
     def refine_full(
         self, grey: torch.Tensor, local: torch.Tensor, global_: torch.Tensor, confidence: torch.Tensor
     ) -> torch.Tensor:
-        """The refine stage alone on full-resolution estimates -> full-resolution chroma (2,H,W)."""
+        """The refine stage alone on full-resolution estimates -> full-resolution chroma (2,H,W).
+
+        The local estimate's reliability is unknown here and taken as 1.
+        """
         work = self.to_working
-        final = refine_step(self.refine, work(grey), work(local), work(global_), work(confidence))
-        return self.to_full(final, (grey.shape[-2], grey.shape[-1]))
+        with torch_threads(self.config.threads):
+            confidence = work(confidence)
+            final = refine_step(
+                self.refine, work(grey), work(local), torch.ones_like(confidence), work(global_), confidence
+            )
+            return self.to_full(final, (grey.shape[-2], grey.shape[-1]))
 
     @staticmethod
     def to_full(chroma: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -159,9 +201,9 @@ class Engine:
         key = self.prepare_key(first, key_chroma)
         out = self.key_output(key_chroma)
         yield out
-        prev = self.to_working(first)
+        prev = self.to_grey(first)
         for grey in frames:
-            cur = self.to_working(grey)
+            cur = self.to_grey(grey)
             out = self.step(key, prev, cur, out.final)
             yield out
             prev = cur

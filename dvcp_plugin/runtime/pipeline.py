@@ -9,7 +9,7 @@ does (their frame callbacks hold it); it knows its nodes through weak references
 
 from __future__ import annotations
 
-import os
+import json
 import threading
 import weakref
 from collections.abc import Callable, Sequence
@@ -23,41 +23,39 @@ from ..filters.convert import LumaReader, OutputWriter
 from ..filters.errors import FilterError
 from ..filters.keyframes import Keyframes
 from ..filters.stages import Estimate, chroma_filter
-from ..stages.weights import find_weights
 from .engine import Engine, EngineConfig
 from .state_cache import StateCache
+from .threads import torch_threads
 
 EXPECTED = (DvcpError, FilterError)  # errors reported in frame requests by their message alone
 
 
 @dataclass(frozen=True)
 class EngineKey:
-    """The options that make an engine; equal keys share one :class:`Engine`."""
+    """The options that make an engine; equal keys share one :class:`Engine`.
+
+    The weights are identified by their content (``weights_digest``), not only their path: a
+    weights file replaced on disk gives a new engine, never the old file's weights.
+    ``stage_options`` is the options' JSON text (sorted keys), so the key stays hashable.
+    """
 
     local: str | None
     global_: str | None
     refine: str | None
     weights: str
+    weights_digest: str
     device: str
     half: bool
     chroma_scale: float | None
-
-    @classmethod
-    def of(
-        cls, device: str, half: bool, local_stage: str | None, global_stage: str | None,
-        refine_stage: str | None, weights: str | os.PathLike[str] | None, chroma_scale: float | None,
-    ) -> EngineKey:
-        """The key of ``colorize``'s engine options, the weights resolved to their file."""
-        return cls(
-            local=local_stage, global_=global_stage, refine=refine_stage, weights=str(find_weights(weights)),
-            device=str(device), half=bool(half), chroma_scale=None if chroma_scale is None else float(chroma_scale),
-        )
+    stage_options: str = "{}"
+    threads: int | None = None
 
     def config(self) -> EngineConfig:
         """The engine configuration of these options."""
         return EngineConfig(
             local=self.local, global_=self.global_, refine=self.refine, weights=self.weights,
             device=self.device, half=self.half, chroma_scale=self.chroma_scale,
+            stage_options=json.loads(self.stage_options), threads=self.threads,
         )
 
 
@@ -87,6 +85,7 @@ class Pipeline:
         matrix: str,
         cache_mb: float,
         checkpoint_interval: int,
+        unkeyed_cuts: str = "error",
     ) -> None:
         self.clip, self.keyframes, self.engine, self.engine_key = clip, keyframes, engine, engine_key
         self.matrix = matrix
@@ -95,6 +94,7 @@ class Pipeline:
         self.cache = StateCache(
             engine, keyframes.positions, self._read_frame, keyframes.read_key,
             cache_mb=cache_mb, checkpoint_interval=checkpoint_interval, key_at=keyframes.key_at,
+            unkeyed_cuts=unkeyed_cuts,
         )
         self._nodes: list[tuple[weakref.ref[vs.VideoNode], str]] = []
 
@@ -104,13 +104,14 @@ class Pipeline:
 
     def estimate(self, n: int, field: str) -> Estimate:
         """Frame ``n``'s ``field`` estimate at full resolution; a keyframe gives its own chroma."""
-        out = self.cache.estimate(n)
-        if self.cache.keyframe_for(n) == n:
-            chroma = self.keyframes.read_key(n)
-            return Estimate(chroma, torch.ones(self.size) if field == "global_" else None)
-        chroma = self.engine.to_full(getattr(out, field), self.size)
-        confidence = self.engine.to_full(out.confidence, self.size)[0] if field == "global_" else None
-        return Estimate(chroma, confidence)
+        with torch_threads(self.engine.config.threads):
+            out = self.cache.estimate(n)
+            if self.cache.keyframe_for(n) == n:
+                chroma = self.keyframes.read_key(n)
+                return Estimate(chroma, torch.ones(self.size) if field == "global_" else None)
+            chroma = self.engine.to_full(getattr(out, field), self.size)
+            confidence = self.engine.to_full(out.confidence, self.size)[0] if field == "global_" else None
+            return Estimate(chroma, confidence)
 
     def node(self, field: str, fmt: vs.VideoFormat, function: str) -> vs.VideoNode:
         """A new output node of ``field`` ("local", "global_" or "final") in format ``fmt``."""

@@ -15,7 +15,9 @@ so a frame computed by one thread is reused, not recomputed, by the others.
 
 Shots start at keyframes and at frames that ``read_frame`` reports as scene changes. A scene
 change becomes a new keyframe when ``key_at`` says a keyframe can be read there (a full-length
-colour clip of keyframes); otherwise it is a :class:`ShotError` naming the frame.
+colour clip of keyframes); otherwise what happens is ``unkeyed_cuts``: ``"error"``, a
+:class:`ShotError` naming the frame, or ``"continue"``, the shot goes on across the cut (scene
+detectors report false cuts).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ ReadFrame = Callable[[int], tuple[torch.Tensor, bool]]
 ReadKey = Callable[[int], torch.Tensor]
 # key_at(n) -> whether a keyframe can be read at frame n (a shot found there then starts with it)
 KeyAt = Callable[[int], bool]
+UNKEYED_CUTS = ("error", "continue")
 
 
 class ShotError(DvcpError):
@@ -91,7 +94,11 @@ class StateCache:
         checkpoint_interval: int = 8,
         read_ahead: int = 8,
         key_at: KeyAt | None = None,
+        unkeyed_cuts: str = "error",
     ) -> None:
+        if unkeyed_cuts not in UNKEYED_CUTS:
+            raise ValueError(f"unkeyed_cuts must be one of {UNKEYED_CUTS}, not {unkeyed_cuts!r}")
+        self.unkeyed_cuts = unkeyed_cuts
         self.engine = engine
         self.keyframes = sorted(set(keyframes))
         if not self.keyframes:
@@ -103,7 +110,7 @@ class StateCache:
         # shares of the budget: 5/8 results, 1/4 checkpoints, 1/8 keyframe states
         self.results = _LRU(budget * 5 // 8, lambda out: _nbytes(*out))
         self.checkpoints = _LRU(budget // 4, lambda t: _nbytes(t))
-        self.keys = _LRU(max(budget // 8, 1), lambda k: _nbytes(*k.features, k.chroma))
+        self.keys = _LRU(max(budget // 8, 1), lambda k: k.nbytes())
         self._lock = threading.Lock()
 
     def memory_bytes(self) -> int:
@@ -177,18 +184,22 @@ class StateCache:
             final = start_out.final  # type: ignore[union-attr]
         else:
             final = plan.start_final
-        prev_grey = self.engine.to_working(frames[plan.start][0])
+        prev_grey = self.engine.to_grey(frames[plan.start][0])
         for m in range(plan.start + 1, stop + 1):
             grey, new_shot = frames[m]
             if new_shot:
                 if self.key_at is not None and self.key_at(m):
-                    bisect.insort(self.keyframes, m)  # the shot found here starts at its own key
+                    if m not in self.keyframes:  # another thread may have found this cut first
+                        bisect.insort(self.keyframes, m)  # the shot found here starts at its own key
                     return
-                raise ShotError(
-                    f"frame {m} starts a new shot (_SceneChangePrev=1) but has no keyframe; "
-                    f"give a keyframe at frame {m}"
-                )
-            cur = self.engine.to_working(grey)
+                if self.unkeyed_cuts == "error":
+                    raise ShotError(
+                        f"frame {m} starts a new shot (_SceneChangePrev=1) but has no keyframe; "
+                        f"give a keyframe at frame {m}, or, if the cut is false, let it continue the shot "
+                        "(unkeyed_cuts='continue'; --unkeyed-cuts continue). dvcp_plugin.shots() and "
+                        "`dvcp shots` list every shot without a keyframe"
+                    )
+            cur = self.engine.to_grey(grey)
             out = self.results.get(m)
             if out is None:
                 out = self.engine.step(key, prev_grey, cur, final)

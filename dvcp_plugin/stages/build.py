@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..errors import WeightsError
+from ..errors import StageError, WeightsError
 from ..hookspecs import STAGE_KINDS
 from .registry import StageRegistry, default_registry
 from .weights import WEIGHTS_VERSION
@@ -22,11 +22,21 @@ def build_stage(
     options: Mapping[str, Any] | None = None,
     state: Mapping[str, torch.Tensor] | None = None,
     registry: StageRegistry | None = None,
-    source: str = "weights",
+    source: str = "stage options",
 ) -> torch.nn.Module:
-    """Build the ``kind`` stage called ``name`` and load ``state`` into it (strictly)."""
+    """Build the ``kind`` stage called ``name`` and load ``state`` into it (strictly).
+
+    ``source`` says where ``options`` and ``state`` come from, for errors. Options the stage does
+    not take, and anything else its factory (perhaps a plugin's) raises, are a :class:`StageError`.
+    """
     registered = (registry or default_registry()).resolve(kind, name)
-    module = registered.spec.factory(**dict(options or {}))
+    options = dict(options or {})
+    try:
+        module = registered.spec.factory(**options)
+    except TypeError as exc:  # an option the factory does not take, or a value of the wrong type
+        raise StageError(f"the {kind} stage {name!r} does not take the options {options} ({source}): {exc}") from None
+    except Exception as exc:  # e.g. pretrained weights that are not on this machine
+        raise StageError(f"cannot build the {kind} stage {name!r}: {exc}") from None
     if state is not None:
         try:
             module.load_state_dict(state, strict=True)

@@ -11,10 +11,35 @@ from typing import Any
 from ..hookspecs import StageSpec, hookimpl
 
 
+def _motion(name: str, options: dict[str, Any] | None) -> Any:
+    """The motion estimator ``name`` from the registry, built with ``options``."""
+    from .registry import default_registry
+
+    return default_registry().resolve("motion", name).spec.factory(**(options or {}))
+
+
 def _sepconv(**options: Any) -> Any:
     from ..models.local import LocalPropagation
 
     return LocalPropagation(**options)
+
+
+def _mcsepconv(motion: str = "dis", motion_options: dict[str, Any] | None = None, **options: Any) -> Any:
+    from ..models.motion_local import MotionCompensatedPropagation
+
+    return MotionCompensatedPropagation(_motion(motion, motion_options), **options)
+
+
+def _anchor(motion: str = "dis", motion_options: dict[str, Any] | None = None) -> Any:
+    from ..models.anchor import KeyAnchoring
+
+    return KeyAnchoring(_motion(motion, motion_options))
+
+
+def _dis(preset: str = "medium") -> Any:
+    from ..models.motion import DISMotion
+
+    return DISMotion(preset)
 
 
 def _compact(roi_size: int | None = None, chunk_size: int = 4096, **options: Any) -> Any:
@@ -45,22 +70,39 @@ def _fcn(**options: Any) -> Any:
     return RefinementNet(**options)
 
 
+def _fusion(**options: Any) -> Any:
+    from ..models.refine import ReliabilityFusion
+
+    return ReliabilityFusion(**options)
+
+
 @hookimpl
 def dvcp_local_stages() -> list[StageSpec]:
-    """The SepConv-style kernel-prediction local stage."""
+    """The motion-compensated local stage and the paper's kernel-prediction one."""
     return [
+        StageSpec(
+            "mcsepconv",
+            _mcsepconv,
+            "previous colours warped by dense motion, then corrected by per-pixel separable kernels",
+        ),
         StageSpec(
             "sepconv",
             _sepconv,
             "per-pixel separable kernels predicted from two grey frames (paper's local strategy)",
-        )
+        ),
     ]
 
 
 @hookimpl
 def dvcp_global_stages() -> list[StageSpec]:
-    """Two-stage feature matching with the project's encoder or an ImageNet ResNet."""
+    """Re-anchoring by long-range motion, and two-stage feature matching (project encoder or ImageNet ResNet)."""
     return [
+        StageSpec(
+            "anchor",
+            _anchor,
+            "keyframe colours warped by long-range motion checked both ways, with its reliability",
+            trained=False,
+        ),
         StageSpec("compact", _compact, "two-stage matching on the project's trained encoder"),
         StageSpec(
             "resnet18",
@@ -79,5 +121,14 @@ def dvcp_global_stages() -> list[StageSpec]:
 
 @hookimpl
 def dvcp_refine_stages() -> list[StageSpec]:
-    """The fully convolutional fusion and refinement network."""
-    return [StageSpec("fcn", _fcn, "fully convolutional fusion of local and global estimates")]
+    """The reliability-weighted fusion and the paper's fully convolutional refinement."""
+    return [
+        StageSpec("fusion", _fusion, "per-pixel blend of local and global estimates by their reliability, plus a correction"),
+        StageSpec("fcn", _fcn, "fully convolutional fusion of local and global estimates"),
+    ]
+
+
+@hookimpl
+def dvcp_motion_estimators() -> list[StageSpec]:
+    """OpenCV's DIS optical flow."""
+    return [StageSpec("dis", _dis, "OpenCV DIS optical flow (presets ultrafast, fast, medium)", trained=False)]

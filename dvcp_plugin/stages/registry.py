@@ -1,4 +1,4 @@
-"""The stage registry: a pluggy plugin manager for local, global and refine stages.
+"""The stage registry: a pluggy plugin manager for local, global and refine stages and motion estimators.
 
 Built-in stages are registered through the same hooks as third-party ones. Third-party plugins
 are loaded from the entry-point group ``dvcp.stages``; the environment variable ``DVCP_PLUGINS``
@@ -17,7 +17,7 @@ import pluggy
 
 from .. import hookspecs
 from ..errors import DuplicateStageError, PluginLoadError, UnknownStageError
-from ..hookspecs import ENTRY_POINT_GROUP, PROJECT_NAME, STAGE_KINDS, StageSpec
+from ..hookspecs import COMPONENT_KINDS, ENTRY_POINT_GROUP, PROJECT_NAME, StageSpec
 
 PLUGINS_ENV = "DVCP_PLUGINS"
 BUILTIN_PLUGIN_NAME = "dvcp-builtin"
@@ -73,7 +73,7 @@ class StageRegistry:
         """Register a plugin object or module under ``name`` and check its stage names."""
         self._pm.register(plugin, name=name)
         try:
-            for kind in STAGE_KINDS:
+            for kind in COMPONENT_KINDS:
                 self.stages(kind)
         except DuplicateStageError:
             self._pm.unregister(name=name)
@@ -85,9 +85,9 @@ class StageRegistry:
 
     def stages(self, kind: str) -> dict[str, RegisteredStage]:
         """Every implementation of ``kind``, by name."""
-        if kind not in STAGE_KINDS:
-            raise UnknownStageError(f"unknown stage kind {kind!r}; kinds: {', '.join(STAGE_KINDS)}")
-        caller = getattr(self._pm.hook, STAGE_KINDS[kind])
+        if kind not in COMPONENT_KINDS:
+            raise UnknownStageError(f"unknown stage kind {kind!r}; kinds: {', '.join(COMPONENT_KINDS)}")
+        caller = getattr(self._pm.hook, COMPONENT_KINDS[kind])
         found: dict[str, RegisteredStage] = {}
         for impl in caller.get_hookimpls():
             for spec in impl.function() or []:

@@ -33,6 +33,7 @@ class TrainConfig:
     crop: int = 80
     length: int = 4
     rollout: int = 6
+    backprop: int = 5
     max_stride: int = 3
     key_stride: int = 6
     temperature: float = 0.05
@@ -54,8 +55,14 @@ class TrainConfig:
         if any(n < 0 for n in self.steps.values()) or not sum(self.steps.values()):
             raise TrainingError(f"phase steps must be >= 0 and not all zero, got {self.steps}")
         self.lr = {phase: float(self.lr.get(phase, 1e-3)) for phase in PHASES}
+        for name in ("batch", "max_stride", "key_stride", "save_every", "log_every"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise TrainingError(f"{name} must be a positive whole number, got {value!r}")
         if self.length < 3 or self.rollout < 3:
             raise TrainingError("clips must have at least 3 frames (length and rollout >= 3)")
+        if not 1 <= self.backprop < self.rollout:
+            raise TrainingError(f"backprop must be at least 1 and less than rollout ({self.rollout}), got {self.backprop}")
         if self.crop < 16 or self.crop % 8:
             raise TrainingError(f"crop must be a multiple of 8 and at least 16, got {self.crop}")
         self.stages = {**DEFAULT_STAGES, **self.stages}

@@ -7,17 +7,19 @@ optimiser, a linear warm-up and a cosine learning-rate decay:
     The local stage alone: a recurrent rollout over T frames that starts from the true chroma of
     the first frame and feeds its own output back; L1 to the true chroma of every later frame.
 ``global``
-    The matching encoder alone, through the differentiable stand-in of hard matching
+    A trained matching encoder alone, through the differentiable stand-in of hard matching
     (:meth:`GlobalMatching.soft_forward`): key = the first frame of the clip, targets at distances
-    of several frames; L1.
+    of several frames; L1. Global stages with nothing to train (``anchor``) skip it.
 ``refine``
-    Local and global frozen, the refine stage trained on rollouts of :func:`propagate_step` (hard
-    matching exactly as at inference, final output fed back); the paper's losses, L1 on the final
-    and on the local estimate.
+    Local and global frozen, the refine stage trained on long rollouts of :func:`propagate_step`
+    (exactly as at inference, the final output fed back as the next frame's previous colours);
+    the paper's losses, L1 on the final and on the local estimate. Gradients flow through the
+    last ``backprop`` frames only (truncated backpropagation through time); the frames before
+    them run without a graph, so a rollout can be long enough to show drift.
 ``joint``
     Local and refine together on the same rollouts and losses.
 
-Clips are (B, T, 3, h, w): luma, then zero-centred Cb and Cr.
+Clips come as a :class:`~dvcp_plugin.training.clips.Batch`.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from torch import Tensor, nn
 
 from ..models.losses import dvcp_losses
 from ..models.propagation import propagate_step
+from .clips import Batch
 from .config import TrainConfig
 
 # the stage kinds each phase optimises
@@ -45,58 +48,65 @@ WARMUP_STEPS = 100  # at most; a tenth of a short phase
 Losses = tuple[Tensor, dict[str, float]]
 
 
-def local_rollout(local: nn.Module, clip: Tensor) -> Losses:
+def local_rollout(local: nn.Module, batch: Batch) -> Losses:
     """The ``local`` phase: the local stage rolled out from the first frame's true chroma, its own output fed back."""
-    grey, chroma = clip[:, :, :1], clip[:, :, 1:]
-    prev = chroma[:, 0]
-    total = clip.new_zeros(())
-    for t in range(1, clip.shape[1]):
-        prev = local(grey[:, t - 1], grey[:, t], prev)
-        total = total + F.l1_loss(prev, chroma[:, t])
-    total = total / (clip.shape[1] - 1)
+    prev = batch.chroma(0)
+    length = batch.clips.shape[1]
+    total = batch.clips.new_zeros(())
+    for t in range(1, length):
+        prev, _ = local(batch.grey(t - 1), batch.grey(t), prev)
+        total = total + F.l1_loss(prev, batch.chroma(t))
+    total = total / (length - 1)
     return total, {"local": total.item(), "total": total.item()}
 
 
-def soft_global(global_stage: nn.Module, clip: Tensor, temperature: float) -> Losses:
+def soft_global(global_stage: nn.Module, batch: Batch, temperature: float) -> Losses:
     """The ``global`` phase: soft matching from the first frame (key) to every other frame of the clip."""
-    grey, chroma = clip[:, :, :1], clip[:, :, 1:]
-    key = global_stage.prepare_key(grey[:, 0], chroma[:, 0])
-    total = clip.new_zeros(())
-    for t in range(1, clip.shape[1]):
-        total = total + F.l1_loss(global_stage.soft_forward(grey[:, t], key, temperature), chroma[:, t])
-    total = total / (clip.shape[1] - 1)
+    key = global_stage.prepare_key(batch.grey(0), batch.chroma(0))
+    length = batch.clips.shape[1]
+    total = batch.clips.new_zeros(())
+    for t in range(1, length):
+        total = total + F.l1_loss(global_stage.soft_forward(batch.grey(t), key, temperature), batch.chroma(t))
+    total = total / (length - 1)
     return total, {"global": total.item(), "total": total.item()}
 
 
-def full_rollout(modules: Mapping[str, nn.Module], clip: Tensor, local_weight: float) -> Losses:
-    """The ``refine`` and ``joint`` phases: the method as at inference (hard matching, final fed back)."""
-    grey, chroma = clip[:, :, :1], clip[:, :, 1:]
+def full_rollout(modules: Mapping[str, nn.Module], batch: Batch, local_weight: float, backprop: int) -> Losses:
+    """The ``refine`` and ``joint`` phases: the method as at inference, the final output fed back.
+
+    Losses (and gradients) come from the last ``backprop`` frames; the earlier ones set up the
+    previous colours those frames start from, as drift has made them.
+    """
+    length = batch.clips.shape[1]
+    first_graded = max(1, length - backprop)
     with torch.no_grad():
-        key = modules["global"].prepare_key(grey[:, 0], chroma[:, 0])
-    prev = chroma[:, 0]
-    total = clip.new_zeros(())
+        key = modules["global"].prepare_key(batch.grey(0), batch.chroma(0))
+    prev = batch.chroma(0)
+    total = batch.clips.new_zeros(())
     sums = {"final": 0.0, "local": 0.0}
-    steps = clip.shape[1] - 1
-    for t in range(1, clip.shape[1]):
-        out = propagate_step(
-            modules["local"], modules["global"], modules["refine"], key, grey[:, t - 1], grey[:, t], prev
-        )
-        loss, parts = dvcp_losses(out.final, out.local, chroma[:, t], local_weight)
-        total = total + loss
-        sums["final"] += parts["final"] / steps
-        sums["local"] += parts["local"] / steps
+    graded = length - first_graded
+    for t in range(1, length):
+        with torch.set_grad_enabled(t >= first_graded and torch.is_grad_enabled()):
+            out = propagate_step(
+                modules["local"], modules["global"], modules["refine"], key, batch.grey(t - 1), batch.grey(t), prev
+            )
+        if t >= first_graded:
+            loss, parts = dvcp_losses(out.final, out.local, batch.chroma(t), local_weight)
+            total = total + loss
+            sums["final"] += parts["final"] / graded
+            sums["local"] += parts["local"] / graded
         prev = out.final
-    total = total / steps
+    total = total / graded
     return total, {**sums, "total": total.item()}
 
 
-def phase_loss(phase: str, modules: Mapping[str, nn.Module], clip: Tensor, config: TrainConfig) -> Losses:
+def phase_loss(phase: str, modules: Mapping[str, nn.Module], batch: Batch, config: TrainConfig) -> Losses:
     """The loss of ``phase`` on a batch of clips, and its parts for the log."""
     if phase == "local":
-        return local_rollout(modules["local"], clip)
+        return local_rollout(modules["local"], batch)
     if phase == "global":
-        return soft_global(modules["global"], clip, config.temperature)
-    return full_rollout(modules, clip, config.local_weight)
+        return soft_global(modules["global"], batch, config.temperature)
+    return full_rollout(modules, batch, config.local_weight, config.backprop)
 
 
 def phase_clips(phase: str, config: TrainConfig) -> tuple[int, int]:

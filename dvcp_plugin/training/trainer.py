@@ -25,7 +25,8 @@ from ..stages.registry import default_registry
 from ..stages.weights import save_weights
 from .checkpoints import CHECKPOINT_NAME, check_compatible, read_checkpoint
 from .config import TrainConfig, TrainingError
-from .data import ClipDataset, find_sequences, keep_licensed
+from .clips import Batch, ClipDataset
+from .data import find_sequences, keep_licensed
 from .phases import PHASE_TRAINS, phase_clips, phase_loss, phase_lr_factor
 
 LOG_NAME = "train_log.jsonl"
@@ -102,10 +103,10 @@ class Trainer:
                 self.scaler.load_state_dict(state["scaler"])
         self._resume_state = None
 
-    def _loss(self, phase: str, clip: Tensor) -> tuple[Tensor, dict[str, float]]:
-        return phase_loss(phase, self.modules, clip, self.config)
+    def _loss(self, phase: str, batch: Batch) -> tuple[Tensor, dict[str, float]]:
+        return phase_loss(phase, self.modules, batch, self.config)
 
-    def _clip(self, phase: str) -> Tensor:
+    def _clip(self, phase: str) -> Batch:
         if self.dataset is None:
             raise TrainingError("no training data loaded")
         length, stride = phase_clips(phase, self.config)

@@ -6,11 +6,14 @@ import shutil
 import subprocess
 
 import numpy as np
+import pytest
 
 from dvcp_plugin.cli import main
 from dvcp_plugin.commands import demo
-from dvcp_plugin.commands.demo import FRAMES, HEIGHT, WIDTH, copy_key_chroma
-from dvcp_plugin.evaluation import metrics, protocol
+from dvcp_plugin.commands.demo import FRAMES, HEIGHT, WIDTH
+from dvcp_plugin.errors import DvcpError
+from dvcp_plugin.evaluation import methods, metrics, protocol
+from dvcp_plugin.evaluation.methods import BASELINES, colour_shot
 from dvcp_plugin.evaluation.metrics import mean_psnr as psnr
 from dvcp_plugin.filters.images import read_image
 from dvcp_plugin.media.demo_shot import make_shot
@@ -29,8 +32,13 @@ def test_demo_writes_frames_video_contact_sheet_and_scores(tmp_path, weights, ca
     assert np.array_equal(read_image(out / "grey" / "00005.png"), grey_of(shot)[5])
     result = np.stack([read_image(out / "colorized" / f"{k:05d}.png") for k in range(FRAMES)])
     sheet = read_image(out / "contact_sheet.png")
-    assert sheet.shape == (4 * (HEIGHT + 18), 3 * WIDTH + 12, 3)
-    expected = f"dvcp {psnr(result, shot):.2f} dB, keyframe chroma copied {psnr(copy_key_chroma(grey_of(shot), shot[0]), shot):.2f} dB"
+    assert sheet.shape == (4 * (HEIGHT + 18), 4 * WIDTH + 18, 3)  # grey | dvcp | flow | truth
+    flow, key_copy = colour_shot(BASELINES["flow"], shot), colour_shot(BASELINES["key"], shot)
+    row = 3 * (HEIGHT + 18) + 18 + HEIGHT // 2  # the middle line of frame 23's row, third column
+    assert np.array_equal(sheet[row, 2 * (WIDTH + 6) : 3 * WIDTH + 12], flow[FRAMES - 1, HEIGHT // 2])
+    expected = (f"dvcp {psnr(result, shot):.2f} dB, DIS flow propagation {psnr(flow, shot):.2f} dB, "
+                f"key-frame chroma copied {psnr(key_copy, shot):.2f} dB; "
+                f"dvcp - flow {psnr(result, shot) - psnr(flow, shot):+.2f} dB")
     assert expected in printed
     assert str(out / "contact_sheet.png") in printed
     if shutil.which("ffprobe"):
@@ -51,17 +59,18 @@ def test_demo_shot_moves_and_has_colour():
     assert np.array_equal(make_shot(8, 64, 96, seed=1), shot)
 
 
-def test_copy_key_chroma_keeps_the_grey_and_the_keyframe_is_exact():
+def test_key_chroma_copy_keeps_the_grey_and_the_keyframe_is_exact():
     shot = make_shot(3, 32, 48)
-    baseline = copy_key_chroma(grey_of(shot), shot[0])
+    baseline = colour_shot(BASELINES["key"], shot)
     assert np.abs(baseline[0].astype(int) - shot[0].astype(int)).max() <= 2
     assert psnr(baseline, shot) < psnr(shot, shot)
 
 
-def test_demo_scores_with_the_psnr_of_the_evaluation():
+def test_demo_scores_with_the_baselines_and_the_psnr_of_the_evaluation():
     assert demo.mean_psnr is metrics.mean_psnr and protocol.psnr is metrics.psnr
+    assert demo.colour_shot is methods.colour_shot and demo.BASELINES is protocol.BASELINES
     shot = make_shot(3, 32, 48)
-    baseline = copy_key_chroma(grey_of(shot), shot[0])
+    baseline = colour_shot(BASELINES["key"], shot)
     assert psnr(baseline, shot) == np.mean([metrics.psnr(baseline[k], shot[k]) for k in (1, 2)])
 
 
@@ -70,5 +79,29 @@ def test_demo_without_weights_says_how_to_get_them(tmp_path, monkeypatch, capsys
     assert main(["demo", "--out", str(tmp_path / "demo")]) == 1
     err = capsys.readouterr().err
     assert f"dvcp demo: error: no dvcp weights found at {tmp_path / 'absent.pt'}" in err
-    assert "dvcp train" in err
+    assert "dvcp train" in err and "Traceback" not in err
     assert not (tmp_path / "demo").exists()
+
+
+def test_demo_does_not_touch_files_it_did_not_write(tmp_path, weights, dvcp_in_process, assert_clean_error):
+    out = tmp_path / "mine"
+    (out / "truth").mkdir(parents=True)
+    (out / "truth" / "scan.png").write_bytes(b"a restorer's own file")
+    (out / "notes.txt").write_text("notes")
+    done = dvcp_in_process("demo", "--out", out, "--weights", weights)
+    assert_clean_error(done, "demo", f"--out {out} already holds files that dvcp demo did not write")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["notes.txt", "truth", "truth/scan.png"]
+    assert (out / "truth" / "scan.png").read_bytes() == b"a restorer's own file"
+
+
+def test_demo_reruns_in_a_folder_that_holds_only_what_it_wrote(tmp_path):
+    out = tmp_path / "dvcp-demo"
+    for folder in ("grey", "truth", "colorized"):
+        (out / folder).mkdir(parents=True)
+        (out / folder / "00003.png").write_bytes(b"an earlier demo frame")
+    (out / "colorized" / ".dvcp-run.json").write_text("{}")
+    (out / "key.png").write_bytes(b"key")
+    demo.check_out(out)  # accepted
+    (out / "grey" / "extra.png").write_bytes(b"someone else's")
+    with pytest.raises(DvcpError, match=r"already holds files that dvcp demo did not write \(e\.g\. grey/extra\.png\)"):
+        demo.check_out(out)

@@ -61,7 +61,7 @@ def test_weights_errors(function, make_clip, key_image, tmp_path):
 def test_option_errors(make_clip, key_image, opts):
     clip, keys = make_clip(length=2), {0: key_image()}
     assert "matrix='2020' is not supported" in _error("colorize", clip, keys, matrix="2020", **opts)
-    assert "cache_mb=0 must be positive" in _error("colorize", clip, keys, cache_mb=0, **opts)
+    assert "cache_mb=0 must be a positive finite number" in _error("colorize", clip, keys, cache_mb=0, **opts)
     assert "unknown" in _error("colorize", clip, keys, local_stage="nope", **opts).lower()
     assert "keyframes must be a colour clip or a mapping" in _error("colorize", clip, [key_image()], **opts)
     for function in ("local_propagate", "global_match"):
@@ -84,3 +84,48 @@ def test_refine_errors(make_clip, key_image, opts):
     grey = vs.core.std.BlankClip(clip, format=vs.GRAY16)
     assert "global_ is Gray16; it must be a colour clip" in _error("refine", clip, local, grey, **opts)
     assert "global_ has 2 frames but the clip has 4" in _error("refine", clip, local, local[:2], **opts)
+
+
+def _weights_with_local_options(tmp_path, options):
+    from dvcp_plugin.stages.build import untrained_weights
+    from dvcp_plugin.stages.weights import save_weights
+
+    data = untrained_weights(seed=0)
+    data["stages"]["local"]["options"] = options
+    return save_weights(tmp_path / "odd-options.pt", data)
+
+
+BAD_OPTIONS = [
+    ({"global_stage": "resnet18"}, r"cannot build the global stage 'resnet18': ImageNet weights for ResNet-18 not found"),
+    ({"weights": "odd-options.pt"},
+     r"the local stage 'sepconv' does not take the options \{'colour': 3\} \(weights file .*odd-options\.pt\)"),
+    ({"stage_options": {"refine": {"colour": 1}}},
+     r"the refine stage 'fcn' does not take the options \{'colour': 1\} \(stage_options\)"),
+    ({"stage_options": {"colour": {}}}, r"stage_options has unknown stage kind\(s\) colour"),
+    ({"chroma_scale": "abc"}, r"chroma_scale='abc' must be a positive finite number"),
+    ({"chroma_scale": 0}, r"chroma_scale=0 must be a positive finite number"),
+    ({"chroma_scale": 1.5}, r"chroma_scale=1.5 must be in \(0, 1\]"),
+    ({"cache_mb": float("inf")}, r"cache_mb=inf must be a positive finite number"),
+    ({"cache_mb": "lots"}, r"cache_mb='lots' must be a positive finite number"),
+    ({"unkeyed_cuts": "ignore"}, r"unkeyed_cuts='ignore' must be 'error' or 'continue'"),
+    ({"matrix": vs.MATRIX_BT2020_NCL}, r"matrix=.* is not supported"),
+    ({"keyframe_frames": 0}, r"keyframe_frames=0 must be a list of frame numbers, e.g. \[0\]"),
+]
+
+
+@pytest.mark.parametrize(("extra", "pattern"), BAD_OPTIONS, ids=[next(iter(e)) + str(i) for i, (e, _) in enumerate(BAD_OPTIONS)])
+def test_every_bad_option_is_a_vs_error_naming_the_function(
+    extra, pattern, make_clip, key_image, weights, tmp_path, monkeypatch
+):
+    monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path / "hub"))  # no ImageNet weights here
+    clip = make_clip(length=2)
+    keys = {0: key_image()}
+    if "keyframe_frames" in extra:
+        keys = vs.core.std.BlankClip(format=vs.RGB24, width=64, height=48, length=2, color=[200, 30, 30])
+    opts = {"weights": str(weights), "threads": 1}
+    if extra.get("weights") == "odd-options.pt":
+        extra = {"weights": str(_weights_with_local_options(tmp_path, {"colour": 3}))}
+    for function in ("colorize", "local_propagate", "global_match"):
+        message = _error(function, clip, keys, **{**opts, **extra})
+        assert message.startswith(f"dvcp.{function}: "), message
+        assert re.search(pattern, message), message

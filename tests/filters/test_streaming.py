@@ -1,15 +1,27 @@
 """Streaming: any request order from several threads gives the same frames; seeks resume from
-checkpoints; memory stays within cache_mb; nothing is written to stdout."""
+checkpoints; memory stays within cache_mb; nothing is written to stdout.
+
+VapourSynth serialises the callbacks of one node, so one node alone makes no concurrency; the
+concurrency tests request three nodes of one pipeline at once, with each engine step slowed by a
+few milliseconds, and fail when the state cache lets two of them compute the same frame.
+"""
 
 from __future__ import annotations
 
+import json
+import os
 import random
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import vapoursynth as vs
 
 import dvcp_plugin
+from dvcp_plugin.runtime import engine as engine_module
 from dvcp_plugin.runtime import pipeline
 
 LENGTH = 16
@@ -47,6 +59,40 @@ def test_random_order_with_requests_in_flight_equals_a_sequential_pass(
             np.testing.assert_array_equal(got, want, err_msg=f"frame {n}")
 
 
+@pytest.fixture
+def slow_steps(monkeypatch):
+    """Each engine step takes 3 ms more (sleeping, so that other threads run meanwhile)."""
+    step = engine_module.chain_step
+
+    def slow(*args):
+        time.sleep(0.003)
+        return step(*args)
+
+    monkeypatch.setattr(engine_module, "chain_step", slow)
+
+
+def test_three_nodes_requested_at_once_compute_each_frame_once_and_agree(
+    four_threads, slow_steps, make_clip, key_image, opts, planes
+):
+    keys = {0: key_image(1), 9: key_image(2)}
+    clip = make_clip(length=LENGTH, scene_changes=[9])
+    functions = (dvcp_plugin.colorize, dvcp_plugin.local_propagate, dvcp_plugin.global_match)
+    reference = [f(clip, keys, cache_mb=64, **opts) for f in functions]
+    expected = [[planes(node.get_frame(n)) for n in range(LENGTH)] for node in reference]
+
+    nodes = [f(clip, keys, cache_mb=32, **opts) for f in functions]  # a fresh pipeline shared by the three
+    shared = _pipeline_of(nodes[0])
+    assert shared is _pipeline_of(nodes[1]) is _pipeline_of(nodes[2]) and shared is not _pipeline_of(reference[0])
+    before = shared.engine.stats["steps"]
+    requests = [(i, n) for n in range(LENGTH) for i in range(3)]
+    random.Random(5).shuffle(requests)
+    futures = [(i, n, nodes[i].get_frame_async(n)) for i, n in requests]  # all in flight at once
+    for i, n, future in futures:
+        for got, want in zip(planes(future.result()), expected[i][n], strict=True):
+            np.testing.assert_array_equal(got, want, err_msg=f"{functions[i].__name__} frame {n}")
+    assert shared.engine.stats["steps"] - before == LENGTH - 2  # each frame but the two keyframes, once
+
+
 def test_backward_seek_resumes_from_a_checkpoint(make_clip, key_image, opts):
     out = dvcp_plugin.colorize(
         make_clip(length=LENGTH), {0: key_image()}, cache_mb=0.2, checkpoint_interval=4, **opts
@@ -67,6 +113,51 @@ def test_memory_stays_within_cache_mb(make_clip, key_image, opts):
     for n in [*range(LENGTH), 3, 12, 1, 15]:
         out.get_frame(n)
         assert 0 < cache.memory_bytes() <= cache_mb * 2**20
+
+
+RSS_SCRIPT = """
+import json, os, sys
+sys.path.insert(0, sys.argv[1])
+import vapoursynth as vs
+from conftest import key_image, make_clip
+import dvcp_plugin
+
+width, height, frames, keyframes, cache_mb = 128, 96, 60, 20, float(sys.argv[3])
+vs.core.max_cache_size = 16  # VapourSynth's own frame cache is not dvcp's to bound
+options = dict(weights=sys.argv[2], threads=1, chroma_scale=1.0)
+
+def rss_mb():
+    return int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+warm = dvcp_plugin.colorize(make_clip(length=10, width=width, height=height), {0: key_image(height=height, width=width)},
+                            cache_mb=1, **options)
+for n in range(10):
+    warm.get_frame(n)
+images = {n: key_image(seed=n, height=height, width=width) for n in range(0, 2 * keyframes, 2)}
+clip = make_clip(length=frames, width=width, height=height)
+before = peak = rss_mb()
+out = dvcp_plugin.colorize(clip, images, cache_mb=cache_mb, **options)
+for n in [*range(frames), 3, frames // 2]:
+    out.get_frame(n)
+    peak = max(peak, rss_mb())
+print(json.dumps({"growth_mb": peak - before, "keyframes_mb": keyframes * height * width * 8 / 2**20}))
+"""
+
+
+def test_process_memory_stays_within_cache_mb_and_the_keyframes(weights):
+    """Real memory (RSS) over a 60-frame shot stays within cache_mb plus the keyframes' chroma held
+    outside the cache (8 bytes a pixel each, as documented) plus 8 MB; without the bound the shot
+    keeps about 20 MB more."""
+    cache_mb = 8
+    # malloc with one arena and without its moving mmap threshold: freed memory goes back to the
+    # system, so RSS between frames is what is kept, not what the allocator holds on to
+    env = {**os.environ, "MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": "65536"}
+    done = subprocess.run(
+        [sys.executable, "-c", RSS_SCRIPT, str(Path(__file__).parent), str(weights), str(cache_mb)],
+        capture_output=True, text=True, env=env, check=True, timeout=300,
+    )
+    measured = json.loads(done.stdout.strip().splitlines()[-1])
+    assert measured["growth_mb"] <= cache_mb + measured["keyframes_mb"] + 8, measured
 
 
 def test_nothing_is_written_to_stdout(capfd, make_clip, key_image, opts, tmp_path):

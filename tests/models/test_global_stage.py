@@ -8,6 +8,12 @@ from dvcp_plugin.models.local import LocalPropagation
 from dvcp_plugin.models.losses import dvcp_losses
 from dvcp_plugin.models.propagation import StepOutput, propagate_step
 from dvcp_plugin.models.refine import RefinementNet
+from dvcp_plugin.models.resolution import Grey
+
+
+def grey_of(seed=0) -> Grey:
+    grey = texture(seed=seed)[:, :1]
+    return Grey(grey, grey)
 
 
 def texture(height=37, width=53, seed=0):
@@ -23,18 +29,18 @@ def stage():
 
 
 def test_prepare_key_puts_chroma_on_the_fine_grid(stage):
-    grey = texture()[:, :1]
+    grey = grey_of()
     chroma = torch.rand(1, 2, 37, 53) - 0.5
     key = stage.prepare_key(grey, chroma)
     assert isinstance(key, KeyState)
-    assert key.chroma.shape == (1, 2, 19, 27) == (1, 2, *key.features.fine.shape[-2:])
-    assert key.chroma.mean().item() == pytest.approx(chroma.mean().item(), abs=0.02)
+    assert key.fine_chroma.shape == (1, 2, 19, 27) == (1, 2, *key.features.fine.shape[-2:])
+    assert key.fine_chroma.mean().item() == pytest.approx(chroma.mean().item(), abs=0.02)
     uniform = stage.prepare_key(grey, torch.full((1, 2, 37, 53), 0.25))
-    assert torch.allclose(uniform.chroma, torch.full_like(uniform.chroma, 0.25))
+    assert torch.allclose(uniform.fine_chroma, torch.full_like(uniform.fine_chroma, 0.25))
 
 
 def test_matching_the_keyframe_to_itself_is_fully_confident(stage):
-    grey = texture()[:, :1]
+    grey = grey_of()
     key = stage.prepare_key(grey, torch.rand(1, 2, 37, 53) - 0.5)
     chroma, confidence = stage(grey, key)
     assert chroma.shape == (1, 2, 37, 53) and confidence.shape == (1, 1, 37, 53)
@@ -42,9 +48,10 @@ def test_matching_the_keyframe_to_itself_is_fully_confident(stage):
 
 
 def test_soft_forward_is_differentiable_in_the_extractor(stage):
-    grey = texture()[:, :1]
+    grey = grey_of()
     key = stage.prepare_key(grey, torch.rand(1, 2, 37, 53) - 0.5)
-    chroma = stage.soft_forward(grey.roll(2, dims=-1), key, temperature=0.1)
+    rolled = grey.work.roll(2, dims=-1)
+    chroma = stage.soft_forward(Grey(rolled, rolled), key, temperature=0.1)
     assert chroma.shape == (1, 2, 37, 53)
     chroma.square().sum().backward()
     assert stage.extractor.fine_head.weight.grad.abs().sum() > 0
@@ -54,12 +61,13 @@ def test_propagate_step_combines_the_stages(stage):
     torch.manual_seed(1)
     local_stage = LocalPropagation(kernel_size=5, widths=(8, 16))
     refine_stage = RefinementNet(widths=(8, 16))
-    grey_prev, grey_cur = texture(seed=1)[:, :1], texture(seed=2)[:, :1]
+    grey_prev, grey_cur = grey_of(seed=1), grey_of(seed=2)
     chroma_prev = torch.rand(1, 2, 37, 53) - 0.5
     key = stage.prepare_key(grey_prev, chroma_prev)
     step = propagate_step(local_stage, stage, refine_stage, key, grey_prev, grey_cur, chroma_prev)
     assert isinstance(step, StepOutput)
-    assert torch.equal(step.local, local_stage(grey_prev, grey_cur, chroma_prev))
+    assert torch.equal(step.local, local_stage(grey_prev, grey_cur, chroma_prev)[0])
+    assert torch.equal(step.reliability, torch.ones_like(step.reliability))  # the paper's stage has none
     global_chroma, confidence = stage(grey_cur, key)
     assert torch.equal(step.global_, global_chroma) and torch.equal(step.confidence, confidence)
     assert torch.equal(step.final, step.local)  # untrained refinement returns the local estimate

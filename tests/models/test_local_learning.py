@@ -4,6 +4,7 @@ import torch.nn.functional as F
 
 from dvcp_plugin.models.color import rgb_to_luma_chroma
 from dvcp_plugin.models.local import LocalPropagation
+from dvcp_plugin.models.resolution import Grey
 
 SIZE = 32
 MARGIN = 4  # border pixels whose content may enter from outside the frame
@@ -43,14 +44,14 @@ def test_training_on_moving_textures_learns_the_motion():
     def validation_loss():
         with torch.no_grad():
             grey_prev, grey_cur, chroma_prev, chroma_cur = validation
-            return interior_l1(model(grey_prev, grey_cur, chroma_prev), chroma_cur).item()
+            return interior_l1(model(Grey(grey_prev, grey_prev), Grey(grey_cur, grey_cur), chroma_prev)[0], chroma_cur).item()
 
     copy_loss = interior_l1(validation[2], validation[3]).item()
     initial = validation_loss()
     optimiser = torch.optim.Adam(model.parameters(), lr=1e-3)
     for _ in range(500):
         grey_prev, grey_cur, chroma_prev, chroma_cur = moving_texture_batch(8, generator)
-        loss = interior_l1(model(grey_prev, grey_cur, chroma_prev), chroma_cur)
+        loss = interior_l1(model(Grey(grey_prev, grey_prev), Grey(grey_cur, grey_cur), chroma_prev)[0], chroma_cur)
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()

@@ -1,6 +1,7 @@
 import torch
 
 from dvcp_plugin.models.local import KernelPredictionNet, LocalPropagation
+from dvcp_plugin.models.resolution import Grey
 from dvcp_plugin.models.refine import RefinementNet
 from dvcp_plugin.models.unet import UNet
 
@@ -38,8 +39,8 @@ def test_untrained_local_propagation_is_close_to_copy():
     grey = torch.rand(1, 1, 24, 30)
     # Smooth chroma: nearly a copy when the kernel is nearly a delta.
     chroma = torch.nn.functional.interpolate(torch.rand(1, 2, 3, 4) - 0.5, size=(24, 30), mode="bilinear")
-    out = local(grey, grey, chroma)
-    assert out.shape == chroma.shape
+    out, reliability = local(Grey(grey, grey), Grey(grey, grey), chroma)
+    assert out.shape == chroma.shape and torch.equal(reliability, torch.ones_like(grey))
     assert (out - chroma).abs().mean() < 0.01
 
 
@@ -49,15 +50,16 @@ def test_local_output_stays_within_the_range_of_the_previous_chroma():
     for parameter in local.parameters():
         parameter.data.normal_()  # arbitrary kernels
     chroma = torch.rand(1, 2, 20, 21) * 0.4 - 0.1
-    out = local(torch.rand(1, 1, 20, 21), torch.rand(1, 1, 20, 21), chroma)
+    prev, cur = torch.rand(1, 1, 20, 21), torch.rand(1, 1, 20, 21)
+    out, _ = local(Grey(prev, prev), Grey(cur, cur), chroma)
     assert out.min() >= chroma.min() - 1e-6 and out.max() <= chroma.max() + 1e-6
 
 
 def test_refinement_untrained_returns_local_exactly_and_keeps_odd_sizes():
     torch.manual_seed(0)
     net = RefinementNet(widths=(8, 16, 16))
-    grey, local, global_, confidence = (torch.rand(2, c, 37, 53) for c in (1, 2, 2, 1))
-    out = net(grey, local, global_, confidence)
+    grey, local, reliability, global_, confidence = (torch.rand(2, c, 37, 53) for c in (1, 2, 1, 2, 1))
+    out = net(grey, local, reliability, global_, confidence)
     assert out.shape == (2, 2, 37, 53)
     assert torch.equal(out, local)
 
@@ -65,11 +67,12 @@ def test_refinement_untrained_returns_local_exactly_and_keeps_odd_sizes():
 def test_refinement_can_learn_a_correction():
     torch.manual_seed(0)
     net = RefinementNet(widths=(8, 16))
-    grey, local, global_, confidence = (torch.rand(1, c, 16, 16) for c in (1, 2, 2, 1))
+    grey, local, reliability, global_, confidence = (torch.rand(1, c, 16, 16) for c in (1, 2, 1, 2, 1))
     optimiser = torch.optim.Adam(net.parameters(), lr=1e-2)
     for _ in range(30):
-        loss = (net(grey, local, global_, confidence) - global_).abs().mean()
+        loss = (net(grey, local, reliability, global_, confidence) - global_).abs().mean()
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
-    assert (net(grey, local, global_, confidence) - global_).abs().mean() < 0.8 * (local - global_).abs().mean()
+    fused = net(grey, local, reliability, global_, confidence)
+    assert (fused - global_).abs().mean() < 0.8 * (local - global_).abs().mean()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from dvcp_plugin.errors import DvcpError, UnknownStageError, WeightsError
+from dvcp_plugin.errors import DvcpError, StageError, UnknownStageError, WeightsError
 from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
@@ -68,7 +68,7 @@ def test_untrained_engine_keeps_a_static_shot_close_to_its_keyframe(weights_file
 
 
 def test_stages_are_resolved_by_name_through_the_registry(weights_file):
-    with pytest.raises(UnknownStageError, match="available: sepconv"):
+    with pytest.raises(UnknownStageError, match="available: mcsepconv, sepconv"):
         Engine(EngineConfig(weights=weights_file, local="nosuch"))
 
 
@@ -78,7 +78,7 @@ def test_resnet_global_stage_without_imagenet_weights_says_how_to_get_them(weigh
         global_="resnet18",
         stage_options={"global": {"imagenet_weights": str(tmp_path / "missing.pth")}},
     )
-    with pytest.raises(FileNotFoundError, match="download.pytorch.org"):
+    with pytest.raises(StageError, match="cannot build the global stage 'resnet18': .*download.pytorch.org"):
         Engine(config)
 
 

@@ -1,8 +1,16 @@
-"""The state cache: any order, any thread, same frames; checkpoints; bounded memory; shots."""
+"""The state cache: any order, any thread, same frames; checkpoints; bounded memory; shots.
+
+The concurrency tests run real threads that start together (a barrier) against an engine whose
+step takes a few milliseconds (sleeping, so other threads run meanwhile): without the cache's
+lock, threads compute the same frames side by side, and these tests fail.
+"""
 
 from __future__ import annotations
 
 import random
+import threading
+import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -42,6 +50,35 @@ def _cache(engine, footage, keyframes=(0,), scene_changes=(), key_at=None, **opt
     )
 
 
+class SlowSteps:
+    """The engine, with each step taking 3 ms more and counted per (previous, current) grey frame pair."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.done = engine, Counter()
+        self._lock = threading.Lock()
+
+    def __getattr__(self, name: str):
+        return getattr(self.engine, name)
+
+    def step(self, key, grey_prev, grey_cur, chroma_prev):
+        time.sleep(0.003)
+        with self._lock:
+            self.done[float(grey_cur.work.sum())] += 1
+        return self.engine.step(key, grey_prev, grey_cur, chroma_prev)
+
+
+def _together(threads: int, work) -> list:
+    """Run ``work(i)`` in ``threads`` threads that start at the same moment; their results in order."""
+    barrier = threading.Barrier(threads)
+
+    def run(i):
+        barrier.wait()
+        return work(i)
+
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(run, range(threads)))
+
+
 def _sequential(engine, footage, **kwargs):
     cache = _cache(engine, footage, **kwargs)
     return [cache.estimate(n).final.clone() for n in range(FRAMES)]
@@ -56,6 +93,39 @@ def test_random_order_from_threads_equals_sequential(engine, footage):
         results = list(pool.map(lambda n: (n, cache.estimate(n).final.clone()), order))
     for n, final in results:
         assert torch.equal(final, expected[n]), f"frame {n} differs"
+
+
+def test_threads_started_together_compute_each_frame_once_and_agree(engine, footage):
+    expected = _sequential(engine, footage, keyframes=(0, 17))
+    slow = SlowSteps(engine)
+    cache = _cache(slow, footage, keyframes=(0, 17), cache_mb=64)
+    targets = [29, 16, 25, 12, 29, 20]  # overlapping runs of frames in both shots
+    results = _together(len(targets), lambda i: cache.estimate(targets[i]).final.clone())
+    for n, final in zip(targets, results, strict=True):
+        assert torch.equal(final, expected[n]), f"frame {n} differs"
+    for n in range(FRAMES):
+        assert torch.equal(cache.estimate(n).final, expected[n]), f"frame {n} differs"
+    assert sum(slow.done.values()) == FRAMES - 2  # every frame but the two keyframes, each once
+    assert max(slow.done.values()) == 1
+
+
+def test_scene_changes_found_by_threads_at_once_start_one_shot_each(engine, footage):
+    greys, keys = footage
+    cuts = (7, 15, 22)
+    expected = {}
+    for first, last in zip((0, *cuts), (*cuts, FRAMES), strict=True):
+        for offset, out in enumerate(engine.run_shot(greys[first:last], keys[first])):
+            expected[first + offset] = out.final
+    slow = SlowSteps(engine)
+    cache = _cache(slow, footage, scene_changes=set(cuts), key_at=lambda n: True, cache_mb=64)
+    targets = [29, 21, 14, 29, 25, 10, 18, 6]
+    results = _together(len(targets), lambda i: cache.estimate(targets[i]).final.clone())
+    for n, final in zip(targets, results, strict=True):
+        assert torch.equal(final, expected[n]), f"frame {n} differs"
+    assert cache.keyframes == [0, *cuts]  # each cut became a keyframe once
+    for n in range(FRAMES):
+        assert torch.equal(cache.estimate(n).final, expected[n]), f"frame {n} differs"
+    assert max(slow.done.values()) == 1 and sum(slow.done.values()) == FRAMES - 1 - len(cuts)
 
 
 def test_backward_seek_resumes_from_a_checkpoint(engine, footage):

@@ -1,4 +1,4 @@
-"""dvcp eval: the metrics, the protocol of DESIGN §5, and the files the command writes."""
+"""dvcp eval: the metrics, the protocol of DESIGN §5 with dvcp and the baselines, and the files the command writes."""
 
 from __future__ import annotations
 
@@ -11,13 +11,21 @@ import torch
 from PIL import Image
 
 from dvcp_plugin.cli import main
-from dvcp_plugin.evaluation.metrics import PSNR_CAP_DB, psnr, ssim
-from dvcp_plugin.evaluation.protocol import evaluate
+from dvcp_plugin.evaluation.methods import BASELINES, output_rgb
+from dvcp_plugin.evaluation.metrics import (
+    PSNR_CAP_DB, RETENTION_FRAMES, colour_drift, colour_retention, mean_chroma, psnr, ssim,
+)
+from dvcp_plugin.evaluation.protocol import evaluate, evaluate_sequence
+from dvcp_plugin.evaluation.report import summarise
+from dvcp_plugin.evaluation.scores import MethodScores, SequenceScores
 from dvcp_plugin.models.color import luma_chroma_to_rgb, rgb_to_luma_chroma
 from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
-from dvcp_plugin.training.data import DataError, find_sequences, load_frame
+from dvcp_plugin.training.data import DataError, find_sequences, frame_planes, load_frame
+
+WIDTH = 96  # of the tiny sequences (conftest.py)
+GAP = 6  # pixels between the columns of a contact sheet
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +53,72 @@ def test_ssim_is_one_for_identical_images_and_lower_otherwise():
     assert 0.0 < ssim(badly, image) < ssim(slightly, image) < 0.999
 
 
+def test_mean_chroma_is_the_mean_cbcr_magnitude():
+    grey = np.full((8, 10, 3), 128, np.uint8)
+    assert mean_chroma(grey) == 0.0
+    chroma = torch.tensor([0.12, -0.16]).view(1, 2, 1, 1).expand(1, 2, 8, 10)  # |CbCr| = 0.2
+    rgb = luma_chroma_to_rgb(torch.full((1, 1, 8, 10), 0.5), chroma)
+    image = (rgb[0] * 255).round().byte().permute(1, 2, 0).numpy()
+    assert mean_chroma(image) == pytest.approx(0.2, abs=0.003)
+
+
+def test_colour_retention_compares_the_last_scored_frames():
+    truth = [0.2] * 15
+    half = [0.5] * 5 + [0.1] * RETENTION_FRAMES  # early frames do not count
+    assert colour_retention(half, truth) == pytest.approx(0.5)
+    assert colour_retention([0.3, 0.1], [0.2, 0.2]) == pytest.approx(1.0)  # fewer frames than the window
+    assert colour_retention([0.1] * 3, [0.0] * 3) is None  # no colour in the truth
+    with pytest.raises(ValueError, match="same frames"):
+        colour_retention([0.1], [0.1, 0.1])
+
+
+def test_colour_drift_is_the_mean_absolute_log_retention():
+    assert colour_drift([0.5]) == pytest.approx(math.log(2))
+    assert colour_drift([0.5, 2.0, 1.0]) == pytest.approx(2 * math.log(2) / 3)
+    assert colour_drift([0.5, None]) == pytest.approx(math.log(2))
+    assert colour_drift([None]) is None
+
+
+def still_sequence(folder, frames: int):
+    """A sequence folder of one colour picture repeated ``frames`` times."""
+    rng = np.random.default_rng(7)
+    picture = rng.integers(30, 220, (4, 6, 3)).repeat(8, axis=0).repeat(8, axis=1).astype(np.uint8)
+    folder.mkdir(parents=True)
+    for k in range(frames):
+        Image.fromarray(picture).save(folder / f"{k:05d}.png")
+    return find_sequences([folder])[0]
+
+
+def test_retention_and_drift_of_a_method_that_keeps_half_the_colour(tmp_path):
+    sequence = still_sequence(tmp_path / "still", 20)
+    methods = {"key": BASELINES["key"], "half": lambda greys, key: (0.5 * key for _ in greys)}
+    scores = evaluate_sequence(methods, sequence, 20)
+    summary = summarise([scores], 20)
+    entry = summary["sequences"]["still"]
+    assert entry["frames_scored"] == 19
+    assert entry["key"]["retention"] == pytest.approx(1.0, abs=0.005)  # nothing moves: the copy is the truth
+    assert entry["half"]["retention"] == pytest.approx(0.5, abs=0.005)
+    assert summary["mean"]["half"]["drift"] == pytest.approx(math.log(2), abs=0.01)
+    assert summary["mean"]["key"]["drift"] == pytest.approx(0.0, abs=0.005)
+    assert "dvcp_minus_flow" not in summary
+
+
+def test_retention_of_k_uses_frames_up_to_k():
+    # frames 1..19 scored; for K = 12 the last 10 scored frames are 2..11 (indices 1..10)
+    output = [9.0] + [1.0] * 10 + [5.0] * 8
+    truth = [4.0] + [2.0] * 10 + [8.0] * 8
+    scores = SequenceScores("s", {"dvcp": MethodScores([30.0] * 19, [0.9] * 19, output)}, truth)
+    assert scores.summary(12)["dvcp"]["retention"] == pytest.approx(0.5)
+    assert scores.summary(80)["dvcp"]["retention"] == pytest.approx((2 * 1.0 + 8 * 5.0) / (2 * 2.0 + 8 * 8.0))
+    assert summarise([scores], 12)["sequences"]["s"]["frames_scored"] == 11
+
+
+def test_every_method_is_turned_into_rgb_alike(tiny_data):
+    frame = load_frame(find_sequences([tiny_data / "seq0"])[0].frames[0])
+    grey, chroma = frame_planes(frame)
+    assert np.abs(output_rgb(grey, chroma).astype(int) - frame.astype(int)).max() <= 2
+
+
 def test_reference_follows_the_protocol(tiny_data, weights):
     sequence = find_sequences([tiny_data / "seq0"])[0]
     result, scores, _ = evaluate(Engine(EngineConfig(weights=weights)), [sequence], [3])
@@ -54,9 +128,11 @@ def test_reference_follows_the_protocol(tiny_data, weights):
     _, chroma0 = rgb_to_luma_chroma(torch.from_numpy(frame0 / 255.0).permute(2, 0, 1)[None].float())
     rgb = luma_chroma_to_rgb(torch.from_numpy(grey)[None, None].float(), chroma0)
     expected = (rgb[0] * 255).round().clamp(0, 255).byte().permute(1, 2, 0).numpy()
-    assert scores[0].reference_psnr[0] == pytest.approx(psnr(expected, frame1.astype(np.uint8)))
-    assert len(scores[0].psnr) == 2  # frames 1 and 2 of K = 3
-    assert result["sequences"]["seq0"]["psnr"] == pytest.approx(np.mean(scores[0].psnr))
+    assert scores[0].methods["key"].psnr[0] == pytest.approx(psnr(expected, frame1.astype(np.uint8)))
+    assert len(scores[0].methods["dvcp"].psnr) == 2  # frames 1 and 2 of K = 3
+    entry = result["by_frames"]["3"]["sequences"]["seq0"]
+    assert entry["dvcp"]["psnr"] == pytest.approx(np.mean(scores[0].methods["dvcp"].psnr))
+    assert entry["dvcp_minus_flow"]["psnr"] == pytest.approx(entry["dvcp"]["psnr"] - entry["flow"]["psnr"])
 
 
 def test_eval_command_writes_json_plot_and_contact_sheet(tiny_data, weights, tmp_path, capsys):
@@ -65,18 +141,59 @@ def test_eval_command_writes_json_plot_and_contact_sheet(tiny_data, weights, tmp
                  "--sheet-sequence", "seq1"])
     assert code == 0
     report = json.loads(out.read_text())
-    assert isinstance(report["mean_psnr"], float) and report["frames"] == 6
-    assert set(report["sequences"]) == {"seq0", "seq1", "seq2"}
-    assert all(isinstance(v["psnr"], float) and len(v["psnr_by_frame"]) == 5 for v in report["sequences"].values())
-    assert report["mean_psnr"] == pytest.approx(np.mean([v["psnr"] for v in report["sequences"].values()]))
+    assert report["frames"] == [3, 6] and set(report["methods"]) == {"dvcp", "flow", "key"}
     assert set(report["by_frames"]) == {"3", "6"}
-    assert report["by_frames"]["6"]["mean_psnr"] == report["mean_psnr"]
-    assert isinstance(report["reference"]["mean_psnr"], float)
+    for k, summary in report["by_frames"].items():
+        assert set(summary["sequences"]) == {"seq0", "seq1", "seq2"}
+        for entry in summary["sequences"].values():
+            assert entry["frames_scored"] == int(k) - 1
+            for method in ("dvcp", "flow", "key"):
+                assert set(entry[method]) == {"psnr", "ssim", "retention"}
+                assert all(isinstance(value, float) for value in entry[method].values())
+            assert entry["dvcp_minus_flow"]["psnr"] == pytest.approx(entry["dvcp"]["psnr"] - entry["flow"]["psnr"])
+        for method in ("dvcp", "flow", "key"):
+            mean = summary["mean"][method]
+            assert mean["psnr"] == pytest.approx(np.mean([e[method]["psnr"] for e in summary["sequences"].values()]))
+            assert mean["drift"] == pytest.approx(
+                np.mean([abs(math.log(e[method]["retention"])) for e in summary["sequences"].values()])
+            )
+        assert summary["dvcp_minus_flow"]["drift"] == pytest.approx(
+            summary["mean"]["dvcp"]["drift"] - summary["mean"]["flow"]["drift"]
+        )
+    by_frame = report["psnr_by_frame"]
+    assert all(len(by_frame["sequences"]["seq0"][m]) == 5 for m in ("dvcp", "flow", "key"))
+    assert by_frame["mean"]["flow"][0] == pytest.approx(np.mean([v["flow"][0] for v in by_frame["sequences"].values()]))
+    for name, series in by_frame["sequences"].items():  # K = 3 scores frames 1 and 2
+        for method in ("dvcp", "flow", "key"):
+            scored = report["by_frames"]["3"]["sequences"][name][method]
+            assert scored["psnr"] == pytest.approx(np.mean(series[method][:2]))
     plot = Image.open(tmp_path / "report" / "val-psnr.png")
     assert plot.format == "PNG" and plot.size == (900, 520)
     sheet = Image.open(tmp_path / "report" / "val-sheet.png")
-    assert sheet.format == "PNG" and sheet.size[0] > 3 * 96 and sheet.size[1] > 4 * 64
-    assert "mean" in capsys.readouterr().out
+    assert sheet.format == "PNG" and sheet.size[0] == 4 * WIDTH + 3 * GAP  # grey | truth | dvcp | flow
+    printed = capsys.readouterr().out
+    assert "flow" in printed and "dvcp-flow" in printed and "colour drift" in printed
+    mean_line = next(line for line in printed.splitlines() if line.startswith("mean "))
+    means = report["by_frames"]["3"]["mean"]
+    assert mean_line.split()[1:] == [f"{means[m]['psnr']:.2f}" for m in ("dvcp", "flow", "key")] + [
+        f"{report['by_frames']['3']['dvcp_minus_flow']['psnr']:.2f}"
+    ]
+
+
+def test_eval_without_baselines_scores_dvcp_alone(tiny_data, weights, tmp_path):
+    out = tmp_path / "alone.json"
+    assert main(["eval", str(tiny_data / "seq0"), "--frames", "4", "--json", str(out), "--weights", str(weights),
+                 "--baselines", "none"]) == 0
+    report = json.loads(out.read_text())
+    assert list(report["methods"]) == ["dvcp"] and "dvcp_minus_flow" not in report["by_frames"]["4"]
+    assert Image.open(tmp_path / "alone-sheet.png").size[0] == 3 * WIDTH + 2 * GAP  # grey | truth | dvcp
+
+
+def test_eval_rejects_unknown_baselines(tiny_data, weights, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", str(tiny_data), "--json", str(tmp_path / "x.json"), "--baselines", "flow,magic"])
+    assert "dvcp eval: error: argument --baselines: unknown baseline(s) magic" in capsys.readouterr().err
+    assert not (tmp_path / "x.json").exists()
 
 
 def test_eval_rejects_bad_requests(tiny_data, weights, tmp_path):
@@ -90,8 +207,11 @@ def test_eval_rejects_bad_requests(tiny_data, weights, tmp_path):
 
 def test_real_sequence_short_run(data_dir, weights):
     sequence = find_sequences([data_dir / "val" / "davis-tennis"])[0]
-    result, _, sheet = evaluate(Engine(EngineConfig(weights=weights)), [sequence], [3], "davis-tennis")
-    scores = result["sequences"]["davis-tennis"]
-    assert scores["frames_scored"] == 2
-    assert 20.0 < scores["reference_psnr"] < 60.0 and 15.0 < scores["psnr"] < 60.0
-    assert [row[0] for row in sheet.rows] == [1, 2]
+    result, _, sheet = evaluate(Engine(EngineConfig(weights=weights)), [sequence], [4], "davis-tennis")
+    scores = result["by_frames"]["4"]["sequences"]["davis-tennis"]
+    assert scores["frames_scored"] == 3
+    assert 20.0 < scores["key"]["psnr"] < 60.0 and 15.0 < scores["dvcp"]["psnr"] < 60.0
+    assert scores["key"]["psnr"] < scores["flow"]["psnr"] < 60.0  # the tennis player moves: following him helps
+    assert 0.5 < scores["flow"]["retention"] < 1.5
+    assert [row.frame for row in sheet.rows] == [1, 2, 3]
+    assert set(sheet.rows[0].outputs) == {"dvcp", "flow", "key"}

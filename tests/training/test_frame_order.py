@@ -14,7 +14,8 @@ from dvcp_plugin.models.color import grey_u8
 from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
-from dvcp_plugin.training.data import ClipDataset, find_sequences
+from dvcp_plugin.training.clips import ClipDataset
+from dvcp_plugin.training.data import find_sequences
 
 FRAMES = 12
 
@@ -39,7 +40,7 @@ def test_training_data_reads_frames_in_natural_order(unpadded):
     assert list_frames(unpadded) == expected  # the order of `dvcp colorize`
     sequence = find_sequences([unpadded])[0]
     assert list(sequence.frames) == expected
-    dataset = ClipDataset([sequence], scale=1.0, crop=16)
+    dataset = ClipDataset([sequence], chroma_scale=1.0, crop=16)
     assert dataset.frames[0][:, 0, 0, 0].tolist() == [int(grey_u8(colour(k))[0, 0]) for k in range(FRAMES)]
 
 
@@ -47,7 +48,7 @@ def test_evaluation_reads_frames_in_natural_order(unpadded, tmp_path):
     weights = save_weights(tmp_path / "w.pt", untrained_weights(0))
     sequence = find_sequences([unpadded])[0]
     _, _, sheet = evaluate(Engine(EngineConfig(weights=weights)), [sequence], [FRAMES], sequence.name)
-    assert [row[0] for row in sheet.rows] == [1, 4, 6, 8, 11]
-    for k, grey, truth, _ in sheet.rows:
-        assert np.array_equal(truth, read_image(unpadded / f"f{k}.png"))
-        assert np.array_equal(grey, grey_u8(colour(k)))
+    assert [row.frame for row in sheet.rows] == [1, 4, 6, 8, 11]
+    for row in sheet.rows:
+        assert np.array_equal(row.truth, read_image(unpadded / f"f{row.frame}.png"))
+        assert np.array_equal(row.grey, grey_u8(colour(row.frame)))

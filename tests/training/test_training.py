@@ -15,7 +15,8 @@ from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import load_weights, save_weights
 from dvcp_plugin.training.checkpoints import export_weights, read_checkpoint
 from dvcp_plugin.training.config import TrainConfig, TrainingError
-from dvcp_plugin.training.data import ClipDataset, DataError, find_sequences, keep_licensed
+from dvcp_plugin.training.clips import ClipDataset
+from dvcp_plugin.training.data import DataError, find_sequences, keep_licensed
 from dvcp_plugin.training.trainer import Trainer, load_dataset
 
 SMALL = {
@@ -28,7 +29,7 @@ SMALL = {
 def small_config(data: Path, out: Path, **changes) -> TrainConfig:
     settings = dict(
         data=[str(data)], out=str(out), steps={"local": 3, "global": 2, "refine": 2, "joint": 2},
-        batch=2, crop=32, length=3, rollout=3, max_stride=2, key_stride=2, stage_options=SMALL,
+        batch=2, crop=32, length=3, rollout=3, backprop=2, max_stride=2, key_stride=2, stage_options=SMALL,
         save_every=1,
     )
     settings.update(changes)
@@ -138,13 +139,13 @@ def test_bad_data_is_a_clear_error(tiny_data, tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="holds no frame sequences"):
         find_sequences([tmp_path / "empty"])
-    with pytest.raises(DataError, match="smaller than the 64-pixel training crop"):
-        ClipDataset(find_sequences([tiny_data]), 0.5, 64)
+    with pytest.raises(DataError, match="smaller than the 80-pixel training crop"):
+        ClipDataset(find_sequences([tiny_data]), 0.5, 80)
 
 
 def test_train_command_trains_resumes_and_exports(tiny_data, tmp_path, capsys):
     args = ["train", str(tiny_data), "--out", str(tmp_path / "run"), "--steps", "local=2", "global=0",
-            "refine=0", "joint=0", "--batch", "2", "--crop", "32", "--length", "3", "--rollout", "3",
+            "refine=0", "joint=0", "--batch", "2", "--crop", "32", "--length", "3", "--rollout", "3", "--backprop", "2",
             "--stage-options", json.dumps(SMALL)]
     assert main(args + ["--stop-at", "1"]) == 0
     assert read_checkpoint(tmp_path / "run" / "last.pt")["step"] == 1
@@ -154,4 +155,5 @@ def test_train_command_trains_resumes_and_exports(tiny_data, tmp_path, capsys):
     assert main(["train", "--export", str(tmp_path / "run" / "last.pt"), str(tmp_path / "w.pt")]) == 0
     assert load_weights(tmp_path / "w.pt")["format"] == "dvcp-weights"
     assert main(["train", str(tiny_data), "--out", str(tmp_path / "x"), "--steps", "warmup=3"]) == 1
-    assert "PHASE=VALUE" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "dvcp train: error:" in err and "PHASE=VALUE" in err and "Traceback" not in err

@@ -1,0 +1,59 @@
+"""``dvcp shots``: list the shots of an input and their keyframes, before anything is coloured.
+
+Shots start at frames with ``_SceneChangePrev=1``: give a VapourSynth script (``.vpy``) whose output
+carries a scene detector's properties; a frame folder or a video has one shot. With keyframes
+(``-k``, as for ``dvcp colorize``), a shot without a keyframe at its first frame is marked, and the
+command fails (exit 1) naming each one, so a batch can check its keyframes before a long run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import vapoursynth as vs
+
+from ..errors import DvcpError
+from ..media.render import error_text
+from ..media.sources import open_input
+from .colorize import add_unkeyed_cuts_argument, parse_key
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Input, keyframes and --unkeyed-cuts."""
+    parser.add_argument(
+        "input", type=Path,
+        help="a VapourSynth script (.vpy) whose output has _SceneChangePrev properties, a video or a frame folder",
+    )
+    parser.add_argument(
+        "-k", "--key", dest="keys", type=parse_key, action="append", default=[], metavar="FRAME=IMAGE",
+        help="a keyframe, as for dvcp colorize (only its frame number is used; repeat for more)",
+    )
+    add_unkeyed_cuts_argument(parser)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print one line per shot; exit 1 when keyframes were given and a shot has none at its first frame."""
+    from .. import vsapi
+
+    source = open_input(args.input, Fraction(24))
+    keys = {frame: str(image) for frame, image in args.keys}
+    print(f"dvcp shots: {source.description}", file=sys.stderr)
+    try:
+        shots = vsapi.shots(source.clip, keys if keys else None, unkeyed_cuts=args.unkeyed_cuts)
+    except vs.Error as exc:
+        raise DvcpError(error_text(exc).removeprefix("dvcp.shots: ")) from None
+    print(f"{'shot':>5} {'first':>7} {'last':>7} {'frames':>7}  keyframes")
+    for number, shot in enumerate(shots, 1):
+        listed = " ".join(map(str, shot.keyframes)) or "-"
+        mark = "" if shot.keyed or not keys else f"   <- no keyframe at its first frame {shot.first}"
+        print(f"{number:>5} {shot.first:>7} {shot.last:>7} {shot.frames:>7}  {listed}{mark}")
+    missing = [shot.first for shot in shots if not shot.keyed]
+    if keys and missing:
+        raise DvcpError(
+            f"{len(missing)} shot(s) have no keyframe at their first frame: {', '.join(map(str, missing))}; "
+            "give one there (-k FRAME=IMAGE), or --unkeyed-cuts continue where a cut is false"
+        )
+    return 0

@@ -1,0 +1,66 @@
+"""The shots of a clip: where its scene changes cut it, and the keyframes each shot holds.
+
+A frame with ``_SceneChangePrev=1`` starts a new shot. A shot can be coloured when it has a
+keyframe at its first frame; with ``unkeyed_cuts="continue"`` a scene change without a keyframe
+does not start a shot (the shot goes on across it), as in :class:`~dvcp_plugin.runtime.state_cache.StateCache`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import vapoursynth as vs
+
+
+@dataclass(frozen=True)
+class Shot:
+    """Frames ``first`` to ``last`` of a clip, and the keyframes among them."""
+
+    first: int
+    last: int
+    keyframes: tuple[int, ...]
+
+    @property
+    def frames(self) -> int:
+        """How many frames the shot has."""
+        return self.last - self.first + 1
+
+    @property
+    def keyed(self) -> bool:
+        """Whether the shot can be coloured: it has a keyframe at its first frame."""
+        return self.first in self.keyframes
+
+
+def scene_changes(clip: vs.VideoNode, in_flight: int) -> list[int]:
+    """The frames after 0 whose ``_SceneChangePrev`` is set (every frame is requested, ``in_flight`` at once)."""
+    return [
+        n for n, frame in enumerate(clip.frames(prefetch=max(1, in_flight)))
+        if n > 0 and frame.props.get("_SceneChangePrev", 0)
+    ]
+
+
+def split_shots(
+    length: int,
+    cuts: Iterable[int],
+    keyframes: Iterable[int],
+    key_at: Callable[[int], bool] | None = None,
+    unkeyed_cuts: str = "error",
+) -> list[Shot]:
+    """The shots of a clip of ``length`` frames cut at ``cuts``, with the keyframes of each.
+
+    A cut where ``key_at`` says a keyframe can be read (a keyframe clip) takes its keyframe there.
+    """
+    keys = set(keyframes)
+    starts = {0}
+    for cut in cuts:
+        if key_at is not None and key_at(cut):
+            keys.add(cut)
+        if cut in keys or unkeyed_cuts == "error":
+            starts.add(cut)
+    firsts = sorted(starts)
+    lasts = [n - 1 for n in firsts[1:]] + [length - 1]
+    return [
+        Shot(first, last, tuple(sorted(k for k in keys if first <= k <= last)))
+        for first, last in zip(firsts, lasts, strict=True)
+    ]

@@ -1,0 +1,99 @@
+"""Dense motion between grey frames, warping by it, and how far it can be trusted.
+
+A motion estimator maps two grey frames ``source`` and ``target`` (B,1,H,W) in [0, 1] to a flow
+(B,2,H,W) in pixels, x then y, such that ``source(p) ≈ target(p + flow(p))``: *backward* motion
+when ``target`` is the earlier frame. :func:`warp` then brings anything aligned with ``target``
+onto ``source``'s grid. The built-in estimator is OpenCV's DIS optical flow; others (learned or
+third-party) implement :class:`MotionEstimator` and register through the plugin hooks.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+DIS_PRESETS: dict[str, int] = {
+    "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+# scales of the hand-made reliability: forward-backward inconsistency in pixels, luma residual
+INCONSISTENCY_SCALE = 1.0
+RESIDUAL_SCALE = 0.1
+
+
+class MotionEstimator(ABC):
+    """Interface: ``estimator(source, target)`` -> flow (B,2,H,W) with source(p) ≈ target(p + flow(p))."""
+
+    @abstractmethod
+    def __call__(self, source: Tensor, target: Tensor) -> Tensor:
+        """The flow from ``source`` to ``target``, both grey (B,1,H,W) in [0, 1]; no gradient."""
+
+
+class DISMotion(MotionEstimator):
+    """OpenCV's DIS optical flow on 8-bit greys; one DIS object per thread (they are not thread-safe)."""
+
+    def __init__(self, preset: str = "medium") -> None:
+        if preset not in DIS_PRESETS:
+            raise ValueError(f"unknown DIS preset {preset!r}; choose one of {', '.join(DIS_PRESETS)}")
+        self.preset = preset
+        self._local = threading.local()
+
+    def _dis(self) -> cv2.DISOpticalFlow:
+        dis = getattr(self._local, "dis", None)
+        if dis is None:
+            dis = self._local.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
+        return dis
+
+    def __call__(self, source: Tensor, target: Tensor) -> Tensor:
+        """DIS flow per batch item, computed on the CPU and returned on ``source``'s device."""
+        a, b = to_u8(source), to_u8(target)
+        dis = self._dis()
+        flows = np.stack([dis.calc(a[i, 0], b[i, 0], None) for i in range(a.shape[0])])
+        return torch.from_numpy(flows).permute(0, 3, 1, 2).to(source.device, torch.float32)
+
+
+def to_u8(grey: Tensor) -> np.ndarray:
+    """Grey (B,1,H,W) in [0, 1] -> uint8 numpy, rounded: what DIS reads."""
+    return (grey.detach().float().clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).cpu().numpy()
+
+
+def resize_flow(flow: Tensor, size: tuple[int, int]) -> Tensor:
+    """A flow (B,2,h,w) resampled to ``size``, its vectors scaled to the new pixel units."""
+    height, width = flow.shape[-2:]
+    if (height, width) == tuple(size):
+        return flow
+    out = F.interpolate(flow, size=size, mode="bilinear", align_corners=False)
+    return torch.cat([out[:, :1] * (size[1] / width), out[:, 1:] * (size[0] / height)], dim=1)
+
+
+def warp(image: Tensor, flow: Tensor) -> Tensor:
+    """``image`` (B,C,H,W) sampled at p + flow(p): bilinear, borders replicated."""
+    batch, _, height, width = flow.shape
+    ys = torch.arange(height, device=flow.device, dtype=flow.dtype).view(1, height, 1)
+    xs = torch.arange(width, device=flow.device, dtype=flow.dtype).view(1, 1, width)
+    grid_x = (xs + flow[:, 0] + 0.5) * (2.0 / width) - 1.0
+    grid_y = (ys + flow[:, 1] + 0.5) * (2.0 / height) - 1.0
+    grid = torch.stack([grid_x, grid_y], dim=-1).to(image.dtype)
+    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
+
+def inconsistency(forward: Tensor, backward: Tensor) -> Tensor:
+    """|f(p) + b(p + f(p))| in pixels (B,1,H,W): 0 where the two flows agree, large at occlusions."""
+    return (forward + warp(backward, forward)).norm(dim=1, keepdim=True)
+
+
+def reliability(grey: Tensor, warped_grey: Tensor, disagreement: Tensor) -> Tensor:
+    """How far a motion-compensated estimate can be trusted, in [0, 1] (B,1,H,W).
+
+    High where the forward and backward motion agree (``disagreement`` in pixels) and the warped
+    grey matches the grey of the frame itself.
+    """
+    residual = (grey - warped_grey).abs()
+    return torch.exp(-((disagreement / INCONSISTENCY_SCALE) ** 2) - (residual / RESIDUAL_SCALE) ** 2)

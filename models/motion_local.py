@@ -1,0 +1,77 @@
+"""Motion-compensated local stage: warp the previous colours by dense motion, then correct them per pixel.
+
+The previous frame's chroma is first warped by the backward motion G(k)→G(k-1); the paper's
+per-pixel separable kernels (short ones: they correct what the motion got wrong, sub-pixel error,
+edges, occlusion boundaries, instead of having to reach the motion itself) are then applied to the
+warped chroma. The kernels are predicted from G(k), the warped G(k-1), their residual and the
+forward–backward inconsistency of the motion. With centred delta kernels the stage is exactly
+optical-flow propagation, which is where an untrained stage starts.
+
+Motion is estimated at the motion resolution (:class:`~dvcp_plugin.models.resolution.Grey`) and
+resampled to the working resolution; the reverse motion, used only to check consistency, is
+estimated at the working resolution. The stage also returns a per-pixel reliability (consistent
+motion and matching luma), which the refine stage receives.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from dvcp_plugin.models.local import LocalPlan, kernel_head
+from dvcp_plugin.models.motion import MotionEstimator, inconsistency, reliability, resize_flow, warp
+from dvcp_plugin.models.resolution import Grey
+from dvcp_plugin.models.sepconv import per_pixel_separable_conv
+from dvcp_plugin.models.unet import HalfResolutionUNet
+
+_CENTRE_WEIGHT = 0.995  # untrained kernels: nearly a delta, so the stage starts as flow propagation
+_HEAD_WEIGHT_SCALE = 0.05
+_RESIDUAL_GAIN = 4.0  # luma residuals are small; scale them to the range of the other inputs
+
+
+def motion_inputs(grey: Tensor, warped_grey: Tensor, disagreement: Tensor) -> Tensor:
+    """The kernel network's input (B,4,h,w): grey, warped grey, |residual|, log(1 + inconsistency)."""
+    residual = (grey - warped_grey).abs() * _RESIDUAL_GAIN
+    return torch.cat([grey - 0.5, warped_grey - 0.5, residual, torch.log1p(disagreement)], dim=1)
+
+
+class MotionCompensatedPropagation(nn.Module):
+    """Carry the previous chroma along dense motion, then refine it with per-pixel separable kernels."""
+
+    def __init__(
+        self,
+        motion: MotionEstimator,
+        kernel_size: int = 7,
+        stem: int = 16,
+        widths: tuple[int, ...] = (24, 32, 48),
+    ) -> None:
+        super().__init__()
+        self.motion = motion
+        self.kernel_size = kernel_size
+        self.body = HalfResolutionUNet(4, stem, tuple(widths))
+        self.vertical_head = kernel_head(stem, kernel_size, _CENTRE_WEIGHT, _HEAD_WEIGHT_SCALE)
+        self.horizontal_head = kernel_head(stem, kernel_size, _CENTRE_WEIGHT, _HEAD_WEIGHT_SCALE)
+
+    def plan(self, prev: Grey, cur: Grey) -> LocalPlan:
+        """Motion, kernels and reliability of the current frame from the two greys."""
+        size = (cur.work.shape[-2], cur.work.shape[-1])
+        with torch.no_grad():
+            backward = resize_flow(self.motion(cur.motion, prev.motion), size).to(cur.work.dtype)
+            forward = self.motion(prev.work, cur.work).to(cur.work.dtype)
+            disagreement = inconsistency(backward, forward)
+        warped_grey = warp(prev.work, backward)
+        features = self.body(motion_inputs(cur.work, warped_grey, disagreement))
+        vertical = torch.softmax(self.vertical_head(features), dim=1)
+        horizontal = torch.softmax(self.horizontal_head(features), dim=1)
+        trust = reliability(cur.work, warped_grey, disagreement)
+        return LocalPlan(vertical, horizontal, trust, backward)
+
+    def apply(self, plan: LocalPlan, chroma_prev: Tensor) -> Tensor:
+        """The current chroma (B,2,h,w): the previous chroma warped, then convolved per pixel."""
+        assert plan.flow is not None
+        return per_pixel_separable_conv(warp(chroma_prev, plan.flow), plan.vertical, plan.horizontal)
+
+    def forward(self, prev: Grey, cur: Grey, chroma_prev: Tensor) -> tuple[Tensor, Tensor]:
+        """(chroma, reliability) of the current frame: :meth:`plan` then :meth:`apply`."""
+        plan = self.plan(prev, cur)
+        return self.apply(plan, chroma_prev), plan.reliability
