@@ -32,7 +32,6 @@ from ..errors import DvcpError
 from ..media.frame_writer import VideoFile, write_video
 from ..media.frames import image_files
 from ..media.paths import OutputError
-from ..media.render import Progress
 from ..media.sources import open_video
 from .work import Part, Reel, Result
 
@@ -94,9 +93,7 @@ def recorded_part(part: Part, settings: Mapping[str, Any], names: Sequence[str],
     return all((part.reel / f"{name}{suffix}").is_file() for name in names)
 
 
-def assemble(
-    reel: Reel, settings: Mapping[str, Mapping[str, Any]], overwrite: bool = False, progress: Progress | None = None
-) -> Result:
+def assemble(reel: Reel, settings: Mapping[str, Mapping[str, Any]], overwrite: bool = False) -> Result:
     """Put the coloured parts of ``reel`` together, in order, into its output (see the module doc).
 
     ``settings`` are the parts' run settings by span (for a frame folder's record). Errors are
@@ -106,7 +103,7 @@ def assemble(
     name = f"{reel.output.name} (reassembly)"
     try:
         if is_video(reel.output):
-            written = _assemble_video(reel, overwrite, progress)
+            written = _assemble_video(reel, overwrite)
         else:
             written = _assemble_folder(reel, settings, overwrite)
     except (DvcpError, vs.Error) as exc:
@@ -132,7 +129,6 @@ def _assemble_folder(reel: Reel, settings: Mapping[str, Mapping[str, Any]], over
     return moved
 
 
-def _assemble_video(reel: Reel, overwrite: bool, progress: Progress | None) -> int:
+def _assemble_video(reel: Reel, overwrite: bool) -> int:
     clip = vs.core.std.Splice([open_video(part.output).clip for part in reel.parts])
-    video = VideoFile(reel.output, clip_fps(clip), reel.ffmpeg_args)
-    return write_video(clip, video, overwrite, progress=progress)
+    return write_video(clip, VideoFile(reel.output, clip_fps(clip), reel.ffmpeg_args), overwrite)
