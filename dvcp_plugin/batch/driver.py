@@ -182,8 +182,7 @@ class _Run:
         planned = self.planned[shot]
         if part is not None:
             return actor.colour.remote(planned.parts[part], self.overwrite)
-        settings = {p.span: r.settings for p, r in zip(planned.parts, self.results[shot]) if r and r.settings}
-        return actor.assemble.remote(planned.reel, settings, self.overwrite)
+        return actor.assemble.remote(planned.reel, self.overwrite)
 
     def _name(self, shot: int, part: int | None) -> str:
         planned = self.planned[shot]

@@ -6,9 +6,10 @@ resumes like any shot: ``OUTPUT/.dvcp-parts/FIRST-LAST/`` for a reel written as 
 part is coloured the reel is reassembled, in order:
 
 - frame folder: each part's frames are moved into the reel's folder (one rename each) and the part
-  is recorded, with the settings that made it, in the folder's ``.dvcp-reel.json``. A rerun skips
-  a recorded part whose frames are all there and refuses one recorded with other settings (or a
-  recorded part the cuts no longer make) unless told to overwrite.
+  is recorded in the folder's ``.dvcp-reel.json`` with what its own frame folder recorded: the
+  settings that made it and each frame's size and SHA-256. A rerun skips a recorded part whose
+  frames all still match their records, colours again one that does not, and refuses one recorded
+  with other settings (or a recorded part the cuts no longer make) unless told to overwrite.
 - video: the parts are read back and written one after another into the reel's file as ``dvcp
   colorize`` writes a video; a rerun skips a reel whose file exists.
 
@@ -22,6 +23,7 @@ import os
 import shutil
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from ..commands.colorize import clip_fps, is_video
 from ..errors import DvcpError
 from ..media.frame_writer import VideoFile, write_video
 from ..media.frames import image_files
+from ..media.manifest import FrameRecord, RunRecord, describe_changes, write_atomically
 from ..media.paths import OutputError
 from ..media.sources import open_video
 from .work import Part, Reel, Result
@@ -53,7 +56,7 @@ def part_output(reel_output: Path, first: int, last: int) -> Path:
 
 
 def read_ledger(reel_output: Path) -> dict[str, Any]:
-    """The parts recorded in a reel folder: ``{"FIRST-LAST": settings}`` (empty when none)."""
+    """The parts recorded in a reel folder by span, ``{"FIRST-LAST": {"settings", "frames"}}`` (empty if none)."""
     try:
         data = json.loads((reel_output / LEDGER).read_text())
     except (OSError, ValueError):
@@ -62,10 +65,15 @@ def read_ledger(reel_output: Path) -> dict[str, Any]:
 
 
 def _write_ledger(reel_output: Path, ledger: Mapping[str, Any]) -> None:
-    path = reel_output / LEDGER
-    tmp = path.with_name(f"{path.name}.partial")
-    tmp.write_text(json.dumps(dict(ledger), indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    write_atomically(reel_output / LEDGER, json.dumps(dict(ledger), indent=2, sort_keys=True) + "\n")
+
+
+def _frame_records(entry: Mapping[str, Any]) -> dict[str, FrameRecord]:
+    """A ledger entry's frame records by file name (none when they cannot be read)."""
+    try:
+        return {record.name: record for record in (FrameRecord(**frame) for frame in entry["frames"])}
+    except (KeyError, TypeError):
+        return {}
 
 
 def stale_spans(reel_output: Path, spans: Sequence[str]) -> list[str]:
@@ -76,28 +84,32 @@ def stale_spans(reel_output: Path, spans: Sequence[str]) -> list[str]:
 
 
 def recorded_part(part: Part, settings: Mapping[str, Any], names: Sequence[str], suffix: str) -> bool:
-    """Whether ``part``'s frames are all in its reel's folder, recorded with ``settings``.
+    """Whether ``part``'s frames are all in its reel's folder as recorded there, made with ``settings``.
 
-    A part recorded with other settings is an :class:`OutputError`.
+    A part recorded with other settings is an :class:`OutputError` naming what changed.
     """
     assert part.reel is not None
-    recorded = read_ledger(part.reel).get(part.span)
-    if recorded is None:
+    entry = read_ledger(part.reel).get(part.span)
+    if not isinstance(entry, dict):
         return False
-    if recorded != settings:
-        changed = sorted(key for key in {*recorded, *settings} if recorded.get(key) != settings.get(key))
+    changes = describe_changes(entry.get("settings") or {}, settings)
+    if changes:
         raise OutputError(
-            f"{part.reel} holds frames {part.span} made with other settings ({', '.join(changed)} differ); "
+            f"{part.reel} holds frames {part.span} made with other settings ({'; '.join(changes)}); "
             "use --overwrite to replace them, or another folder"
         )
-    return all((part.reel / f"{name}{suffix}").is_file() for name in names)
+    records = _frame_records(entry)
+    for name in names:
+        record = records.get(f"{name}{suffix}")
+        if record is None or not record.matches(part.reel / record.name):
+            return False
+    return True
 
 
-def assemble(reel: Reel, settings: Mapping[str, Mapping[str, Any]], overwrite: bool = False) -> Result:
+def assemble(reel: Reel, overwrite: bool = False) -> Result:
     """Put the coloured parts of ``reel`` together, in order, into its output (see the module doc).
 
-    ``settings`` are the parts' run settings by span (for a frame folder's record). Errors are
-    reported in the result, whose ``written`` counts the frames moved or written.
+    Errors are reported in the result, whose ``written`` counts the frames moved or written.
     """
     started = time.monotonic()
     name = f"{reel.output.name} (reassembly)"
@@ -105,14 +117,14 @@ def assemble(reel: Reel, settings: Mapping[str, Mapping[str, Any]], overwrite: b
         if is_video(reel.output):
             written = _assemble_video(reel, overwrite)
         else:
-            written = _assemble_folder(reel, settings, overwrite)
+            written = _assemble_folder(reel, overwrite)
     except (DvcpError, vs.Error) as exc:
         return Result(name, "failed", seconds=time.monotonic() - started, error=str(exc).strip())
     shutil.rmtree(staging(reel.output), ignore_errors=True)
     return Result(name, "done", written, written, seconds=time.monotonic() - started)
 
 
-def _assemble_folder(reel: Reel, settings: Mapping[str, Mapping[str, Any]], overwrite: bool) -> int:
+def _assemble_folder(reel: Reel, overwrite: bool) -> int:
     ledger = read_ledger(reel.output)
     if overwrite:
         ledger = {span: made for span, made in ledger.items() if span in {p.span for p in reel.parts}}
@@ -120,10 +132,12 @@ def _assemble_folder(reel: Reel, settings: Mapping[str, Mapping[str, Any]], over
     for part in reel.parts:
         if not part.output.is_dir():
             continue  # recorded by an earlier run
+        record = RunRecord(part.output)
+        frames = [asdict(frame) for _, frame in sorted(record.recorded_frames().items())]
+        ledger[part.span] = {"settings": record.recorded_settings(), "frames": frames}
         for frame in image_files(part.output):
             os.replace(frame, reel.output / frame.name)
             moved += 1
-        ledger[part.span] = dict(settings[part.span])
         _write_ledger(reel.output, ledger)
         shutil.rmtree(part.output)
     return moved

@@ -11,7 +11,7 @@ from ..errors import DvcpError
 from ..media.frame_writer import FrameFolder
 from ..media.render import Progress
 from ..media.sources import open_input
-from .reels import recorded_part
+from .reels import read_ledger, recorded_part
 from .work import Part, Result
 
 
@@ -24,7 +24,7 @@ def colour_part(part: Part, overwrite: bool = False, progress: Progress | None =
     called with each frame written.
     """
     started = time.monotonic()
-    frames, settings = 0, None
+    frames = 0
     try:
         source = open_input(part.input, part.fps)
         if part.frames is not None:
@@ -33,14 +33,12 @@ def colour_part(part: Part, overwrite: bool = False, progress: Progress | None =
         if is_video(part.output) and part.output.exists() and not overwrite:
             return Result(part.name, "skipped", frames, kept=frames, seconds=time.monotonic() - started)
         sink = output_sink(source, part.output, part.suffix, part.ffmpeg_args)
-        if part.reel is not None and isinstance(sink, FrameFolder):  # recorded in its reel's folder
-            settings = run_settings(source, part.keyframes, part.options)
-            if not overwrite and recorded_part(part, settings, source.names, sink.suffix):
-                seconds = time.monotonic() - started
-                return Result(part.name, "skipped", frames, kept=frames, seconds=seconds, settings=settings)
-        resume = colorize_into(
-            source, part.keyframes, sink, part.options, overwrite=overwrite, settings=settings, progress=progress,
-        )
+        if isinstance(sink, FrameFolder) and part.reel is not None and not overwrite:
+            if part.span in read_ledger(part.reel):  # coloured and moved into its reel by an earlier run
+                settings = run_settings(source, part.keyframes, part.options)
+                if recorded_part(part, settings, source.names, sink.suffix):
+                    return Result(part.name, "skipped", frames, kept=frames, seconds=time.monotonic() - started)
+        resume = colorize_into(source, part.keyframes, sink, part.options, overwrite=overwrite, progress=progress)
     except (DvcpError, vs.Error) as exc:
         return Result(part.name, "failed", frames, seconds=time.monotonic() - started, error=str(exc).strip())
     except Exception as exc:  # noqa: BLE001 - anything else is still this shot's failure, reported with it
@@ -48,4 +46,4 @@ def colour_part(part: Part, overwrite: bool = False, progress: Progress | None =
         return Result(part.name, "failed", frames, seconds=time.monotonic() - started, error=error)
     written = len(resume.todo)
     status = "done" if written else "skipped"
-    return Result(part.name, status, frames, written, resume.kept, time.monotonic() - started, settings=settings)
+    return Result(part.name, status, frames, written, resume.kept, time.monotonic() - started)

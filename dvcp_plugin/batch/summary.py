@@ -68,7 +68,6 @@ def shot_record(planned: PlannedShot, results: Sequence[Result] = (), assembly: 
 
 def _part_json(result: Result) -> dict[str, Any]:
     data = asdict(result)
-    del data["settings"]
     data["seconds"] = round(result.seconds, 3)
     return data
 

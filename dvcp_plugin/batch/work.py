@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
 
 from ..commands.colorize import Options
 
@@ -54,4 +53,3 @@ class Result:
     kept: int = 0  # frames kept from an earlier run
     seconds: float = 0.0
     error: str | None = None
-    settings: dict[str, Any] | None = None  # a reel part's run settings, recorded when it is reassembled

@@ -9,8 +9,6 @@ restarted it): a way to watch Ray retry the shot on a restarted worker.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from typing import Any
 
 import ray
 import vapoursynth as vs
@@ -55,9 +53,9 @@ class ShotWorker:
             pass  # colouring meets the same error and reports it as `dvcp colorize` words it
         return colour_part(part, overwrite, self._frame_written)
 
-    def assemble(self, reel: Reel, settings: Mapping[str, Mapping[str, Any]], overwrite: bool = False) -> Result:
+    def assemble(self, reel: Reel, overwrite: bool = False) -> Result:
         """Reassemble ``reel`` from its coloured parts (see :func:`.reels.assemble`)."""
-        return assemble(reel, settings, overwrite)
+        return assemble(reel, overwrite)
 
     def _frame_written(self, n: int) -> None:
         self._frames += 1

@@ -244,14 +244,13 @@ def output_sink(
 
 def colorize_into(
     source: Source, keys: Mapping[int, Path], sink: FrameFolder | VideoFile, options: Options, *,
-    overwrite: bool = False, settings: Mapping[str, Any] | None = None, description: str | None = None,
-    progress: Progress | None = None,
+    overwrite: bool = False, description: str | None = None, progress: Progress | None = None,
 ) -> Resume:
     """Colour ``source`` into ``sink`` as ``dvcp colorize`` does; the frames written and kept.
 
-    A frame folder resumes under its record (``settings``: the :func:`run_settings`, when the
-    caller has them already); a video file is written whole, every frame listed as to do.
-    ``description`` labels a progress bar on stderr; ``progress`` is told of each frame written.
+    A frame folder resumes under its record (:func:`run_settings`); a video file is written whole,
+    every frame listed as to do. ``description`` labels a progress bar on stderr; ``progress`` is
+    told of each frame written.
     """
     try:
         if isinstance(sink, VideoFile):
@@ -259,7 +258,7 @@ def colorize_into(
             write_video(node, sink, overwrite, description=description, progress=progress)
             return Resume(todo=list(range(node.num_frames)))
         node = colorize_node(source, keys, folder_format(source), options)
-        settings = run_settings(source, keys, options) if settings is None else settings
+        settings = run_settings(source, keys, options)
         return write_frames(node, sink, settings, overwrite, description=description, progress=progress)
     except RenderError as exc:
         raise DvcpError(_without_function(str(exc))) from None

@@ -156,6 +156,25 @@ def test_a_rerun_skips_finished_shots_and_resumes_unfinished_ones(archive):
     assert {p.name: p.stat().st_mtime_ns for p in (root / "out/reel").glob("*.png")} == reel_before
 
 
+def test_a_reel_part_with_a_changed_frame_is_coloured_again_and_the_others_are_kept(archive):
+    root, jobs, _, _ = archive
+    reel = root / "out/reel"
+    before = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in reel.glob("*.png")}
+    (reel / "f0004.png").write_bytes(before["f0004.png"][1][:100])  # truncated, still under its name
+
+    assert batch(jobs) == 1  # the two bad shots still fail
+    shot = summary(root / "jobs.summary.json")["reel"]
+    assert (shot["status"], shot["written"], shot["kept"]) == ("done", 3, FRAMES - 3)
+    assert [(p["name"], p["status"]) for p in shot["parts"]] == [
+        ("reel [0-2]", "skipped"), ("reel [3-5]", "done"), ("reel [6-7]", "skipped"), ("reel (reassembly)", "done"),
+    ]
+    after = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in reel.glob("*.png")}
+    assert {name: data for name, (_, data) in after.items()} == {name: data for name, (_, data) in before.items()}
+    for name in ("f0000.png", "f0001.png", "f0002.png", "f0006.png", "f0007.png"):
+        assert after[name][0] == before[name][0], name  # the parts that matched their record stay as they were
+    assert not (reel / ".dvcp-parts").exists()
+
+
 @needs_ffmpeg
 def test_video_in_and_out_with_cuts_is_one_video_of_the_parts_in_order(tmp_path, weights, core):
     colour = write_shot(tmp_path / "grey", FRAMES, seed=7)
