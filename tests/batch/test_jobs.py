@@ -46,6 +46,8 @@ device = "cuda"
 fps = "24000/1001"
 ffmpeg_args = "-c:v libx264 -crf 12"
 suffix = ".tif"
+unkeyed_cuts = "continue"
+stage_options = { global = { imagenet_weights = "/models/resnet18.pth" } }
 """)
     monkeypatch.chdir(tmp_path)  # not the jobs file's folder
     a, b = read_jobs(Path("archive/jobs.toml"), device="cuda")
@@ -61,6 +63,9 @@ suffix = ".tif"
     assert b.options.device == "cuda" and b.options.half and b.options.chroma_scale == 0.25  # ... not a shot's own
     assert b.options.weights == base / "w/archive.pt"
     assert (b.fps, b.ffmpeg_args, b.suffix) == (Fraction(24000, 1001), "-c:v libx264 -crf 12", ".tif")
+    assert b.options.unkeyed_cuts == "continue" and a.options.unkeyed_cuts == "error"
+    assert b.options.stage_options == {"global": {"imagenet_weights": "/models/resnet18.pth"}}
+    assert a.options.stage_options is None
     assert "jobs.toml: shot 2 (b)" in b.label
 
 
@@ -123,6 +128,9 @@ keyframes = { 0 = "key.png" }
         (f"[[shot]]{GOOD}chroma_scale = 2", "chroma_scale must be in (0, 1]"),
         (f"[[shot]]{GOOD}suffix = '.bmp'", "suffix must be one of .png, .tif"),
         (f"[[shot]]{GOOD}fps = 'fast'", "fps 'fast' is not a frame rate"),
+        (f"[[shot]]{GOOD}unkeyed_cuts = 'skip'", "unkeyed_cuts must be 'error' or 'continue'"),
+        (f"[[shot]]{GOOD}stage_options = 'resnet18'", "stage_options must be a table of options per stage kind"),
+        (f"[[shot]]{GOOD}stage_options = {{ colour = {{ a = 1 }} }}", "stage_options unknown stage kind(s) colour"),
         ("[[shot]]\ninput = 'reel'\noutput = 'out'\nkeyframes = { first = 'key.png' }", "keyframe 'first' is not a frame number"),
         ("[[shot]]\ninput = 'reel'\noutput = 'out'\nkeyframes = []", "keyframes must be a table"),
         ("[[shot]]\ninput = 3\noutput = 'out'\nkeyframes = { 0 = 'key.png' }", "input must be a non-empty string"),

@@ -1,4 +1,4 @@
-"""One part on its own (no Ray): what its reel's folder records, and when a rerun may keep it."""
+"""One part on its own (no Ray): what its output and its reel's folder record, and when a rerun may keep it."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from dvcp_plugin.batch.reels import LEDGER, assemble, part_output
 from dvcp_plugin.batch.shots import colour_part
 from dvcp_plugin.batch.work import Part, Reel
 from dvcp_plugin.commands.colorize import Options, run_settings
+from dvcp_plugin.filters.images import write_image
 from dvcp_plugin.media.sources import open_input
+from dvcp_plugin.models.color import grey_u8
 
 
 def test_a_reel_folder_records_each_part_and_refuses_a_part_made_with_other_settings(tmp_path, weights):
@@ -33,3 +35,20 @@ def test_a_reel_folder_records_each_part_and_refuses_a_part_made_with_other_sett
     refused = colour_part(other_key)
     assert refused.status == "failed"
     assert f"{reel_output} holds frames 000002-000005 made with other settings (keyframes differ)" in refused.error
+
+
+def test_a_range_of_a_frame_folder_is_known_by_its_own_frames(tmp_path, weights):
+    colour = write_shot(tmp_path / "shot", 6, seed=6)
+    part = Part(
+        name="shot [1-3]", input=tmp_path / "shot", frames=(1, 3), output=tmp_path / "out",
+        keyframes={0: write_key(tmp_path / "k1.png", colour[1])}, options=Options(weights=weights),
+    )
+    assert (colour_part(part).status, colour_part(part).status) == ("done", "skipped")
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["f0001.png", "f0002.png", "f0003.png"]
+
+    write_image(tmp_path / "shot" / "f0005.png", grey_u8(colour[0]))  # outside the range: not this shot's input
+    kept = colour_part(part)
+    assert (kept.status, kept.kept) == ("skipped", 3)
+    write_image(tmp_path / "shot" / "f0002.png", grey_u8(colour[0]))  # inside: the frames would mix two inputs
+    refused = colour_part(part)
+    assert refused.status == "failed" and "the input differs: f0002.png changed" in refused.error
