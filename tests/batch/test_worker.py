@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 from batch_archive import write_key, write_shot
 
 from dvcp_plugin.batch.work import Part
@@ -11,6 +14,7 @@ from dvcp_plugin.runtime import engine
 
 
 def test_a_worker_reads_the_weights_once_for_all_its_shots(tmp_path, weights, monkeypatch):
+    weights = Path(shutil.copy(weights, tmp_path / "w.pt"))  # a file of its own: no other test's engine has its key
     reads = []
     load_weights = engine.load_weights
     monkeypatch.setattr(engine, "load_weights", lambda path: reads.append(path) or load_weights(path))
