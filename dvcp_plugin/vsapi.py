@@ -93,11 +93,16 @@ def _stage_options(options: StageOptions) -> str:
         raise FilterError(f"stage_options holds a value that is not a number, text or path: {exc}") from None
 
 
-def _engine_key(
+def engine_key_of(
     device: str, half: bool, local_stage: str | None, global_stage: str | None,
     refine_stage: str | None, weights: str | os.PathLike[str] | None, chroma_scale: float | None,
     stage_options: StageOptions = None, threads: int | None = None,
 ) -> EngineKey:
+    """The key of the engine that :func:`colorize`'s options make (the weights known by their content).
+
+    A bad option is a :class:`FilterError`; a holder of an engine (a batch worker) keeps the engine
+    of this key alive across clips.
+    """
     if chroma_scale is not None:
         chroma_scale = _positive_number("chroma_scale", chroma_scale)
         if chroma_scale > 1:
@@ -139,7 +144,7 @@ def _stage(function: str, field: str, clip: vs.VideoNode, keyframes: Any, **opti
         if isinstance(checkpoint_interval, bool) or not isinstance(checkpoint_interval, int) or checkpoint_interval < 1:
             raise FilterError(f"checkpoint_interval={checkpoint_interval!r} must be a positive integer")
         _unkeyed_cuts(unkeyed_cuts)
-        engine_key = _engine_key(
+        engine_key = engine_key_of(
             opt["device"], opt["half"], opt["local_stage"], opt["global_stage"], opt["refine_stage"],
             opt["weights"], opt["chroma_scale"], opt["stage_options"], opt["threads"],
         )
@@ -288,7 +293,7 @@ def _stateless_refine(
     weights: str | os.PathLike[str] | None, chroma_scale: float | None, stage_options: StageOptions,
     threads: int | None,
 ) -> vs.VideoNode:
-    engine_key = _engine_key(
+    engine_key = engine_key_of(
         device, half, local_stage, global_stage, refine_stage, weights, chroma_scale, stage_options, threads
     )
     working = _matrix(clip, matrix)
