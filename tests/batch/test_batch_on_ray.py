@@ -175,6 +175,43 @@ def test_a_reel_part_with_a_changed_frame_is_coloured_again_and_the_others_are_k
     assert not (reel / ".dvcp-parts").exists()
 
 
+def test_shots_and_reel_parts_with_keyframes_anywhere_equal_dvcp_colorize(tmp_path, weights):
+    colour = write_shot(tmp_path / "grey", FRAMES, seed=5)
+    for k in (2, 4, FRAMES - 1):
+        write_key(tmp_path / f"k{k}.png", colour[k])
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(f"""
+[defaults]
+weights = "{weights}"
+
+[[shot]]
+input = "grey"
+output = "both-ways"
+keyframes = {{ 2 = "k2.png", {FRAMES - 1} = "k{FRAMES - 1}.png" }}
+
+[[shot]]
+input = "grey"
+output = "reel"
+cuts = [4]
+keyframes = {{ 2 = "k2.png", {FRAMES - 1} = "k{FRAMES - 1}.png" }}
+""")
+    assert batch(jobs) == 0
+    # several keyframes in one shot, none at its first frame: as dvcp colorize colours it
+    colorize(tmp_path / "grey", {2: tmp_path / "k2.png", FRAMES - 1: tmp_path / f"k{FRAMES - 1}.png"},
+             tmp_path / "reference", weights)
+    assert frames(tmp_path / "both-ways").keys() == frames(tmp_path / "reference").keys()
+    for name, expected in frames(tmp_path / "reference").items():
+        assert np.array_equal(frames(tmp_path / "both-ways")[name], expected), name
+    # each part of the reel from the keyframe inside it: 0-1 backward and 3 forward from 2, 4-6 backward from 7
+    out = frames(tmp_path / "reel")
+    for first, last, key in ((0, 3, 2), (4, FRAMES - 1, FRAMES - 1)):
+        names = [f"f{k:04d}.png" for k in range(first, last + 1)]
+        cut = copy_frames(tmp_path / "grey", names, tmp_path / f"in{first}")
+        colorize(cut, {key - first: tmp_path / f"k{key}.png"}, tmp_path / f"part{first}", weights)
+        for name, expected in frames(tmp_path / f"part{first}").items():
+            assert np.array_equal(out[name], expected), name
+
+
 @needs_ffmpeg
 def test_video_in_and_out_with_cuts_is_one_video_of_the_parts_in_order(tmp_path, weights, core):
     colour = write_shot(tmp_path / "grey", FRAMES, seed=7)
