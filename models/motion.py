@@ -37,7 +37,12 @@ class MotionEstimator(ABC):
 
 
 class DISMotion(MotionEstimator):
-    """OpenCV's DIS optical flow on 8-bit greys; one DIS object per thread (they are not thread-safe)."""
+    """OpenCV's DIS optical flow on 8-bit greys.
+
+    One DIS object per thread (they are not thread-safe) and per image size: an object that has
+    seen another size returns slightly different flow, so a frame's flow would depend on which
+    frames the thread computed before it.
+    """
 
     def __init__(self, preset: str = "medium") -> None:
         if preset not in DIS_PRESETS:
@@ -45,16 +50,16 @@ class DISMotion(MotionEstimator):
         self.preset = preset
         self._local = threading.local()
 
-    def _dis(self) -> cv2.DISOpticalFlow:
-        dis = getattr(self._local, "dis", None)
-        if dis is None:
-            dis = self._local.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
-        return dis
+    def _dis(self, size: tuple[int, int]) -> cv2.DISOpticalFlow:
+        objects: dict[tuple[int, int], cv2.DISOpticalFlow] = self._local.__dict__.setdefault("objects", {})
+        if size not in objects:
+            objects[size] = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
+        return objects[size]
 
     def __call__(self, source: Tensor, target: Tensor) -> Tensor:
         """DIS flow per batch item, computed on the CPU and returned on ``source``'s device."""
         a, b = to_u8(source), to_u8(target)
-        dis = self._dis()
+        dis = self._dis((a.shape[-2], a.shape[-1]))
         flows = np.stack([dis.calc(a[i, 0], b[i, 0], None) for i in range(a.shape[0])])
         return torch.from_numpy(flows).permute(0, 3, 1, 2).to(source.device, torch.float32)
 

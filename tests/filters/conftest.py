@@ -82,15 +82,29 @@ def key_image(seed: int = 0, height: int = HEIGHT, width: int = WIDTH) -> np.nda
     return np.clip(image + ramp, 0, 255).astype(np.uint8)
 
 
-@pytest.fixture(scope="session")
-def weights(tmp_path_factory) -> Path:
+PAPER_STAGES = {"local": "sepconv", "global": "compact", "refine": "fcn"}
+
+
+def _changing_refine_weights(folder: Path, names: dict[str, str] | None = None) -> Path:
     """Untrained weights whose refine stage does change its input (its zero head is randomised)."""
-    data = untrained_weights(seed=0)
+    data = untrained_weights(seed=0, names=names)
     head = data["stages"]["refine"]["state"]
     gen = torch.Generator().manual_seed(1)
     head["head.weight"] = torch.randn(head["head.weight"].shape, generator=gen) * 0.01
     head["head.bias"] = torch.full_like(head["head.bias"], 0.01)
-    return save_weights(tmp_path_factory.mktemp("weights") / "dvcp-test.pt", data)
+    return save_weights(folder / "dvcp-test.pt", data)
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    """Untrained default stages whose refine stage changes its input."""
+    return _changing_refine_weights(tmp_path_factory.mktemp("weights"))
+
+
+@pytest.fixture(scope="session")
+def paper_weights(tmp_path_factory) -> Path:
+    """Untrained paper-style stages (sepconv, compact, fcn) whose refine stage changes its input."""
+    return _changing_refine_weights(tmp_path_factory.mktemp("paper-weights"), PAPER_STAGES)
 
 
 @pytest.fixture

@@ -100,9 +100,9 @@ def _weights_with_local_options(tmp_path, options):
 BAD_OPTIONS = [
     ({"global_stage": "resnet18"}, r"cannot build the global stage 'resnet18': ImageNet weights for ResNet-18 not found"),
     ({"weights": "odd-options.pt"},
-     r"the local stage 'sepconv' does not take the options \{'colour': 3\} \(weights file .*odd-options\.pt\)"),
+     r"the local stage 'mcsepconv' does not take the options \{'colour': 3\} \(weights file .*odd-options\.pt\)"),
     ({"stage_options": {"refine": {"colour": 1}}},
-     r"the refine stage 'fcn' does not take the options \{'colour': 1\} \(stage_options\)"),
+     r"the refine stage 'fusion' does not take the options \{'colour': 1\} \(stage_options\)"),
     ({"stage_options": {"colour": {}}}, r"stage_options has unknown stage kind\(s\) colour"),
     ({"chroma_scale": "abc"}, r"chroma_scale='abc' must be a positive finite number"),
     ({"chroma_scale": 0}, r"chroma_scale=0 must be a positive finite number"),

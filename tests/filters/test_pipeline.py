@@ -51,7 +51,9 @@ def test_composed_stages_compute_each_frame_once_and_equal_colorize(make_clip, k
     assert any(not np.array_equal(f[1], l[1]) for f, l in zip(final_frames, local_frames))
 
 
-def test_refine_of_other_nodes_runs_the_refine_stage_on_their_frames(make_clip, key_image, opts, planes):
+def test_refine_of_other_nodes_runs_the_refine_stage_on_their_frames(make_clip, key_image, paper_weights, planes):
+    # the paper's refine stage: it needs no reliability, which refine() of other nodes cannot know
+    opts = {"weights": str(paper_weights), "threads": 1}
     clip, keys = make_clip(length=LENGTH), {0: key_image()}
     local = dvcp_plugin.local_propagate(clip, keys, format=vs.YUV444PS, **opts)
     glob = dvcp_plugin.global_match(clip, keys, format=vs.YUV444PS, **opts)

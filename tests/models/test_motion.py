@@ -55,6 +55,22 @@ def test_dis_flow_points_from_the_later_frame_to_where_it_was():
     assert flow[0, 1][INNER[1:]].abs().median().item() < 0.2
 
 
+def test_dis_flow_of_a_pair_does_not_depend_on_what_the_estimator_computed_before():
+    # a frame's motion must not depend on request order; the local stage and the key anchoring
+    # ask one estimator for flows at two sizes, interleaved
+    rng = np.random.RandomState(0)
+
+    def pair(height: int, width: int, shift: int) -> tuple[torch.Tensor, torch.Tensor]:
+        image = cv2.GaussianBlur(rng.uniform(0, 1, (height, width)).astype(np.float32), (5, 5), 1.5)
+        moved = np.roll(image, shift, axis=1)
+        return torch.from_numpy(image)[None, None], torch.from_numpy(moved)[None, None]
+
+    pairs = [pair(48, 64, i % 4) for i in range(6)] + [pair(24, 32, 1) for _ in range(3)]
+    used = DISMotion("medium")
+    for a, b in pairs + pairs[::-1]:
+        assert torch.equal(used(a, b), DISMotion("medium")(a, b))
+
+
 def test_warp_is_opencv_remap_with_replicated_borders():
     generator = torch.Generator().manual_seed(0)
     image = torch.rand(1, 2, 20, 30, generator=generator)

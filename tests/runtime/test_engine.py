@@ -112,5 +112,5 @@ def test_weights_that_do_not_fit_the_network_are_a_clear_error(tmp_path):
         seed=0, options={"local": {"kernel_size": 7}}
     )["stages"]["local"]["state"]
     path = save_weights(tmp_path / "mismatched.pt", data)
-    with pytest.raises(WeightsError, match="local stage 'sepconv' weights do not fit"):
+    with pytest.raises(WeightsError, match="local stage 'mcsepconv' weights do not fit"):
         Engine(EngineConfig(weights=path))
