@@ -99,3 +99,15 @@ def test_filter_frames_equal_the_engines_run_shot(make_clip, key_image, opts, pl
             expected = np.clip(np.rint((chroma * 224 + 128) * 256), 0, 65535)  # limited 16-bit
             got = np.stack(planes(node.get_frame(n))[1:])
             np.testing.assert_array_equal(got, expected, err_msg=f"{field}, frame {n}")
+
+
+
+def test_a_sequential_pass_converts_each_input_frame_once(make_clip, key_image, opts):
+    """Frame n's request brings frame n with it, and frame n-1 was converted for the request before."""
+    out = dvcp_plugin.colorize(make_clip(length=LENGTH), {0: key_image()}, **opts)
+    shared = _pipeline_of(out)
+    converted, luma = [], shared.luma
+    shared.luma = lambda frame: converted.append(frame) or luma(frame)
+    for n in range(LENGTH):
+        out.get_frame(n)
+    assert len(converted) == LENGTH
