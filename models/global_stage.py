@@ -67,7 +67,8 @@ class GlobalMatching(nn.Module):
             stride_ratio=self.extractor.coarse_stride // self.extractor.fine_stride,
         )
         size = (work.shape[-2], work.shape[-1])
-        return _upsample(match.chroma, size), _upsample(match.confidence, size)
+        # matching runs in float32 whatever the precision; the estimates come back in the frame's
+        return _upsample(match.chroma, size).to(work.dtype), _upsample(match.confidence, size).to(work.dtype)
 
     def soft_forward(self, grey: Grey, key: KeyState, temperature: float = 0.05) -> Tensor:
         """Differentiable chroma (B,2,h,w) by soft attention over the keyframe's fine features (training)."""

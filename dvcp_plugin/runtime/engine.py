@@ -120,18 +120,29 @@ class Engine:
             image = image.unsqueeze(0)
         return image
 
+    def _upload(self, image: torch.Tensor) -> torch.Tensor:
+        """(H,W), (C,H,W) or (1,C,H,W) -> (1,C,H,W) float32 on the device (from pinned memory to a GPU)."""
+        image = self._batched(image).float()
+        if self.device.type == "cuda" and not image.is_cuda:
+            return image.pin_memory().to(self.device, non_blocking=True)
+        return image.to(self.device)
+
     def to_working(self, image: torch.Tensor) -> torch.Tensor:
-        """(H,W), (C,H,W) or (1,C,H,W) full-resolution float -> (1,C,h,w) on the device."""
-        image = self._batched(image).to(self.device, self.dtype)
+        """(H,W), (C,H,W) or (1,C,H,W) full-resolution float -> (1,C,h,w) on the device.
+
+        The downscaling runs in float32 whatever the engine's precision; its result is then cast.
+        """
+        image = self._upload(image)
         with torch_threads(self.config.threads):
-            return downscale(image, self.working_size(image.shape[-2], image.shape[-1]))
+            return downscale(image, self.working_size(image.shape[-2], image.shape[-1])).to(self.dtype)
 
     def to_grey(self, grey: torch.Tensor) -> Grey:
         """A full-resolution grey (H,W) -> :class:`Grey` at the working and motion resolutions."""
-        image = self._batched(grey).to(self.device, self.dtype)
+        image = self._upload(grey)
         height, width = image.shape[-2:]
         with torch_threads(self.config.threads):
-            return grey_pyramid(image, self.working_size(height, width), self.motion_size(height, width))
+            pyramid = grey_pyramid(image, self.working_size(height, width), self.motion_size(height, width))
+            return Grey(*(level.to(self.dtype) for level in pyramid))
 
     @torch.inference_mode()
     def prepare_key(self, grey: torch.Tensor, chroma: torch.Tensor) -> KeyState:
