@@ -193,11 +193,18 @@ class Engine:
 
     @staticmethod
     def to_full(chroma: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """Working-resolution (1,C,h,w) -> float32 (C,H,W) on the CPU at the output ``size``."""
+        """Working-resolution (1,C,h,w) -> float32 (C,H,W) on the CPU at the output ``size``.
+
+        From a GPU the result is copied into pinned memory (the fast path back), then waited for.
+        """
         chroma = chroma.float()
         if tuple(chroma.shape[-2:]) != tuple(size):
             chroma = F.interpolate(chroma, size=size, mode="bilinear", align_corners=False)
-        return chroma[0].cpu()
+        if chroma.is_cuda:
+            host = chroma[0].to("cpu", non_blocking=True)
+            torch.cuda.current_stream(chroma.device).synchronize()
+            return host
+        return chroma[0]
 
     def run_shot(self, greys: Iterable[torch.Tensor], key_chroma: torch.Tensor) -> Iterator[StepOutput]:
         """Colour a shot sequentially: the first grey is the keyframe's, ``key_chroma`` its colour.
