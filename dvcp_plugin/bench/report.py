@@ -90,8 +90,8 @@ def _engine_section(rep: dict[str, Any], entries: list[dict[str, Any]]) -> list[
 
 def _filter_section(entries: list[dict[str, Any]]) -> list[str]:
     head = ["input", "scale", "device", "precision", "threads", "sequential", "fps", "CPU ms", "engine alone",
-            "engine fps", "filter / engine", "filter adds", "in flight", "fps (in flight)", "peak RSS MiB",
-            "peak GPU MiB"]
+            "engine fps", "engine CPU ms", "filter / engine", "filter adds", "in flight", "fps (in flight)",
+            "peak RSS MiB", "peak GPU MiB"]
     rows = []
     for e in entries:
         if e["status"] != "measured":
@@ -99,13 +99,14 @@ def _filter_section(entries: list[dict[str, Any]]) -> list[str]:
             continue
         seq, alone = e["sequential"], e["engine"]
         rows.append([*_where(e), _f(seq["ms"]), _f(seq["fps"], 2), _f(seq["cpu_ms"]), _f(alone["ms"]),
-                     _f(alone["fps"], 2), _f(e["over_engine"], 2), _f(e["filter_adds_ms"]),
+                     _f(alone["fps"], 2), _f(alone["cpu_ms"]), _f(e["over_engine"], 2), _f(e["filter_adds_ms"]),
                      f"{_f(e['in_flight']['ms'])} ({e['prefetch']})", _f(e["in_flight"]["fps"], 2),
                      _f(e["peak_rss_mb"], 0), _f(e["peak_gpu_mb"], 0)])
     return ["### Through the VapourSynth filter (colorize), per frame (ms)", "", *_table(head, rows), "",
             "Requested one by one, alternating frame by frame with the engine alone (same options, same "
             "process): filter / engine is the filter's fps over the engine's. CPU ms: CPU time of all the "
-            "process's threads (VapourSynth's included) per frame."]
+            "process's threads (VapourSynth's included) per frame, which other processes on the machine "
+            "inflate less than wall time."]
 
 
 def _peers_section(entries: list[dict[str, Any]]) -> list[str]:
