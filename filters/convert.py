@@ -118,9 +118,10 @@ def _rounded(values: torch.Tensor, divisor: int, offset: int) -> torch.Tensor:
     Float32 keeps the result of samples below 2^16 within 2^-8 of the exact value; the samples
     it leaves within 2^-7 of a rounding boundary are recomputed in float64.
     """
-    samples = values * divisor + offset
+    samples = values * divisor
+    samples += offset
     rounded = samples.round()
-    near = (samples - rounded).abs() > 0.5 - 2**-7
+    near = samples.sub_(rounded).abs_() > 0.5 - 2**-7
     if bool(near.any()):
         rounded[near] = (values[near].double() * divisor + offset).round().float()
     return rounded
