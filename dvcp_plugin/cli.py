@@ -12,6 +12,7 @@ from .errors import DvcpError
 # sub-command -> (module under dvcp_plugin.commands, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "colorize": ("colorize", "colour a folder of frames, a video or a script's clip from hand-coloured keyframes"),
+    "batch": ("batch", "colour every shot of a jobs file (TOML) on Ray, on this machine or a cluster"),
     "shots": ("shots", "list the shots of an input (its scene changes) and the keyframes each one has"),
     "demo": ("demo", "colour a generated sample shot and write the result, a contact sheet and PSNR"),
     "doctor": ("doctor", "report versions, devices, threads, registered stages and weights"),

@@ -93,11 +93,16 @@ def _stage_options(options: StageOptions) -> str:
         raise FilterError(f"stage_options holds a value that is not a number, text or path: {exc}") from None
 
 
-def _engine_key(
+def engine_key_of(
     device: str, half: bool, local_stage: str | None, global_stage: str | None,
     refine_stage: str | None, weights: str | os.PathLike[str] | None, chroma_scale: float | None,
     stage_options: StageOptions = None, threads: int | None = None,
 ) -> EngineKey:
+    """The key of the engine that :func:`colorize`'s options make (the weights known by their content).
+
+    A bad option is a :class:`FilterError`; a holder of an engine (a batch worker) keeps the engine
+    of this key alive across clips.
+    """
     if chroma_scale is not None:
         chroma_scale = _positive_number("chroma_scale", chroma_scale)
         if chroma_scale > 1:
@@ -139,7 +144,7 @@ def _stage(function: str, field: str, clip: vs.VideoNode, keyframes: Any, **opti
         if isinstance(checkpoint_interval, bool) or not isinstance(checkpoint_interval, int) or checkpoint_interval < 1:
             raise FilterError(f"checkpoint_interval={checkpoint_interval!r} must be a positive integer")
         _unkeyed_cuts(unkeyed_cuts)
-        engine_key = _engine_key(
+        engine_key = engine_key_of(
             opt["device"], opt["half"], opt["local_stage"], opt["global_stage"], opt["refine_stage"],
             opt["weights"], opt["chroma_scale"], opt["stage_options"], opt["threads"],
         )
@@ -178,8 +183,10 @@ def colorize(
 
     ``keyframes``: a colour clip of the same size (keyframes at ``keyframe_frames``, default [0];
     scene changes take theirs from the same clip) or ``{frame: image path, RGB array or frame}``.
-    ``unkeyed_cuts``: what a scene change without a keyframe does, "error" (the default) or
-    "continue" (the shot goes on across it). See the README's "VapourSynth usage" for every option.
+    A shot (bounded by scene changes) may hold any number of keyframes at any frames; each frame is
+    coloured from the keyframes before and after it in its shot, forward and backward, blended.
+    ``unkeyed_cuts``: what a shot without a keyframe does, "error" (the default) or "continue" (the
+    cut that starts it is crossed). See the README's "VapourSynth usage" for every option.
     """
     options = dict(locals())
     return _stage("colorize", "final", options.pop("clip"), options.pop("keyframes"), **options)
@@ -189,7 +196,8 @@ _COLORIZE = inspect.signature(colorize)
 
 
 def local_propagate(clip: vs.VideoNode, keyframes: Any, **options: Any) -> vs.VideoNode:
-    """The local stage's estimate of every frame (propagated from the previous final frame).
+    """The local stage's estimate of every frame (propagated from the previous final frame of its chain;
+    between two keyframes, the two chains' estimates blended as the final colours are).
 
     Same arguments as :func:`colorize`, whose pipeline it shares when they are equal.
     """
@@ -197,10 +205,12 @@ def local_propagate(clip: vs.VideoNode, keyframes: Any, **options: Any) -> vs.Vi
 
 
 def global_match(clip: vs.VideoNode, keyframes: Any, **options: Any) -> vs.VideoNode:
-    """The global stage's estimate of every frame (matched from its keyframe).
+    """The global stage's estimate of every frame (matched from its keyframe; between two keyframes,
+    the two chains' estimates blended as the final colours are).
 
-    Each frame carries its match confidence (1 at keyframes) as a GRAYS frame in the property
-    ``DvcpConfidence``. Same arguments as :func:`colorize`, whose pipeline it shares.
+    Each frame carries its match confidence (1 at keyframes; between two keyframes the blended
+    confidence) as a GRAYS frame in the property ``DvcpConfidence``. Same arguments as
+    :func:`colorize`, whose pipeline it shares.
     """
     return _stage("global_match", "global_", clip, keyframes, **options)
 
@@ -283,7 +293,7 @@ def _stateless_refine(
     weights: str | os.PathLike[str] | None, chroma_scale: float | None, stage_options: StageOptions,
     threads: int | None,
 ) -> vs.VideoNode:
-    engine_key = _engine_key(
+    engine_key = engine_key_of(
         device, half, local_stage, global_stage, refine_stage, weights, chroma_scale, stage_options, threads
     )
     working = _matrix(clip, matrix)
@@ -306,9 +316,9 @@ def shots(
     a time) and splits the clip there. ``keyframes`` and ``keyframe_frames`` are those you would
     give :func:`colorize` (only their positions are used; a mapping's images are not read), or
     None to list the shots alone. A :class:`~dvcp_plugin.runtime.shots.Shot` whose ``keyed`` is
-    False has no keyframe at its first frame and would fail when rendering reaches it. With
-    ``unkeyed_cuts="continue"`` a scene change without a keyframe does not start a shot, as in
-    :func:`colorize`.
+    False holds no keyframe and would fail when rendering reaches it. With
+    ``unkeyed_cuts="continue"`` a scene change that would leave a shot without a keyframe does not
+    start one, as in :func:`colorize`.
     """
     with _errors("shots"):
         check_clip(clip, "the clip")

@@ -63,12 +63,7 @@ def _frame_numbers(frames: Iterable[Any], num_frames: int, what: str) -> list[in
 def _positions(frames: Iterable[Any], num_frames: int, what: str) -> list[int]:
     positions = _frame_numbers(frames, num_frames, what)
     if not positions:
-        raise FilterError("no keyframes were given; give at least one, at frame 0")
-    if min(positions) > 0:
-        raise FilterError(
-            f"the first shot has no keyframe: the first keyframe is at frame {min(positions)}; "
-            "every shot needs a keyframe at its first frame, so give one at frame 0"
-        )
+        raise FilterError("no keyframes were given; give at least one")
     return positions
 
 
@@ -78,7 +73,7 @@ def key_positions(
     """Where keyframes are, without reading them: (positions, ``key_at`` of a keyframe clip or None).
 
     ``keys`` is a mapping, a keyframe clip (keyframes at ``frames``, default [0]) or None (none).
-    Unlike :func:`make_keyframes`, a first shot without a keyframe is no error: this is for listing.
+    Unlike :func:`make_keyframes`, no keyframe at all is no error: this is for listing.
     """
     if keys is None:
         if frames is not None:

@@ -1,4 +1,4 @@
-"""Shared fixtures: real VapourSynth cores and the optional path to real footage."""
+"""Shared fixtures: VapourSynth cores, a weights file of untrained stages, small disks, the path to real footage."""
 
 from __future__ import annotations
 
@@ -32,6 +32,15 @@ def core():
     import vapoursynth as vs
 
     return vs.core
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A weights file of untrained stages, so the tests do not depend on the shipped weights."""
+    from dvcp_plugin.stages.build import untrained_weights
+    from dvcp_plugin.stages.weights import save_weights
+
+    return save_weights(tmp_path_factory.mktemp("weights") / "w.pt", untrained_weights(0))
 
 
 @pytest.fixture

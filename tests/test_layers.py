@@ -18,7 +18,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("errors", "hookspecs", "stages"),
     ("runtime", "media"),
     ("vsapi", "training", "evaluation", "bench"),
-    ("commands", "cli", ""),
+    ("commands", "batch", "cli", ""),
 )
 ROOTS = {
     "dvcp_plugin": Path(dvcp_plugin.__path__[0]),

@@ -26,9 +26,9 @@ from ..filters.files import file_digest
 from ..filters.images import IMAGE_SUFFIXES
 from ..hookspecs import STAGE_KINDS
 from ..runtime.state_cache import UNKEYED_CUTS
-from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, VideoFile, write_frames, write_video
+from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, Resume, VideoFile, write_frames, write_video
 from ..media.paths import OutputError
-from ..media.render import RenderError, error_text
+from ..media.render import Progress, RenderError, error_text
 from ..media.sources import Source, input_identity, open_input
 from ..stages.weights import find_weights
 
@@ -122,7 +122,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "-k", "--key", dest="keys", type=parse_key, action="append", required=True, metavar="FRAME=IMAGE",
-        help="colour keyframe IMAGE for frame FRAME (0-based position in the input; repeat for more; one at 0)",
+        help="colour keyframe IMAGE for frame FRAME (0-based position in the input; repeat for more, at any frames "
+        "of a shot: each frame is coloured from the keyframes before and after it in its shot)",
     )
     parser.add_argument(
         "-o", "--output", type=Path, required=True,
@@ -188,7 +189,7 @@ def run_settings(source: Source, keys: Mapping[int, Path], options: Options) -> 
         "matrix": options.matrix,
         "unkeyed_cuts": options.unkeyed_cuts,
         "half": options.half,
-    }
+    } | ({"first_frame": source.first} if source.first else {})
 
 
 def output_suffix(source: Source, requested: str | None) -> str:
@@ -217,6 +218,53 @@ def clip_fps(clip: vs.VideoNode) -> Fraction:
     return Fraction(clip.fps) if clip.fps > 0 else Fraction(24)
 
 
+def is_video(output: Path) -> bool:
+    """Whether ``output`` names a video file (else it is a folder of frames)."""
+    return output.suffix.lower() in VIDEO_SUFFIXES
+
+
+def check_output(input_path: Path, output: Path) -> None:
+    """Refuse an output that names an image, is a file where a folder is needed, or is the input."""
+    video = is_video(output)
+    if not video and output.suffix.lower() in IMAGE_SUFFIXES:
+        raise OutputError(f"the output {output} names an image; give a folder for frames or a video file")
+    if not video and output.exists() and not output.is_dir():
+        raise OutputError(f"the output {output} exists and is not a folder")
+    if input_path.exists() and output.resolve() == input_path.resolve():
+        raise OutputError("the output folder is the input folder; choose another one so no frame is overwritten")
+
+
+def output_sink(
+    source: Source, output: Path, suffix: str | None = None, ffmpeg_args: str | None = None
+) -> FrameFolder | VideoFile:
+    """Where ``source`` is coloured to: a video file, or a frame folder (``suffix`` as in :func:`output_suffix`)."""
+    if is_video(output):
+        return VideoFile(output, clip_fps(source.clip), ffmpeg_args)
+    return FrameFolder(output, source.names, output_suffix(source, suffix))
+
+
+def colorize_into(
+    source: Source, keys: Mapping[int, Path], sink: FrameFolder | VideoFile, options: Options, *,
+    overwrite: bool = False, description: str | None = None, progress: Progress | None = None,
+) -> Resume:
+    """Colour ``source`` into ``sink`` as ``dvcp colorize`` does; the frames written and kept.
+
+    A frame folder resumes under its record (:func:`run_settings`); a video file is written whole,
+    every frame listed as to do. ``description`` labels a progress bar on stderr; ``progress`` is
+    told of each frame written.
+    """
+    try:
+        if isinstance(sink, VideoFile):
+            node = colorize_node(source, keys, video_format(source), options)
+            write_video(node, sink, overwrite, description=description, progress=progress)
+            return Resume(todo=list(range(node.num_frames)))
+        node = colorize_node(source, keys, folder_format(source), options)
+        settings = run_settings(source, keys, options)
+        return write_frames(node, sink, settings, overwrite, description=description, progress=progress)
+    except RenderError as exc:
+        raise DvcpError(_without_function(str(exc))) from None
+
+
 def run(args: argparse.Namespace) -> int:
     """Colour INPUT into OUTPUT; exit 1 with a message on bad input."""
     keys: dict[int, Path] = {}
@@ -232,37 +280,19 @@ def run(args: argparse.Namespace) -> int:
     )
     find_weights(options.weights)
     output: Path = args.output
-    video = output.suffix.lower() in VIDEO_SUFFIXES
-    if not video and output.suffix.lower() in IMAGE_SUFFIXES:
-        raise OutputError(f"the output {output} names an image; give a folder for frames or a video file")
-    if not video and output.exists() and not output.is_dir():
-        raise OutputError(f"the output {output} exists and is not a folder")
-    if args.input.exists() and output.resolve() == args.input.resolve():
-        raise OutputError("the output folder is the input folder; choose another one so no frame is overwritten")
+    check_output(args.input, output)
     source = open_input(args.input, args.fps)
-    sink: FrameFolder | VideoFile
-    if video:
-        sink = VideoFile(output, clip_fps(source.clip), args.ffmpeg_args)
+    sink = output_sink(source, output, args.suffix, args.ffmpeg_args)
+    if isinstance(sink, VideoFile):
         sink.check(args.overwrite)
     else:
-        sink = FrameFolder(output, source.names, output_suffix(source, args.suffix))
         sink.check()
     print(f"dvcp colorize: {source.description}", file=sys.stderr)
     for n, image in sorted(keys.items()):
         if n < len(source.names):
             print(f"dvcp colorize: keyframe {image} at frame {n} ({source.names[n]})", file=sys.stderr)
-    try:
-        if isinstance(sink, VideoFile):
-            node = colorize_node(source, keys, video_format(source), options)
-            written = write_video(node, sink, args.overwrite, description=output.name)
-            print(f"wrote {written} frames to {output}")
-            return 0
-        node = colorize_node(source, keys, folder_format(source), options)
-        resume = write_frames(
-            node, sink, run_settings(source, keys, options), args.overwrite, description=f"{output.name}/"
-        )
-    except RenderError as exc:
-        raise DvcpError(_without_function(str(exc))) from None
+    description = output.name if isinstance(sink, VideoFile) else f"{output.name}/"
+    resume = colorize_into(source, keys, sink, options, overwrite=args.overwrite, description=description)
     notes = []
     if resume.kept:
         notes.append(f"{resume.kept} kept from an earlier run")

@@ -36,12 +36,30 @@ def _baselines(text: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _keys(text: str) -> list[int | str]:
+    """``0,last`` -> [0, "last"]: keyframe positions, frame numbers from 0 or ``last``."""
+    keys: list[int | str] = []
+    for item in (part.strip() for part in text.split(",")):
+        if item == "last" or item.isdigit():
+            keys.append(item if item == "last" else int(item))
+        else:
+            raise argparse.ArgumentTypeError(
+                f"{item!r} in {text!r} is not a frame number or last; use a comma-separated list such as 0,last"
+            )
+    return list(dict.fromkeys(keys))
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Data folders, K, outputs, weights, device and baselines."""
     parser.add_argument("data", nargs="+", help="sequence folders, or folders of sequence folders")
     parser.add_argument(
         "--frames", type=int, nargs="+", default=[25, 80], metavar="K",
-        help="score frames 1..K-1; several K come from one run to the largest (default: 25 80)",
+        help="score frames 0..K-1 that are not keyframes; several K come from one run to the largest (default: 25 80)",
+    )
+    parser.add_argument(
+        "--keys", type=_keys, default=[0], metavar="POSITIONS",
+        help="keyframes given their true colours, comma-separated frame numbers or last (the last frame of the "
+             "largest K, or of a shorter sequence), e.g. 0,last (default: 0); the baselines get the same keyframes",
     )
     parser.add_argument("--json", required=True, help="where to write the scores (JSON)")
     parser.add_argument("--plot", help="PSNR-by-frame PNG (default: next to the JSON, *-psnr.png)")
@@ -75,10 +93,12 @@ def run(args: argparse.Namespace) -> int:
     if args.threads:
         cv2.setNumThreads(args.threads)
     sheet_name = args.sheet_sequence or sequences[0].name
-    total = sum(min(max(args.frames), len(s.frames)) - 1 for s in sequences)
+    total = sum(min(max(args.frames), len(s.frames)) - len(args.keys) for s in sequences)
     with tqdm(total=total, file=sys.stderr, unit="frame", dynamic_ncols=True,
               mininterval=0.5 if sys.stderr.isatty() else 30.0) as bar:
-        result, _, sheet = evaluate(engine, sequences, args.frames, sheet_name, lambda: bar.update(1), args.baselines)
+        result, _, sheet = evaluate(
+            engine, sequences, args.frames, sheet_name, lambda: bar.update(1), args.baselines, args.keys
+        )
     curves = result["psnr_by_frame"]["mean"]
     shown = [name for name in _SHEET_COLUMNS if name in result["methods"]]
     rows = [[(f"frame {row.frame}: grey (input)", row.grey), ("truth", row.truth),
@@ -93,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             plot_path,
             {f"{SHORT_NAMES[name]} (mean)": series for name, series in curves.items()},
             {f"{SHORT_NAMES[name]} (mean)": _COLOURS[name] for name in curves},
-            f"RGB PSNR by frame, {len(sequences)} sequences, keyframe = frame 0",
+            f"RGB PSNR by frame, {len(sequences)} sequences, keyframes = frames {', '.join(map(str, args.keys))}",
         )
         write_image(sheet_path, contact_sheet(rows, title))
     except OSError as exc:

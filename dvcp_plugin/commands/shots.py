@@ -2,8 +2,8 @@
 
 Shots start at frames with ``_SceneChangePrev=1``: give a VapourSynth script (``.vpy``) whose output
 carries a scene detector's properties; a frame folder or a video has one shot. With keyframes
-(``-k``, as for ``dvcp colorize``), a shot without a keyframe at its first frame is marked, and the
-command fails (exit 1) naming each one, so a batch can check its keyframes before a long run.
+(``-k``, as for ``dvcp colorize``), a shot that holds no keyframe is marked, and the command fails
+(exit 1) naming each one, so a batch can check its keyframes before a long run.
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print one line per shot; exit 1 when keyframes were given and a shot has none at its first frame."""
+    """Print one line per shot; exit 1 when keyframes were given and a shot holds none."""
     from .. import vsapi
 
     source = open_input(args.input, Fraction(24))
@@ -48,12 +48,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"{'shot':>5} {'first':>7} {'last':>7} {'frames':>7}  keyframes")
     for number, shot in enumerate(shots, 1):
         listed = " ".join(map(str, shot.keyframes)) or "-"
-        mark = "" if shot.keyed or not keys else f"   <- no keyframe at its first frame {shot.first}"
+        mark = "" if shot.keyed or not keys else "   <- no keyframe"
         print(f"{number:>5} {shot.first:>7} {shot.last:>7} {shot.frames:>7}  {listed}{mark}")
     missing = [shot.first for shot in shots if not shot.keyed]
     if keys and missing:
         raise DvcpError(
-            f"{len(missing)} shot(s) have no keyframe at their first frame: {', '.join(map(str, missing))}; "
-            "give one there (-k FRAME=IMAGE), or --unkeyed-cuts continue where a cut is false"
+            f"{len(missing)} shot(s) hold no keyframe; their first frames: {', '.join(map(str, missing))}; "
+            "give one in each (-k FRAME=IMAGE), or --unkeyed-cuts continue where a cut is false"
         )
     return 0

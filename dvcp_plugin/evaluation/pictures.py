@@ -16,6 +16,7 @@ from PIL import Image, ImageDraw, ImageFont
 _BACKGROUND = (255, 255, 255)
 _AXIS = (40, 40, 40)
 _GRID = (225, 225, 225)
+_KEY = (150, 150, 150)
 _LABEL_BAND, _TITLE_BAND, _GAP = 18, 28, 6  # contact sheet: pixels above each tile, above the rows, between columns
 
 
@@ -25,27 +26,28 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
 
 def plot_psnr_by_frame(
     path: str | Path,
-    curves: Mapping[str, Sequence[float]],
+    curves: Mapping[str, Sequence[float | None]],
     colours: Mapping[str, tuple[int, int, int]],
     title: str,
     size: tuple[int, int] = (900, 520),
 ) -> Path:
-    """Line plot of PSNR (dB) against frame index (the first value is frame 1); writes a PNG."""
-    if not curves or not any(curves.values()):
+    """Line plot of PSNR (dB) against frame number (the first value is frame 0; None is a frame not
+    scored, a keyframe, where the line breaks); writes a PNG."""
+    values = [v for series in curves.values() for v in series if v is not None]
+    if not values:
         raise ValueError("nothing to plot: no PSNR values")
     width, height = size
     left, right, top, bottom = 70, 20, 50, 60
-    values = [v for series in curves.values() for v in series]
     low = math.floor(min(values) / 2.0) * 2.0
     high = math.ceil(max(values) / 2.0) * 2.0
     high = high if high > low else low + 2.0
-    last = max(len(series) for series in curves.values())
+    last = max(len(series) for series in curves.values()) - 1
     image = Image.new("RGB", size, _BACKGROUND)
     draw = ImageDraw.Draw(image)
     font, small = _font(16), _font(13)
 
     def x_of(frame: float) -> float:
-        return left + (frame - 1) / max(1, last - 1) * (width - left - right)
+        return left + frame / max(1, last) * (width - left - right)
 
     def y_of(db: float) -> float:
         return top + (high - db) / (high - low) * (height - top - bottom)
@@ -58,23 +60,30 @@ def plot_psnr_by_frame(
         draw.text((left - 8, y), f"{db:g}", fill=_AXIS, font=small, anchor="rm")
         db += step_db
     tick = 1 if last <= 12 else 5 if last <= 40 else 10
-    for frame in sorted({1, *range(tick, last + 1, tick)}):
+    for frame in range(0, last + 1, tick):
         x = x_of(frame)
         draw.line([(x, height - bottom), (x, height - bottom + 5)], fill=_AXIS)
         draw.text((x, height - bottom + 8), str(frame), fill=_AXIS, font=small, anchor="mt")
+    for frame in range(last + 1):  # frames no curve scores (keyframes): a dashed line marked "key"
+        if all(frame >= len(series) or series[frame] is None for series in curves.values()):
+            x = x_of(frame)
+            for y in range(top, height - bottom, 8):
+                draw.line([(x, y), (x, min(y + 4, height - bottom))], fill=_KEY)
+            draw.text((x, top - 4), "key", fill=_KEY, font=small, anchor="mb")
     draw.rectangle([left, top, width - right, height - bottom], outline=_AXIS)
     draw.text((width / 2, 12), title, fill=_AXIS, font=font, anchor="mt")
-    draw.text(((left + width - right) / 2, height - 22), "frame index", fill=_AXIS, font=small, anchor="mt")
+    draw.text(((left + width - right) / 2, height - 22), "frame", fill=_AXIS, font=small, anchor="mt")
     draw.text((12, top - 30), "PSNR (dB)", fill=_AXIS, font=small)
     legend_y = top + 10
     for name, series in curves.items():
         colour = colours.get(name, _AXIS)
-        points = [(x_of(i + 1), y_of(v)) for i, v in enumerate(series)]
-        if len(points) > 1:
-            draw.line(points, fill=colour, width=2)
-        elif points:
-            x, y = points[0]
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        for run in _runs(series):
+            points = [(x_of(frame), y_of(v)) for frame, v in run]
+            if len(points) > 1:
+                draw.line(points, fill=colour, width=2)
+            else:
+                x, y = points[0]
+                draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
         draw.line([(width - right - 250, legend_y + 7), (width - right - 225, legend_y + 7)], fill=colour, width=3)
         draw.text((width - right - 218, legend_y), name, fill=_AXIS, font=small)
         legend_y += 20
@@ -82,6 +91,19 @@ def plot_psnr_by_frame(
     path.parent.mkdir(parents=True, exist_ok=True)
     image.save(path, format="PNG")
     return path
+
+
+def _runs(series: Sequence[float | None]) -> list[list[tuple[int, float]]]:
+    """The stretches of consecutive frames with a value, as (frame, value) lists."""
+    runs: list[list[tuple[int, float]]] = []
+    for frame, value in enumerate(series):
+        if value is None:
+            continue
+        if runs and runs[-1][-1][0] == frame - 1:
+            runs[-1].append((frame, value))
+        else:
+            runs.append([(frame, value)])
+    return runs
 
 
 def contact_sheet(

@@ -1,18 +1,20 @@
-"""Evaluation protocol of DESIGN §5: colour frames 1..K-1 of each sequence from its frame 0, score RGB.
+"""Evaluation protocol of DESIGN §5: colour each sequence from keyframes of its own, score the other frames in RGB.
 
 For every sequence:
 
 - input grey = BT.601 full-range luma Y' of each frame, rounded to 8 bits;
-- keyframe = frame 0 in colour;
+- keyframes = the true colour frames at the chosen positions (frame 0 by default; ``last`` is the
+  last frame coloured, min(K, length) − 1 for the largest K);
 - every method (dvcp and the baselines of :mod:`.methods`) colours the sequence from the same greys
-  and keyframe; its output RGB = (grey, its full-resolution chroma), rounded to uint8;
+  and keyframes; its output RGB = (grey, its full-resolution chroma), rounded to uint8;
 - PSNR (peak 255) and SSIM (Gaussian window 11, σ 1.5, on RGB in [0, 1], kornia's 'same' padding)
-  of each output frame against the original, frames 1..K-1, averaged per sequence, then over
-  sequences; and the mean |CbCr| of each output frame and of the original, for colour retention.
+  of each output frame that is not a keyframe against the original, frames 0..K-1, averaged per
+  sequence, then over sequences; and the mean |CbCr| of each output frame and of the original,
+  for colour retention.
 
-The methods advance together, one frame at a time. One run to the largest K also gives the scores
-of every smaller K (frame k depends only on frames 0..k), so several K are reported from one pass.
-Frames are read in natural name order, as ``dvcp colorize`` reads a folder.
+One run colours the first max(K) frames; a smaller K scores the frames below K of that same run
+(with the default keyframe at frame 0 they are exactly what a run to K gives: a frame depends only
+on the frames before it). Frames are read in natural name order, as ``dvcp colorize`` reads a folder.
 """
 
 from __future__ import annotations
@@ -51,9 +53,26 @@ class SheetFrames:
     rows: list[SheetRow] = field(default_factory=list)
 
 
-def sheet_frames(count: int, rows: int = 5) -> list[int]:
-    """Up to ``rows`` frame indices spread evenly over 1..count-1."""
-    return sorted({int(round(x)) for x in np.linspace(1, count - 1, min(rows, count - 1))})
+def sheet_frames(count: int, keyframes: SequenceOf[int] = (0,), rows: int = 5) -> list[int]:
+    """Up to ``rows`` frame indices spread evenly over the frames 0..count-1 that are not keyframes."""
+    scored = [n for n in range(count) if n not in keyframes]
+    spread = np.linspace(scored[0], scored[-1], min(rows, len(scored)))
+    return sorted({min(scored, key=lambda n: abs(n - int(round(x)))) for x in spread})
+
+
+KeySpec = int | str  # a frame number, or "last"
+
+
+def key_positions(keys: SequenceOf[KeySpec], count: int, name: str) -> list[int]:
+    """The keyframe positions of a sequence whose first ``count`` frames are coloured ("last" = count − 1)."""
+    positions = sorted({count - 1 if key == "last" else int(key) for key in keys})
+    if not positions or positions[0] < 0:
+        raise DataError(f"keyframes {list(keys)} must be frame numbers from 0, or last")
+    if positions[-1] >= count:
+        raise DataError(f"keyframe {positions[-1]} is beyond the {count} frames coloured of sequence {name}")
+    if len(positions) == count:
+        raise DataError(f"every frame of sequence {name} is a keyframe; nothing is left to score")
+    return positions
 
 
 def evaluate_sequence(
@@ -62,25 +81,31 @@ def evaluate_sequence(
     frames: int,
     sheet: SheetFrames | None = None,
     on_frame: Callable[[], None] | None = None,
+    keys: SequenceOf[KeySpec] = (0,),
 ) -> SequenceScores:
-    """Colour frames 1..min(frames, n)-1 of ``sequence`` from frame 0 with every method and score each frame."""
+    """Colour frames 0..min(frames, n)-1 of ``sequence`` from its keyframes at ``keys`` with every method and
+    score each frame that is not a keyframe."""
     count = min(frames, len(sequence.frames))
     if count < 2:
         raise DataError(f"sequence {sequence.name} has {len(sequence.frames)} frame(s); scoring needs at least 2")
+    positions = key_positions(keys, count, sequence.name)
     truths = [load_frame(path) for path in sequence.frames[:count]]
     shapes = {t.shape for t in truths}
     if len(shapes) != 1:
         raise DataError(f"sequence {sequence.name} mixes frame sizes {sorted(shapes)}")
     planes = [frame_planes(t) for t in truths]
     greys = [grey for grey, _ in planes]
-    key_chroma = planes[0][1]
-    keep = set(sheet_frames(count)) if sheet is not None else set()
-    scores = SequenceScores(sequence.name, {name: MethodScores() for name in methods})
+    key_chroma = {n: planes[n][1] for n in positions}
+    keep = set(sheet_frames(count, positions)) if sheet is not None else set()
+    scores = SequenceScores(
+        sequence.name, {name: MethodScores() for name in methods}, keyframes=positions, coloured=count
+    )
     runs = [method(greys, key_chroma) for method in methods.values()]
     for index, chromas in enumerate(zip(*runs, strict=True)):
-        if index == 0:
+        if index in key_chroma:
             continue
         truth = truths[index]
+        scores.frames.append(index)
         scores.truth_chroma.append(mean_chroma(truth))
         outputs = {}
         for name, chroma in zip(methods, chromas, strict=True):
@@ -103,9 +128,10 @@ def evaluate(
     sheet_sequence: str | None = None,
     on_frame: Callable[[], None] | None = None,
     baselines: SequenceOf[str] = tuple(BASELINES),
+    keys: SequenceOf[KeySpec] = (0,),
 ) -> tuple[dict[str, Any], list[SequenceScores], SheetFrames | None]:
     """Run the protocol on every sequence up to the largest of ``frames`` for dvcp and ``baselines``
-    (names in :data:`.methods.BASELINES`); returns (report, scores, sheet)."""
+    (names in :data:`.methods.BASELINES`), keyframes at ``keys``; returns (report, scores, sheet)."""
     if not frames or min(frames) < 2:
         raise DataError(f"--frames must be at least 2 (frames 1..K-1 are scored), got {list(frames)}")
     unknown = [name for name in baselines if name not in BASELINES]
@@ -114,6 +140,8 @@ def evaluate(
     names = [s.name for s in sequences]
     if sheet_sequence is not None and sheet_sequence not in names:
         raise DataError(f"contact-sheet sequence {sheet_sequence!r} is not among {', '.join(names)}")
+    for sequence in sequences:  # every sequence's keyframes are checked before any work
+        key_positions(keys, min(max(frames), len(sequence.frames)), sequence.name)
     methods = {"dvcp": dvcp_method(engine), **{name: BASELINES[name] for name in baselines}}
     started = time.monotonic()
     scores, sheet = [], None
@@ -121,5 +149,5 @@ def evaluate(
         frames_of_sheet = None
         if sequence.name == sheet_sequence:
             sheet = frames_of_sheet = SheetFrames(sequence.name)
-        scores.append(evaluate_sequence(methods, sequence, max(frames), frames_of_sheet, on_frame))
-    return build_report(engine, scores, frames, time.monotonic() - started), scores, sheet
+        scores.append(evaluate_sequence(methods, sequence, max(frames), frames_of_sheet, on_frame, keys))
+    return build_report(engine, scores, frames, keys, time.monotonic() - started), scores, sheet

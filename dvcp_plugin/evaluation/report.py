@@ -1,10 +1,11 @@
 """What ``dvcp eval`` reports from the scores: the JSON report and the printed table.
 
-The JSON holds, for every K (``by_frames``): per sequence and as a mean over sequences, for each
-method, PSNR and SSIM over frames 1..K-1; colour retention per sequence and colour drift (mean
+The JSON holds the keyframes asked for (``keys``) and, for every K (``by_frames``): per sequence
+(with its keyframe positions) and as a mean over sequences, for each method, PSNR and SSIM over
+the frames below K that are not keyframes; colour retention per sequence and colour drift (mean
 |ln retention|) over sequences; and dvcp − flow differences when flow was run. ``psnr_by_frame``
-holds every method's PSNR at each frame, per sequence and as a mean over the sequences that reach
-that frame.
+holds every method's PSNR at each frame number from 0, per sequence and as a mean over the
+sequences that score that frame; null where no sequence does (a keyframe).
 """
 
 from __future__ import annotations
@@ -34,7 +35,9 @@ def summarise(scores: SequenceOf[SequenceScores], frames: int) -> dict[str, Any]
     methods = list(scores[0].methods)
     sequences: dict[str, dict[str, Any]] = {}
     for entry in scores:
-        sequences[entry.name] = {"frames_scored": entry.frames_scored(frames), **entry.summary(frames)}
+        sequences[entry.name] = {
+            "frames_scored": entry.frames_scored(frames), "keyframes": entry.keyframes, **entry.summary(frames)
+        }
         if all(name in methods for name in COMPARED):
             sequences[entry.name]["dvcp_minus_flow"] = _difference(sequences[entry.name], ("psnr", "ssim"))
     mean = {
@@ -51,25 +54,34 @@ def summarise(scores: SequenceOf[SequenceScores], frames: int) -> dict[str, Any]
     return summary
 
 
-def mean_by_frame(scores: SequenceOf[SequenceScores], method: str) -> list[float]:
-    """PSNR of ``method`` at each frame index 1.. averaged over the sequences that reach that frame."""
-    series = [s.methods[method].psnr for s in scores]
+def mean_by_frame(scores: SequenceOf[SequenceScores], method: str) -> list[float | None]:
+    """PSNR of ``method`` at each frame number from 0, averaged over the sequences that score that frame."""
+    series = [s.by_frame(method) for s in scores]
     length = max(len(values) for values in series)
-    return [float(np.mean([v[i] for v in series if i < len(v)])) for i in range(length)]
+    means: list[float | None] = []
+    for i in range(length):
+        values = [v[i] for v in series if i < len(v) and v[i] is not None]
+        means.append(float(np.mean(values)) if values else None)
+    return means
 
 
 def build_report(
-    engine: Engine, scores: SequenceOf[SequenceScores], frames: SequenceOf[int], seconds: float
+    engine: Engine,
+    scores: SequenceOf[SequenceScores],
+    frames: SequenceOf[int],
+    keys: SequenceOf[int | str],
+    seconds: float,
 ) -> dict[str, Any]:
     """The JSON report: ``by_frames`` for every K asked for, ``psnr_by_frame`` up to the largest."""
     methods = list(scores[0].methods)
     return {
         "frames": sorted(set(frames)),
+        "keys": list(keys),
         "methods": {name: LABELS[name] for name in methods},
         "by_frames": {str(k): summarise(scores, k) for k in sorted(set(frames))},
         "psnr_by_frame": {
             "mean": {name: mean_by_frame(scores, name) for name in methods},
-            "sequences": {s.name: {name: s.methods[name].psnr for name in methods} for s in scores},
+            "sequences": {s.name: {name: s.by_frame(name) for name in methods} for s in scores},
         },
         "model": {
             "weights": str(engine.weights_path),
@@ -93,7 +105,7 @@ def table_lines(report: dict[str, Any]) -> list[str]:
     methods = list(report["methods"])
     compared = all(name in methods for name in COMPARED)
     header = "".join(f"{name:>9s}" for name in methods) + (f"{'dvcp-flow':>11s}" if compared else "")
-    lines = []
+    lines = [f"keyframes: {', '.join(map(str, report['keys']))} (true colours); keyframes are not scored"]
     for summary in report["by_frames"].values():
         lines.append(f"{'K=' + str(summary['frames']) + ' PSNR (dB)':32s}{header}")
         rows = [(name, entry, entry.get("dvcp_minus_flow")) for name, entry in summary["sequences"].items()]

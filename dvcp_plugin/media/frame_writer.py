@@ -34,7 +34,7 @@ from ..filters.files import write_all
 from ..filters.images import ImageError, encode_image
 from .manifest import PARTIAL, FrameRecord, RunRecord, describe_changes
 from .paths import OutputError, check_writable_file, check_writable_folder
-from .render import render
+from .render import Progress, render
 
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".avi", ".webm", ".nut", ".y4m")
 # ffmpeg options per container when the user gives none: lossless FFV1 in Matroska keeps every
@@ -294,24 +294,27 @@ class VideoFile:
 
 def write_frames(
     node: vs.VideoNode, folder: FrameFolder, settings: Mapping[str, Any], overwrite: bool = False,
-    in_flight: int | None = None, description: str | None = None,
+    in_flight: int | None = None, description: str | None = None, progress: Progress | None = None,
 ) -> Resume:
     """Render ``node`` (RGB24/RGB48) into ``folder``, resuming; what was kept, written and written again.
 
     ``settings`` describe what decides the frames' pixels (see the module doc); a folder holding
     frames made from other settings is refused unless ``overwrite``. ``description`` labels the
-    progress bar on stderr (none without it).
+    progress bar on stderr (none without it); ``progress`` is called with each frame written.
     """
     resume = folder.prepare(settings, overwrite)
-    render(node, resume.todo, folder, in_flight or vs.core.num_threads, description)
+    render(node, resume.todo, folder, in_flight or vs.core.num_threads, description, progress)
     return resume
 
 
 def write_video(
     node: vs.VideoNode, video: VideoFile, overwrite: bool = False, in_flight: int | None = None,
-    description: str | None = None,
+    description: str | None = None, progress: Progress | None = None,
 ) -> int:
-    """Render ``node`` (YUV 4:4:4) into ``video`` through ffmpeg; the number of frames written."""
+    """Render ``node`` (YUV 4:4:4) into ``video`` through ffmpeg; the number of frames written.
+
+    ``description`` and ``progress`` as in :func:`write_frames`.
+    """
     video.prepare(overwrite)
-    render(node, range(node.num_frames), video, in_flight or vs.core.num_threads, description)
+    render(node, range(node.num_frames), video, in_flight or vs.core.num_threads, description, progress)
     return node.num_frames

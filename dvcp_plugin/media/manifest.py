@@ -45,7 +45,7 @@ class FrameRecord:
             return False
 
 
-def _write_atomically(path: Path, text: str) -> None:
+def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` with ``text``: written whole to ``path.partial``, synced, then renamed."""
     tmp = path.with_name(path.name + PARTIAL)
     try:
@@ -122,8 +122,8 @@ class RunRecord:
 
     def start(self, settings: Mapping[str, Any], kept: Iterable[FrameRecord]) -> None:
         """Record ``settings`` and the frames ``kept``, and open the frame record for appending."""
-        _write_atomically(self.settings_path, json.dumps(dict(settings), indent=2, sort_keys=True) + "\n")
-        _write_atomically(self.frames_path, "".join(_line(record) for record in kept))
+        write_atomically(self.settings_path, json.dumps(dict(settings), indent=2, sort_keys=True) + "\n")
+        write_atomically(self.frames_path, "".join(_line(record) for record in kept))
         try:
             self._journal = open(self.frames_path, "a", encoding="utf-8")
         except OSError as exc:

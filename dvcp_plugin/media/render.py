@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from typing import Protocol
 
@@ -17,6 +17,9 @@ from ..errors import DvcpError
 
 class RenderError(DvcpError):
     """A frame that could not be made; the message is the error's own, without a Python traceback."""
+
+
+Progress = Callable[[int], None]  # called with each frame's number once it is written
 
 
 class FrameSink(Protocol):
@@ -50,12 +53,14 @@ def error_text(exc: vs.Error) -> str:
 
 
 def render(
-    clip: vs.VideoNode, frames: Sequence[int], sink: FrameSink, in_flight: int, description: str | None = None
+    clip: vs.VideoNode, frames: Sequence[int], sink: FrameSink, in_flight: int, description: str | None = None,
+    progress: Progress | None = None,
 ) -> None:
     """Request ``frames`` of ``clip`` (at most ``in_flight`` at once) and write each, in order, to ``sink``.
 
-    With a ``description``, a progress bar with frames per second and time left goes to stderr.
-    On an error the sink is aborted (finished frames of a folder stay) and the error is raised; a
+    With a ``description``, a progress bar with frames per second and time left goes to stderr;
+    ``progress``, when given, is called with each frame's number once the frame is written. On an
+    error the sink is aborted (finished frames of a folder stay) and the error is raised; a
     ``vs.Error`` becomes a :class:`RenderError` with its message alone.
     """
     pending: deque[tuple[int, Future[vs.VideoFrame]]] = deque()
@@ -80,6 +85,8 @@ def render(
                 request_next()
                 sink.write(n, frame)
                 bar.update(1)
+                if progress is not None:
+                    progress(n)
             sink.close()
         except BaseException as exc:
             sink.abort()

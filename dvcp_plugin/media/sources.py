@@ -11,7 +11,7 @@ that is how scene changes (``_SceneChangePrev``) from a detector reach the comma
 from __future__ import annotations
 
 import runpy
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -30,14 +30,28 @@ class InputError(DvcpError):
 
 @dataclass(frozen=True)
 class Source:
-    """An opened input: its clip, one output name stem per frame, its sample depth and its files."""
+    """An opened input, or a range of its frames: its clip, an output name stem per frame, sample depth, files."""
 
     clip: vs.VideoNode
     names: list[str]
     bits: int
     suffix: str | None  # the image suffix of a frame folder; None for a video or a script
     description: str
-    files: tuple[Path, ...]  # what the clip is read from
+    files: tuple[Path, ...]  # what the clip is read from: a frame folder's frames, a video or a script
+    first: int = 0  # the input's frame at this clip's frame 0 (see :meth:`frames`)
+
+    def frames(self, first: int, last: int) -> Source:
+        """Frames ``first`` to ``last`` (inclusive) of this input, keeping their names.
+
+        The range of a frame folder is read from its own frames' files only.
+        """
+        if not 0 <= first <= last < len(self.names):
+            raise InputError(f"frames [{first}, {last}] are not within the input's {len(self.names)} frames")
+        return replace(
+            self, clip=self.clip[first : last + 1], names=self.names[first : last + 1], first=self.first + first,
+            files=self.files[first : last + 1] if self.suffix is not None else self.files,
+            description=f"frames {first}-{last} of {self.description}",
+        )
 
 
 def input_identity(source: Source) -> dict[str, list[list[object]]]:

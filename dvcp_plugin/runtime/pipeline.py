@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -29,7 +28,6 @@ from .state_cache import StateCache
 from .threads import torch_threads
 
 EXPECTED = (DvcpError, FilterError)  # errors reported in frame requests by their message alone
-RECENT_LUMAS = 2  # input lumas a pipeline keeps: frame n-1, read again as the previous frame of n
 
 
 @dataclass(frozen=True)
@@ -94,28 +92,18 @@ class Pipeline:
         self.size = (clip.height, clip.width)
         self.luma = LumaReader(clip.format, matrix)
         self.cache = StateCache(
-            engine, keyframes.positions, self._read_frame, keyframes.read_key,
+            engine, keyframes.positions, self._read_frame, keyframes.read_key, clip.num_frames,
             cache_mb=cache_mb, checkpoint_interval=checkpoint_interval, key_at=keyframes.key_at,
             unkeyed_cuts=unkeyed_cuts,
         )
         self._nodes: list[tuple[weakref.ref[vs.VideoNode], str]] = []
-        self._recent: OrderedDict[int, tuple[torch.Tensor, bool]] = OrderedDict()
-        self._recent_lock = threading.Lock()
         self._at_hand = threading.local()  # the input frame VapourSynth passed to this thread's request
 
     def _read_frame(self, n: int) -> tuple[torch.Tensor, bool]:
-        """Frame ``n``'s luma and scene-change flag: kept from a recent read, passed in, or requested."""
-        with self._recent_lock:
-            if n in self._recent:
-                return self._recent[n]
+        """Frame ``n``'s luma and scene-change flag, from the frame passed with the request when it is n's."""
         at_hand = getattr(self._at_hand, "frame", None)
         frame = at_hand[1] if at_hand is not None and at_hand[0] == n else self.clip.get_frame(n)
-        read = self.luma(frame), bool(frame.props.get("_SceneChangePrev", 0))
-        with self._recent_lock:
-            self._recent[n] = read
-            while len(self._recent) > RECENT_LUMAS:
-                self._recent.popitem(last=False)
-        return read
+        return self.luma(frame), bool(frame.props.get("_SceneChangePrev", 0))
 
     def estimate(self, n: int, field: str, frame: vs.VideoFrame | None = None) -> Estimate:
         """Frame ``n``'s ``field`` estimate at full resolution; a keyframe gives its own chroma.
@@ -131,7 +119,7 @@ class Pipeline:
     def _estimate(self, n: int, field: str) -> Estimate:
         with torch_threads(self.engine.config.threads):
             out = self.cache.estimate(n)
-            if self.cache.keyframe_for(n) == n:
+            if self.cache.is_keyframe(n):
                 chroma = self.keyframes.read_key(n)
                 return Estimate(chroma, torch.ones(self.size) if field == "global_" else None)
             chroma = self.engine.to_full(getattr(out, field), self.size)

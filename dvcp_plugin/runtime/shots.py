@@ -1,8 +1,9 @@
 """The shots of a clip: where its scene changes cut it, and the keyframes each shot holds.
 
-A frame with ``_SceneChangePrev=1`` starts a new shot. A shot can be coloured when it has a
-keyframe at its first frame; with ``unkeyed_cuts="continue"`` a scene change without a keyframe
-does not start a shot (the shot goes on across it), as in :class:`~dvcp_plugin.runtime.state_cache.StateCache`.
+A frame with ``_SceneChangePrev=1`` starts a new shot. A shot can be coloured when it holds a
+keyframe, at any of its frames. With ``unkeyed_cuts="continue"`` a scene change bounds a shot
+only when the shot it starts holds a keyframe and a keyframe lies before it, as in
+:class:`~dvcp_plugin.runtime.shot_map.ShotMap`.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ class Shot:
 
     @property
     def keyed(self) -> bool:
-        """Whether the shot can be coloured: it has a keyframe at its first frame."""
-        return self.first in self.keyframes
+        """Whether the shot can be coloured: it holds a keyframe."""
+        return bool(self.keyframes)
 
 
 def scene_changes(clip: vs.VideoNode, in_flight: int) -> list[int]:
@@ -52,13 +53,13 @@ def split_shots(
     A cut where ``key_at`` says a keyframe can be read (a keyframe clip) takes its keyframe there.
     """
     keys = set(keyframes)
-    starts = {0}
-    for cut in cuts:
-        if key_at is not None and key_at(cut):
-            keys.add(cut)
-        if cut in keys or unkeyed_cuts == "error":
-            starts.add(cut)
-    firsts = sorted(starts)
+    cuts = sorted(cut for cut in set(cuts) if 0 < cut < length)
+    keys.update(cut for cut in cuts if key_at is not None and key_at(cut))
+    firsts = [0]
+    for i, cut in enumerate(cuts):
+        end = cuts[i + 1] if i + 1 < len(cuts) else length
+        if unkeyed_cuts == "error" or (any(cut <= k < end for k in keys) and any(k < cut for k in keys)):
+            firsts.append(cut)
     lasts = [n - 1 for n in firsts[1:]] + [length - 1]
     return [
         Shot(first, last, tuple(sorted(k for k in keys if first <= k <= last)))

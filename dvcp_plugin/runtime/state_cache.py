@@ -1,88 +1,52 @@
-"""The state cache: computes any frame of any shot, in any order, with bounded memory.
+"""The state cache: computes any frame of any shot, in any order, from any thread, with bounded memory.
 
-VapourSynth asks for frames out of order and from several threads. The local stage is
-recursive, so frame n needs the final chroma of frame n-1. :class:`StateCache` keeps
+VapourSynth asks for frames out of order and from several threads. A frame between two keyframes
+of its shot is coloured by two chains (forward from the keyframe before it, backward from the
+one after; see :mod:`~dvcp_plugin.runtime.shot_map`), blended by
+:func:`~dvcp_plugin.models.bidirectional.blend_chains`; elsewhere one chain colours it. Each
+chain is recursive: its frame n needs its own final chroma of the frame before (in its
+direction). A request for frame n therefore runs each chain that reaches n from that chain's
+nearest kept state before n (a result, a checkpoint, or its keyframe; see
+:mod:`~dvcp_plugin.runtime.state_store`) up to n.
 
-* recent results (local, global, confidence, final) in an LRU bounded in bytes,
-* checkpoints: the final chroma of every ``checkpoint_interval``-th frame, in a second LRU,
-* keyframe states (features computed once per keyframe), in a small LRU,
+Once a chain has passed frame n, a request for n recomputes at most ``checkpoint_interval``
+steps of it, since checkpoints are never dropped. Every step is computed from the same inputs
+in the same way, so frame n's output does not depend on the order frames were requested in.
 
-and computes a requested frame forward from the nearest stored state at or before it. Every
-step is computed from the same inputs in the same way, so the output of frame n does not depend
-on the order frames were requested in. Frames are read *without* holding the lock (reading
-may call back into VapourSynth, whose worker threads must not wait on us), and computed under it,
-so a frame computed by one thread is reused, not recomputed, by the others.
-
-Shots start at keyframes and at frames that ``read_frame`` reports as scene changes. A scene
-change becomes a new keyframe when ``key_at`` says a keyframe can be read there (a full-length
-colour clip of keyframes); otherwise what happens is ``unkeyed_cuts``: ``"error"``, a
-:class:`ShotError` naming the frame, or ``"continue"``, the shot goes on across the cut (scene
-detectors report false cuts).
+Locks: frames are read holding no lock (reading may call back into VapourSynth, whose worker
+threads must not wait on us). The non-recursive part of each step is prepared outside the
+chain's lock (see :mod:`~dvcp_plugin.runtime.prepare_ahead`); under it runs only
+:meth:`Engine.chain`, one step at a time, and a step another request has just computed is
+reused, not recomputed.
 """
 
 from __future__ import annotations
 
-import bisect
 import threading
-from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import torch
 
-from ..errors import DvcpError
+from ..models.bidirectional import blend_chains
 from .engine import Engine, KeyState, StepOutput
+from .frame_reader import FrameReader, ReadFrame
+from .prepare_ahead import Frame, Preparer, worker_count
+from .shot_map import UNKEYED_CUTS, Chain, KeyAt, Route, ShotError, ShotMap
+from .state_store import StateStore
 
-# read_frame(n) -> (full-resolution luma (H,W) in [0,1], True when frame n starts a new shot)
-ReadFrame = Callable[[int], tuple[torch.Tensor, bool]]
+__all__ = ["UNKEYED_CUTS", "ReadFrame", "ReadKey", "ShotError", "StateCache"]
+
 # read_key(n) -> full-resolution chroma (2,H,W) of the keyframe at n
 ReadKey = Callable[[int], torch.Tensor]
-# key_at(n) -> whether a keyframe can be read at frame n (a shot found there then starts with it)
-KeyAt = Callable[[int], bool]
-UNKEYED_CUTS = ("error", "continue")
-
-
-class ShotError(DvcpError):
-    """A frame that no keyframe colours: before the first keyframe, or a new shot without one."""
-
-
-def _nbytes(*tensors: torch.Tensor) -> int:
-    return sum(t.numel() * t.element_size() for t in tensors)
-
-
-class _LRU:
-    """An OrderedDict bounded by the bytes its values hold."""
-
-    def __init__(self, budget: int, size: Callable[[object], int]) -> None:
-        self.budget, self.size, self.used = budget, size, 0
-        self.items: OrderedDict[int, object] = OrderedDict()
-
-    def get(self, key: int) -> object | None:
-        value = self.items.get(key)
-        if value is not None:
-            self.items.move_to_end(key)
-        return value
-
-    def put(self, key: int, value: object) -> None:
-        if key in self.items:
-            self.used -= self.size(self.items.pop(key))
-        self.items[key] = value
-        self.used += self.size(value)
-        while self.used > self.budget and len(self.items) > 1:
-            _, old = self.items.popitem(last=False)
-            self.used -= self.size(old)
-
-
-@dataclass
-class _Plan:
-    key_index: int
-    start: int  # the frame whose final chroma is known (or the keyframe)
-    start_final: torch.Tensor | None  # None: start at the keyframe itself
-    key: KeyState | None
 
 
 class StateCache:
-    """Per-pipeline cache of keyframe states, results and checkpoints; see the module doc."""
+    """Per-pipeline cache of keyframe states, chain results and checkpoints; see the module doc.
+
+    ``workers``: threads that prepare steps ahead of the chains (None: :func:`worker_count`; 0: each
+    request prepares its own steps before it takes the chain's lock); with a worker, ``ahead`` is how
+    many frames past the one requested each chain prepares.
+    """
 
     def __init__(
         self,
@@ -90,120 +54,140 @@ class StateCache:
         keyframes: Iterable[int],
         read_frame: ReadFrame,
         read_key: ReadKey,
+        length: int,
         cache_mb: float = 1024,
         checkpoint_interval: int = 8,
-        read_ahead: int = 8,
         key_at: KeyAt | None = None,
         unkeyed_cuts: str = "error",
+        ahead: int = 1,
+        workers: int | None = None,
     ) -> None:
-        if unkeyed_cuts not in UNKEYED_CUTS:
-            raise ValueError(f"unkeyed_cuts must be one of {UNKEYED_CUTS}, not {unkeyed_cuts!r}")
-        self.unkeyed_cuts = unkeyed_cuts
-        self.engine = engine
-        self.keyframes = sorted(set(keyframes))
-        if not self.keyframes:
-            raise ShotError("no keyframes were given")
-        self.read_frame, self.read_key, self.key_at = read_frame, read_key, key_at
-        self.checkpoint_interval = max(1, checkpoint_interval)
-        self.read_ahead = max(1, read_ahead)
-        budget = int(cache_mb * 2**20)
-        # shares of the budget: 5/8 results, 1/4 checkpoints, 1/8 keyframe states
-        self.results = _LRU(budget * 5 // 8, lambda out: _nbytes(*out))
-        self.checkpoints = _LRU(budget // 4, lambda t: _nbytes(t))
-        self.keys = _LRU(max(budget // 8, 1), lambda k: k.nbytes())
-        self._lock = threading.Lock()
+        workers = worker_count(engine) if workers is None else workers
+        self.engine, self.read_key, self.ahead = engine, read_key, max(0, ahead) if workers > 0 else 0
+        self.shots = ShotMap(length, keyframes, key_at, unkeyed_cuts)
+        self.frames = FrameReader(read_frame, self.shots)
+        self.store = StateStore(int(cache_mb * 2**20), max(1, checkpoint_interval))
+        self.preparer = Preparer(engine, workers, capacity=4 * (self.ahead + 1))
+        self._locks: dict[Chain, threading.Lock] = {}  # one per chain: its steps are computed under it
+        self._locks_lock = threading.Lock()
+        self._key_lock = threading.Lock()  # keyframe states are made under it, each once
+        self._last_request = -1
+
+    @property
+    def keyframes(self) -> list[int]:
+        """The keyframe positions, those found at scene changes so far included."""
+        return list(self.shots.keyframes)
+
+    def is_keyframe(self, n: int) -> bool:
+        """Whether frame ``n`` is a keyframe."""
+        return self.shots.is_keyframe(n)
 
     def memory_bytes(self) -> int:
-        """Bytes held by cached results, checkpoints and keyframe states."""
-        return self.results.used + self.checkpoints.used + self.keys.used
+        """Bytes held in memory by cached results, checkpoints and keyframe states."""
+        return self.store.memory_bytes()
 
     def largest_entry_bytes(self) -> int:
-        """Bytes of the largest single entry (an LRU always keeps its newest entry)."""
-        return max(
-            (lru.size(value) for lru in (self.results, self.checkpoints, self.keys)
-             for value in lru.items.values()),
-            default=0,
-        )
-
-    def keyframe_for(self, n: int) -> int:
-        """The last keyframe at or before frame ``n``."""
-        i = bisect.bisect_right(self.keyframes, n) - 1
-        if i < 0:
-            raise ShotError(
-                f"frame {n} comes before the first keyframe ({self.keyframes[0]}); every shot "
-                "needs a keyframe at or before its first frame"
-            )
-        return self.keyframes[i]
+        """Bytes of the largest single entry (each part of the store always keeps its newest)."""
+        return self.store.largest_entry_bytes()
 
     def estimate(self, n: int) -> StepOutput:
         """The local, global and final estimates of frame ``n`` at the working resolution."""
+        route = self._route(n)
+        forwards, self._last_request = n > self._last_request, n  # the way requests go, for preparing ahead
+        if not route.chains:
+            return self.engine.key_output(self.read_key(n))
+        outs = [self._run(chain, n, (chain.step > 0) == forwards) for chain in route.chains]
+        if len(outs) == 1:
+            return outs[0]
+        assert route.forward is not None and route.backward is not None
+        return blend_chains(outs[0], outs[1], n - route.forward.key, route.backward.key - n)
+
+    def _route(self, n: int) -> Route:
         while True:
-            with self._lock:
-                done = self.results.get(n)
-                if done is not None:
-                    return done  # type: ignore[return-value]
-                plan = self._plan(n)
-            stop = min(n, plan.start + self.read_ahead)
-            frames = {m: self.read_frame(m) for m in range(plan.start, stop + 1)}
-            k = plan.key_index
-            key_chroma = self.read_key(k) if plan.key is None or plan.start_final is None else None
-            key_grey = None
-            if plan.key is None:
-                key_grey = frames[k][0] if k in frames else self.read_frame(k)[0]
-            with self._lock:
-                self._advance(plan, frames, key_grey, key_chroma, stop)
+            route = self.shots.route(n)
+            if isinstance(route, Route):
+                return route
+            for m in route:  # their scene changes decide which chains reach n
+                self.frames.luma(m)
 
-    def _plan(self, n: int) -> _Plan:
-        k = self.keyframe_for(n)
-        key = self.keys.get(k)
-        for m in range(n - 1, k, -1):
-            found = self.results.get(m)
-            final = found.final if found is not None else self.checkpoints.get(m)  # type: ignore[union-attr]
-            if final is not None:
-                return _Plan(k, m, final, key)  # type: ignore[arg-type]
-        return _Plan(k, k, None, key)
+    def _chain_lock(self, chain: Chain) -> threading.Lock:
+        with self._locks_lock:
+            return self._locks.setdefault(chain, threading.Lock())
 
-    def _advance(
-        self,
-        plan: _Plan,
-        frames: dict[int, tuple[torch.Tensor, bool]],
-        key_grey: torch.Tensor | None,
-        key_chroma: torch.Tensor | None,
-        stop: int,
-    ) -> None:
-        k = plan.key_index
-        key = plan.key or self.keys.get(k)
-        if key is None:
-            assert key_grey is not None and key_chroma is not None
-            key = self.engine.prepare_key(key_grey, key_chroma)
-            self.keys.put(k, key)
-        if plan.start_final is None:
-            assert key_chroma is not None
-            start_out = self.results.get(k) or self.engine.key_output(key_chroma)
-            self.results.put(k, start_out)
-            final = start_out.final  # type: ignore[union-attr]
-        else:
-            final = plan.start_final
-        prev_grey = self.engine.to_grey(frames[plan.start][0])
-        for m in range(plan.start + 1, stop + 1):
-            grey, new_shot = frames[m]
-            if new_shot:
-                if self.key_at is not None and self.key_at(m):
-                    if m not in self.keyframes:  # another thread may have found this cut first
-                        bisect.insort(self.keyframes, m)  # the shot found here starts at its own key
-                    return
-                if self.unkeyed_cuts == "error":
-                    raise ShotError(
-                        f"frame {m} starts a new shot (_SceneChangePrev=1) but has no keyframe; "
-                        f"give a keyframe at frame {m}, or, if the cut is false, let it continue the shot "
-                        "(unkeyed_cuts='continue'; --unkeyed-cuts continue). dvcp_plugin.shots() and "
-                        "`dvcp shots` list every shot without a keyframe"
-                    )
-            cur = self.engine.to_grey(grey)
-            out = self.results.get(m)
-            if out is None:
-                out = self.engine.step(key, prev_grey, cur, final)
-                self.results.put(m, out)
-                if (m - k) % self.checkpoint_interval == 0:
-                    self.checkpoints.put(m, out.final)
-            final, prev_grey = out.final, cur  # type: ignore[union-attr]
+    def _key_state(self, k: int) -> KeyState:
+        state = self.store.key_state(k)
+        if state is not None:
+            return state
+        luma, chroma = self.frames.luma(k), self.read_key(k)
+        with self._key_lock:
+            state = self.store.key_state(k)
+            if state is None:
+                state = self.engine.prepare_key(luma, chroma)
+                self.store.put_key_state(k, state, self.engine.key_output(chroma).final)
+        return state
+
+    def _run(self, chain: Chain, n: int, ahead: bool) -> StepOutput:
+        """``chain``'s estimates of frame ``n``, computed from its nearest kept state before ``n``."""
+        done = self.store.output(chain, n)
+        if done is not None:
+            return done
+        state = self._key_state(chain.key)
+        resume = self.store.resume_point(chain, n)
+        assert resume is not None  # the keyframe's state holds the chain's start
+        start, final = resume
+        steps = list(range(start + chain.step, n + chain.step, chain.step))
+        wanted = steps + (self._ahead_of(chain, n) if ahead else [])
+        window = self.ahead + 1
+        out: StepOutput | None = None
+        for i, m in enumerate(steps):
+            for later in wanted[i : i + window]:
+                self._submit(chain, state, later)
+            out = self._chain_step(chain, m, final)
+            while out is None:  # its prepared step was dropped meanwhile: prepare it again
+                self._submit(chain, state, m)
+                out = self._chain_step(chain, m, final)
+            final = out.final
+        assert out is not None
+        return out
+
+    def _chain_step(self, chain: Chain, m: int, final: torch.Tensor) -> StepOutput | None:
+        """Frame ``m`` of ``chain`` from the final chroma of the frame before it: kept, or computed
+        now from its prepared step; None when that step is not prepared."""
+        with self._chain_lock(chain):
+            out = self.store.output(chain, m)
+            if out is not None:
+                self.preparer.discard((chain, m))
+                return out
+            prepared = self.preparer.take((chain, m))
+            if prepared is None:
+                return None
+            inputs, cur = prepared
+            out = self.engine.chain(inputs, cur, final)
+            self.store.put(chain, m, out)
+            return out
+
+    def _submit(self, chain: Chain, state: KeyState, m: int) -> None:
+        """Have step ``m`` of ``chain`` prepared, unless it is, or its result is kept."""
+        if self.preparer.has((chain, m)) or self.store.output(chain, m) is not None:
+            return
+        prev = m - chain.step
+        self.preparer.submit((chain, m), state, (prev, self._frame(prev)), (m, self._frame(m)))
+
+    def _frame(self, n: int) -> Frame:
+        return self.preparer.grey(n) or self.frames.luma(n)
+
+    def _ahead_of(self, chain: Chain, n: int) -> list[int]:
+        """The next ``ahead`` frames of ``chain`` after ``n``, up to a keyframe, a scene change or the clip's end."""
+        frames = []
+        for m in range(n + chain.step, n + chain.step * (self.ahead + 1), chain.step):
+            if not 0 <= m < self.shots.length or self.shots.is_keyframe(m):
+                break
+            crossing = max(m, m - chain.step)  # the frame whose scene change lies between m and the frame before
+            try:
+                self.frames.luma(crossing)
+            except Exception:  # a frame that cannot be read fails its own request, not this one
+                break
+            if self.shots.scene_change(crossing) or self.shots.is_keyframe(m):
+                break
+            frames.append(m)
+        return frames

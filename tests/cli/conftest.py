@@ -1,4 +1,4 @@
-"""Fixtures of the command-line tests: weights, small input folders, and the `dvcp` command in a subprocess."""
+"""Fixtures of the command-line tests: small input folders, and the `dvcp` command in a subprocess or in this process."""
 
 from __future__ import annotations
 
@@ -12,14 +12,6 @@ import numpy as np
 import pytest
 
 from dvcp_plugin.filters.images import write_image
-from dvcp_plugin.stages.build import untrained_weights
-from dvcp_plugin.stages.weights import save_weights
-
-
-@pytest.fixture(scope="session")
-def weights(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A weights file of untrained stages, so the tests do not depend on the shipped weights."""
-    return save_weights(tmp_path_factory.mktemp("weights") / "w.pt", untrained_weights(0))
 
 
 def noise_frames(count: int, height: int, width: int, seed: int = 0) -> np.ndarray:

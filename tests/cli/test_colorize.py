@@ -84,6 +84,20 @@ def test_8bit_png_sequence_gives_8bit_png(tmp_path, weights):
     assert out.dtype == np.uint8 and out.shape == (48, 64, 3)
 
 
+def test_keyframes_anywhere_colour_the_frames_before_after_and_between_them(tmp_path, weights):
+    truth = colour_frames(FRAMES)
+    write_sequence(tmp_path / "in", np.rint(luma601(truth)).astype(np.uint8), ".png")
+    for n in (2, FRAMES - 1):
+        write_image(tmp_path / f"key{n}.png", truth[n].astype(np.uint8))
+    keys = [arg for n in (2, FRAMES - 1) for arg in ("-k", f"{n}={tmp_path / f'key{n}.png'}")]
+    assert colorize(tmp_path / "in", *keys, "-o", tmp_path / "out", "--weights", weights) == 0
+    frames = [read_image(tmp_path / "out" / f"frame_{k:04d}.png").astype(np.int64) for k in range(FRAMES)]
+    for n in (2, FRAMES - 1):  # the keyframes show their own colours
+        assert np.abs(frames[n] - truth[n]).max() <= 3
+    for n in (0, 3):  # frame 0 from the keyframe after it; frame 3 from both
+        assert np.ptp(frames[n] - luma601(truth[n])[:, :, None]) > 50  # in colour, not grey
+
+
 def _grey_sequence(tmp_path: Path) -> tuple[Path, Path]:
     truth = colour_frames(FRAMES)
     write_sequence(tmp_path / "in", np.rint(luma601(truth)).astype(np.uint8), ".png")

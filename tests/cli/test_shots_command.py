@@ -31,12 +31,17 @@ def script(tmp_path: Path) -> tuple[Path, Path]:
 def test_shots_lists_the_shots_and_fails_on_one_without_keyframe(script, run_dvcp, dvcp_in_process, assert_clean_error):
     path, key = script
     done = run_dvcp("shots", path, "-k", f"0={key}", "-k", f"12={key}")
-    assert_clean_error(done, "shots", "1 shot(s) have no keyframe at their first frame: 5;")
+    assert_clean_error(done, "shots", "1 shot(s) hold no keyframe; their first frames: 5;")
     rows = [line.split() for line in done.stdout.splitlines()[1:]]
     assert rows == [
         ["1", "0", "4", "5", "0"],
-        ["2", "5", "11", "7", "-", "<-", "no", "keyframe", "at", "its", "first", "frame", "5"],
+        ["2", "5", "11", "7", "-", "<-", "no", "keyframe"],
         ["3", "12", "19", "8", "12"],
+    ]
+    done = dvcp_in_process("shots", path, "-k", f"3={key}", "-k", f"8={key}", "-k", f"19={key}")
+    assert done.returncode == 0, done.stderr  # a keyframe anywhere in a shot colours it
+    assert [line.split()[1:] for line in done.stdout.splitlines()[1:]] == [
+        ["0", "4", "5", "3"], ["5", "11", "7", "8"], ["12", "19", "8", "19"],
     ]
     done = dvcp_in_process("shots", path, "-k", f"0={key}", "--unkeyed-cuts", "continue")
     assert done.returncode == 0, done.stderr
@@ -46,7 +51,7 @@ def test_shots_lists_the_shots_and_fails_on_one_without_keyframe(script, run_dvc
 def test_colorize_takes_a_script_and_its_unkeyed_cuts_option(tmp_path, script, weights, dvcp_in_process, assert_clean_error):
     path, key = script
     done = dvcp_in_process("colorize", path, "-k", f"0={key}", "-o", tmp_path / "strict", "--weights", weights)
-    assert_clean_error(done, "colorize", "frame 5 starts a new shot (_SceneChangePrev=1) but has no keyframe")
+    assert_clean_error(done, "colorize", "frame 5 starts a new shot (_SceneChangePrev=1) but that shot has no keyframe")
     done = dvcp_in_process("colorize", path, "-k", f"0={key}", "-o", tmp_path / "out", "--weights", weights,
                            "--unkeyed-cuts", "continue")
     assert done.returncode == 0, done.stderr

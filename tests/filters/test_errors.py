@@ -30,7 +30,7 @@ def test_construction_errors_name_function_and_problem(function, make_clip, key_
             vs.core.std.Splice([clip, clip.resize.Point(format=vs.YUV444P8)], mismatch=True), {0: key}, {},
             r"the clip has a variable format",
         ),
-        "no first keyframe": (clip, {2: key}, {}, r"the first shot has no keyframe.*give one at frame 0"),
+        "no keyframe": (clip, {}, {}, r"no keyframes were given; give at least one"),
         "keyframe out of range": (clip, {0: key, 9: key}, {}, r"keyframe at frame 9 is out of range: the clip has 6 frames"),
         "keyframe clip too short": (
             clip, vs.core.std.BlankClip(format=vs.RGB24, width=64, height=48, length=2),
@@ -69,11 +69,13 @@ def test_option_errors(make_clip, key_image, opts):
         assert message.startswith(f"dvcp.{function}: ") and "'colour'" in message
 
 
-def test_shot_without_keyframe_fails_the_frame_request_naming_the_frame(make_clip, key_image, opts):
-    out = dvcp_plugin.colorize(make_clip(length=8, scene_changes=[5]), {0: key_image()}, **opts)
-    out.get_frame(4)  # the first shot is fine
-    with pytest.raises(vs.Error, match=r"dvcp\.colorize: frame 7: frame 5 starts a new shot .* give a keyframe at frame 5"):
-        out.get_frame(7)
+def test_shot_without_keyframe_fails_the_frame_request_naming_its_first_frame(make_clip, key_image, opts):
+    out = dvcp_plugin.colorize(make_clip(length=12, scene_changes=[5, 9]), {2: key_image(), 10: key_image(1)}, **opts)
+    out.get_frame(0)  # the first shot is coloured backward from its keyframe at 2
+    out.get_frame(11)
+    for n in (5, 7):
+        with pytest.raises(vs.Error, match=rf"dvcp\.colorize: frame {n}: frame 5 starts a new shot .* has no keyframe"):
+            out.get_frame(n)
 
 
 def test_refine_errors(make_clip, key_image, opts):

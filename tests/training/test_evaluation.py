@@ -11,7 +11,7 @@ import torch
 from PIL import Image
 
 from dvcp_plugin.cli import main
-from dvcp_plugin.evaluation.methods import BASELINES, output_rgb
+from dvcp_plugin.evaluation.methods import BASELINES, dvcp_method, output_rgb
 from dvcp_plugin.evaluation.metrics import (
     PSNR_CAP_DB, RETENTION_FRAMES, colour_drift, colour_retention, mean_chroma, psnr, ssim,
 )
@@ -20,6 +20,7 @@ from dvcp_plugin.evaluation.report import summarise
 from dvcp_plugin.evaluation.scores import MethodScores, SequenceScores
 from dvcp_plugin.models.color import luma_chroma_to_rgb, rgb_to_luma_chroma
 from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.runtime.sequential import propagate_shot
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
 from dvcp_plugin.training.data import DataError, find_sequences, frame_planes, load_frame
@@ -91,7 +92,7 @@ def still_sequence(folder, frames: int):
 
 def test_retention_and_drift_of_a_method_that_keeps_half_the_colour(tmp_path):
     sequence = still_sequence(tmp_path / "still", 20)
-    methods = {"key": BASELINES["key"], "half": lambda greys, key: (0.5 * key for _ in greys)}
+    methods = {"key": BASELINES["key"], "half": lambda greys, keys: (0.5 * keys[0] for _ in greys)}
     scores = evaluate_sequence(methods, sequence, 20)
     summary = summarise([scores], 20)
     entry = summary["sequences"]["still"]
@@ -107,7 +108,7 @@ def test_retention_of_k_uses_frames_up_to_k():
     # frames 1..19 scored; for K = 12 the last 10 scored frames are 2..11 (indices 1..10)
     output = [9.0] + [1.0] * 10 + [5.0] * 8
     truth = [4.0] + [2.0] * 10 + [8.0] * 8
-    scores = SequenceScores("s", {"dvcp": MethodScores([30.0] * 19, [0.9] * 19, output)}, truth)
+    scores = SequenceScores("s", {"dvcp": MethodScores([30.0] * 19, [0.9] * 19, output)}, truth, list(range(1, 20)))
     assert scores.summary(12)["dvcp"]["retention"] == pytest.approx(0.5)
     assert scores.summary(80)["dvcp"]["retention"] == pytest.approx((2 * 1.0 + 8 * 5.0) / (2 * 2.0 + 8 * 8.0))
     assert summarise([scores], 12)["sequences"]["s"]["frames_scored"] == 11
@@ -160,13 +161,14 @@ def test_eval_command_writes_json_plot_and_contact_sheet(tiny_data, weights, tmp
         assert summary["dvcp_minus_flow"]["drift"] == pytest.approx(
             summary["mean"]["dvcp"]["drift"] - summary["mean"]["flow"]["drift"]
         )
-    by_frame = report["psnr_by_frame"]
-    assert all(len(by_frame["sequences"]["seq0"][m]) == 5 for m in ("dvcp", "flow", "key"))
-    assert by_frame["mean"]["flow"][0] == pytest.approx(np.mean([v["flow"][0] for v in by_frame["sequences"].values()]))
+    by_frame = report["psnr_by_frame"]  # by frame number; frame 0, the keyframe, is not scored
+    assert all(len(by_frame["sequences"]["seq0"][m]) == 6 for m in ("dvcp", "flow", "key"))
+    assert by_frame["mean"]["flow"][0] is None
+    assert by_frame["mean"]["flow"][1] == pytest.approx(np.mean([v["flow"][1] for v in by_frame["sequences"].values()]))
     for name, series in by_frame["sequences"].items():  # K = 3 scores frames 1 and 2
         for method in ("dvcp", "flow", "key"):
             scored = report["by_frames"]["3"]["sequences"][name][method]
-            assert scored["psnr"] == pytest.approx(np.mean(series[method][:2]))
+            assert scored["psnr"] == pytest.approx(np.mean(series[method][1:3]))
     plot = Image.open(tmp_path / "report" / "val-psnr.png")
     assert plot.format == "PNG" and plot.size == (900, 520)
     sheet = Image.open(tmp_path / "report" / "val-sheet.png")
@@ -178,6 +180,51 @@ def test_eval_command_writes_json_plot_and_contact_sheet(tiny_data, weights, tmp
     assert mean_line.split()[1:] == [f"{means[m]['psnr']:.2f}" for m in ("dvcp", "flow", "key")] + [
         f"{report['by_frames']['3']['dvcp_minus_flow']['psnr']:.2f}"
     ]
+
+
+def test_eval_with_keyframes_at_both_ends_scores_the_frames_between(tiny_data, weights, tmp_path, capsys):
+    out = tmp_path / "keys.json"
+    assert main(["eval", str(tiny_data / "seq0"), "--frames", "6", "--keys", "0,last", "--json", str(out),
+                 "--weights", str(weights)]) == 0
+    report = json.loads(out.read_text())
+    assert report["keys"] == [0, "last"]
+    entry = report["by_frames"]["6"]["sequences"]["seq0"]
+    assert entry["keyframes"] == [0, 5] and entry["frames_scored"] == 4
+    series = report["psnr_by_frame"]["sequences"]["seq0"]
+    for method in ("dvcp", "flow", "key"):
+        assert series[method][0] is None and series[method][5] is None  # keyframes are not scored
+        assert entry[method]["psnr"] == pytest.approx(np.mean(series[method][1:5]))
+    assert "keyframes: 0, last" in capsys.readouterr().out
+
+
+def test_eval_scores_the_same_frames_as_the_filter_computes(tiny_data, weights):
+    """dvcp's scores with keyframes at 0 and the last frame come from the bidirectional pass, and the
+    baselines get the same keyframes: the copy of the nearer keyframe's chroma blended by distance."""
+    sequence = find_sequences([tiny_data / "seq0"])[0]
+    engine = Engine(EngineConfig(weights=weights))
+    scores = evaluate_sequence(
+        {"dvcp": dvcp_method(engine), "key": BASELINES["key"]}, sequence, 6, keys=["last"]
+    )
+    assert scores.frames == [0, 1, 2, 3, 4] and scores.keyframes == [5]
+    truths = [load_frame(p) for p in sequence.frames[:6]]
+    planes = [frame_planes(t) for t in truths]
+    greys = [grey for grey, _ in planes]
+    backward = list(propagate_shot(engine, greys, {5: planes[5][1]}))
+    for i, n in enumerate(scores.frames):
+        want = output_rgb(greys[n], engine.to_full(backward[n].final, tuple(greys[0].shape)))
+        assert scores.methods["dvcp"].psnr[i] == pytest.approx(psnr(want, truths[n]))
+        assert scores.methods["key"].psnr[i] == pytest.approx(psnr(output_rgb(greys[n], planes[5][1]), truths[n]))
+
+
+def test_eval_rejects_keyframes_beyond_a_sequence(tiny_data, weights, tmp_path, capsys):
+    out = tmp_path / "x.json"
+    assert main(["eval", str(tiny_data / "seq0"), "--frames", "4", "--keys", "0,7", "--json", str(out),
+                 "--weights", str(weights)]) == 1
+    assert "dvcp eval: error: keyframe 7 is beyond the 4 frames coloured of sequence seq0" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["eval", str(tiny_data), "--json", str(out), "--keys", "0,end"])
+    assert "'end' in '0,end' is not a frame number or last" in capsys.readouterr().err
+    assert not out.exists()
 
 
 def test_eval_without_baselines_scores_dvcp_alone(tiny_data, weights, tmp_path):

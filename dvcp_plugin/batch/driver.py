@@ -1,0 +1,226 @@
+"""Running a planned batch on Ray: one actor per worker, the parts handed out one at a time.
+
+By default an embedded Ray instance is started on this machine (and stopped at the end); with an
+address (``auto``, ``ray://HOST:10001``) the run joins that cluster; when Ray is already started
+in this process it is used as it is. Each actor holds its engines (:mod:`.worker`) and asks Ray
+for ``cpus_per_worker`` CPUs, and for one GPU when a shot runs on ``cuda``. A worker process that
+dies mid-shot is restarted by Ray and the shot retried (up to :data:`RETRIES` times): a frame
+folder keeps the frames already written, so the shot resumes. When a reel's parts are all
+coloured, its reassembly is the next piece of work handed out.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import sys
+import time
+import uuid
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ..errors import DvcpError
+from .plan import PlannedShot
+from .progress import BatchProgress, FrameCounter
+from .summary import ShotRecord, Summary, shot_record
+from .work import Result
+
+RETRIES = 3  # times a shot is retried after its worker process died
+POLL_SECONDS = 0.5  # how often the progress bar takes the frame count while waiting
+
+
+def import_ray() -> Any:
+    """The ``ray`` module, or a :class:`DvcpError` saying how to install it."""
+    try:
+        import ray
+    except ImportError:
+        raise DvcpError(
+            "dvcp batch runs on Ray, which is not installed: pip install 'dvcp-plugin[cluster]' (./setup.sh does)"
+        ) from None
+    return ray
+
+
+@dataclass(frozen=True)
+class Cluster:
+    """Where and how wide to run: a Ray address (None: a local instance), workers and CPUs for each."""
+
+    address: str | None = None
+    workers: int | None = None  # None: as many as the cluster's CPUs (or GPUs) allow
+    cpus_per_worker: float = 1.0
+
+
+def run_batch(
+    planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary, overwrite: bool = False,
+    fault_after_frames: int | None = None,
+) -> None:
+    """Colour every planned shot on Ray, recording each shot in ``summary`` as it finishes.
+
+    The summary is first written once Ray has room for the workers (a :class:`DvcpError` if it has
+    none). ``fault_after_frames``: each worker's process exits after writing that many frames, the
+    first time only (see :mod:`.worker`).
+    """
+    if not any(shot.parts for shot in planned):  # every shot settled by its plan: no need for Ray
+        summary.write()
+        return
+    ray = import_ray()
+    started = time.monotonic()
+    started_here = _connect(ray, cluster)
+    try:
+        run = _Run(ray, planned, cluster, summary, overwrite, fault_after_frames)
+        summary.write()
+        run.run(started)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def _connect(ray: Any, cluster: Cluster) -> bool:
+    """Connect to Ray as ``cluster`` says; whether this call started it."""
+    if ray.is_initialized():
+        return False
+    options: dict[str, Any] = {"log_to_driver": False, "logging_level": logging.WARNING}
+    if cluster.address is None:  # a new instance, even where `ray start` made one on this machine
+        options |= {"address": "local", "include_dashboard": False}
+        if cluster.workers is not None:  # as many workers as asked for, even on fewer cores
+            options["num_cpus"] = max(os.cpu_count() or 1, math.ceil(cluster.workers * cluster.cpus_per_worker))
+    else:
+        options["address"] = cluster.address
+    try:
+        ray.init(**options)
+    except (ConnectionError, RuntimeError, ValueError) as exc:
+        where = cluster.address or "this machine"
+        raise DvcpError(f"cannot start or join Ray at {where}: {str(exc).strip().splitlines()[0]}") from None
+    return True
+
+
+class _Run:
+    """One batch on a connected Ray: the actors, the work queue and what came back."""
+
+    def __init__(
+        self, ray: Any, planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary, overwrite: bool,
+        fault_after_frames: int | None,
+    ) -> None:
+        """Check that the cluster has room for the workers; they start in :meth:`run`."""
+        self.ray, self.planned, self.summary, self.overwrite = ray, planned, summary, overwrite
+        self.cpus_per_worker, self.fault_after_frames = cluster.cpus_per_worker, fault_after_frames
+        self.results: dict[int, list[Result | None]] = {
+            i: [None] * len(shot.parts) for i, shot in enumerate(planned) if shot.status is None
+        }
+        self.work: deque[tuple[int, int | None]] = deque(  # (shot, part); part None: reassemble the reel
+            (i, j) for i in self.results for j in range(len(planned[i].parts))
+        )
+        self.gpus = 1 if any(p.options.device == "cuda" for shot in planned for p in shot.parts) else 0
+        self.workers = min(self._room(cluster, self.gpus), len(self.work))
+        summary.info["workers"] = self.workers
+        summary.info["gpus_per_worker"] = self.gpus
+
+    def _room(self, cluster: Cluster, gpus: int) -> int:
+        """The workers asked for (by default, as many as fit), no more than the cluster can hold."""
+        resources = self.ray.cluster_resources()
+        cpus, gpus_there = resources.get("CPU", 0), int(resources.get("GPU", 0))
+        room = int(cpus // cluster.cpus_per_worker)
+        if gpus:
+            room = min(room, gpus_there)
+        if room < 1:
+            need = f"{cluster.cpus_per_worker:g} CPU(s)" + (" and a GPU (a shot runs on cuda)" if gpus else "")
+            raise DvcpError(f"the Ray cluster ({cpus:g} CPUs, {gpus_there} GPUs) has no room for a worker of {need}")
+        if cluster.workers is not None and cluster.workers > room:
+            print(f"dvcp batch: the Ray cluster has room for {room} worker(s), not {cluster.workers}", file=sys.stderr)
+        return min(cluster.workers or room, room)
+
+    def run(self, started: float) -> None:
+        """Start the workers and hand out the work until every shot has finished; stop them at the end.
+
+        The summary records the seconds from ``started`` (a ``time.monotonic()``) until every
+        worker was ready, and the seconds of colouring after that.
+        """
+        from .worker import ShotWorker
+
+        name = f"dvcp-batch-frames-{uuid.uuid4().hex}"  # by name: a handle would make restarts fragile
+        counter = self.ray.remote(num_cpus=0)(FrameCounter).options(name=name).remote()
+        worker = self.ray.remote(
+            num_cpus=self.cpus_per_worker, num_gpus=self.gpus, max_restarts=-1, max_task_retries=RETRIES,
+        )(ShotWorker)
+        actors = [worker.remote(name, self.fault_after_frames) for _ in range(self.workers)]
+        try:
+            try:
+                self.ray.get([actor.__ray_ready__.remote() for actor in actors])
+            except self.ray.exceptions.RayError as exc:
+                raise DvcpError(f"the Ray workers could not start: {_first_line(exc)}") from None
+            ready_at = time.monotonic()
+            self.summary.info["startup_seconds"] = round(ready_at - started, 1)
+            with BatchProgress([shot.status for shot in self.planned]) as progress:
+                self._hand_out(actors, counter, progress)
+            self.summary.info["seconds"] = round(time.monotonic() - ready_at, 1)
+            self.summary.write()
+        finally:
+            for actor in [*actors, counter]:
+                self.ray.kill(actor)
+
+    def _hand_out(self, actors: Sequence[Any], counter: Any, progress: BatchProgress) -> None:
+        """Give each idle worker the next piece of work until there is none and all have come back."""
+        idle = list(actors)
+        in_flight: dict[Any, tuple[Any, int, int | None]] = {}
+        while self.work or in_flight:
+            while idle and self.work:
+                actor = idle.pop()
+                shot, part = self.work.popleft()
+                in_flight[self._submit(actor, shot, part)] = (actor, shot, part)
+            ready, _ = self.ray.wait(list(in_flight), num_returns=1, timeout=POLL_SECONDS)
+            progress.frames(self.ray.get(counter.take.remote()))
+            for ref in ready:
+                actor, shot, part = in_flight.pop(ref)
+                idle.append(actor)
+                record = self._finished(shot, part, self._result(ref, self._name(shot, part)))
+                if record is not None:
+                    progress.shot(record.status)
+
+    def _submit(self, actor: Any, shot: int, part: int | None) -> Any:
+        planned = self.planned[shot]
+        if part is not None:
+            return actor.colour.remote(planned.parts[part], self.overwrite)
+        return actor.assemble.remote(planned.reel, self.overwrite)
+
+    def _name(self, shot: int, part: int | None) -> str:
+        planned = self.planned[shot]
+        return planned.parts[part].name if part is not None else f"{planned.job.name} (reassembly)"
+
+    def _result(self, ref: Any, name: str) -> Result:
+        """What the worker returned, or a failed result saying why there is none."""
+        exceptions = self.ray.exceptions
+        try:
+            return self.ray.get(ref)
+        except exceptions.RayActorError as exc:
+            error = f"its worker process died {RETRIES + 1} times while colouring it ({_first_line(exc)})"
+        except exceptions.RayTaskError as exc:
+            cause = exc.cause
+            error = f"{type(cause).__name__}: {cause}"
+        except exceptions.RayError as exc:
+            error = _first_line(exc)
+        return Result(name, "failed", error=error)
+
+    def _finished(self, shot: int, part: int | None, result: Result) -> ShotRecord | None:
+        """Take in a part's or a reassembly's result; the shot's record when that finished the shot."""
+        planned = self.planned[shot]
+        results = self.results[shot]
+        if part is not None:
+            results[part] = result
+            if any(r is None for r in results):
+                return None
+            if planned.reel is not None and all(r.status != "failed" for r in results if r):
+                self.work.appendleft((shot, None))  # reassemble next
+                return None
+            record = shot_record(planned, [r for r in results if r])
+        else:
+            record = shot_record(planned, [r for r in results if r], result)
+        self.summary.set(shot, record)
+        return record
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+

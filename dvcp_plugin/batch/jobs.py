@@ -1,0 +1,270 @@
+"""The jobs file of ``dvcp batch``: TOML with one ``[[shot]]`` table per shot.
+
+Each shot names an ``input`` (a frame folder, a video or a ``.vpy`` script), an ``output`` (a frame
+folder or a video file) and its ``keyframes`` (``{ 0 = "key.png", 120 = "key120.png" }``, frames
+counted from 0 in the input). Optional: ``name``, ``frames = [first, last]`` (a range of the input), ``cuts = [...]``
+(the frames where new shots begin: the range is split there, the parts coloured in parallel and
+reassembled into the one output) and any option of ``dvcp colorize``. A ``[defaults]`` table gives
+options to every shot that does not set them. Relative paths are relative to the jobs file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ..commands.colorize import OUTPUT_SUFFIXES, Options, check_output, parse_fps, parse_stage_options
+from ..errors import DvcpError
+from ..runtime.state_cache import UNKEYED_CUTS
+
+
+class JobsError(DvcpError):
+    """A jobs file that cannot be run as written; the message names the file, the shot and the problem."""
+
+
+@dataclass(frozen=True)
+class ShotJob:
+    """One ``[[shot]]`` of a jobs file: paths absolute, options checked."""
+
+    name: str
+    label: str  # where the shot is, for messages: "JOBS.toml: shot 3 (reel4)"
+    input: Path
+    output: Path
+    keyframes: dict[int, Path]  # frame of the input -> keyframe image
+    options: Options = field(default_factory=Options)
+    frames: tuple[int, int] | None = None  # first and last frame of the input to colour
+    cuts: tuple[int, ...] = ()  # frames of the input where a new shot begins
+    suffix: str | None = None
+    fps: Fraction = Fraction(24)
+    ffmpeg_args: str | None = None
+
+
+Check = Callable[[Any, Path], Any]  # (TOML value, the jobs file's folder) -> option value; ValueError if bad
+
+
+def _text(value: Any, base: Path) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value
+
+
+def _path(value: Any, base: Path) -> Path:
+    return base / _text(value, base)
+
+
+def _flag(value: Any, base: Path) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    return value
+
+
+def _positive(value: Any, base: Path) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise ValueError("must be a positive number")
+    return float(value)
+
+
+def _count(value: Any, base: Path) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError("must be a positive integer")
+    return value
+
+
+def _chroma_scale(value: Any, base: Path) -> float:
+    scale = _positive(value, base)
+    if scale > 1:
+        raise ValueError("must be in (0, 1]")
+    return scale
+
+
+def _device(value: Any, base: Path) -> str:
+    if value not in ("cpu", "cuda"):
+        raise ValueError(f"must be 'cpu' or 'cuda', not {value!r} (each Ray worker has its own GPU, seen as 'cuda')")
+    return str(value)
+
+
+def _matrix(value: Any, base: Path) -> str:
+    if str(value) not in ("601", "709") or isinstance(value, bool):
+        raise ValueError("must be '601' or '709'")
+    return str(value)
+
+
+def _suffix(value: Any, base: Path) -> str:
+    if value not in OUTPUT_SUFFIXES:
+        raise ValueError(f"must be one of {', '.join(OUTPUT_SUFFIXES)}")
+    return str(value)
+
+
+def _fps(value: Any, base: Path) -> Fraction:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        raise ValueError("must be a frame rate such as 24 or \"24000/1001\"")
+    try:
+        return parse_fps(str(value))
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _stage_options(value: Any, base: Path) -> dict[str, dict[str, Any]]:
+    if not isinstance(value, dict):
+        raise ValueError('must be a table of options per stage kind, e.g. { global = { imagenet_weights = "r.pth" } }')
+    try:
+        return parse_stage_options(json.dumps(value))
+    except TypeError:
+        raise ValueError("holds a value that is not a number, text, boolean or list") from None
+    except argparse.ArgumentTypeError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def _unkeyed_cuts(value: Any, base: Path) -> str:
+    if value not in UNKEYED_CUTS:
+        raise ValueError(f"must be {' or '.join(repr(mode) for mode in UNKEYED_CUTS)}")
+    return str(value)
+
+
+# the options of `dvcp colorize` a shot (or [defaults]) may set, with their checks
+OPTIONS: dict[str, Check] = {
+    "weights": _path, "device": _device, "half": _flag, "local_stage": _text, "global_stage": _text,
+    "refine_stage": _text, "chroma_scale": _chroma_scale, "stage_options": _stage_options, "matrix": _matrix,
+    "cache_mb": _positive, "unkeyed_cuts": _unkeyed_cuts, "threads": _count, "suffix": _suffix, "fps": _fps,
+    "ffmpeg_args": _text,
+}
+ENGINE_OPTIONS = frozenset(f.name for f in fields(Options))
+SHOT_KEYS = ("name", "input", "output", "keyframes", "frames", "cuts")
+
+
+def read_jobs(path: Path, device: str | None = None) -> list[ShotJob]:
+    """The shots of the jobs file at ``path``; ``device`` replaces ``[defaults]``'s device.
+
+    Anything that keeps the file from being run as written is a :class:`JobsError`.
+    """
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise JobsError(f"the jobs file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise JobsError(f"cannot read the jobs file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise JobsError(f"{path} is not valid TOML: {exc}") from None
+    unknown = sorted(set(data) - {"shot", "defaults"})
+    if unknown:
+        raise JobsError(f"{path}: unknown table or key {unknown[0]!r} (a jobs file holds [defaults] and [[shot]] tables)")
+    shots = data.get("shot")
+    if not isinstance(shots, list) or not shots or not all(isinstance(s, dict) for s in shots):
+        raise JobsError(f"{path}: no [[shot]] tables; each shot is a [[shot]] table with input, output and keyframes")
+    base = path.parent.absolute()
+    defaults = data.get("defaults", {})
+    if not isinstance(defaults, dict):
+        raise JobsError(f"{path}: defaults must be a table of options ([defaults])")
+    defaults = _options(defaults, base, lambda problem: JobsError(f"{path}: [defaults]: {problem}"), ())
+    if device is not None:
+        defaults["device"] = _device(device, base)
+    jobs = [_shot(shot, k, base, defaults, path) for k, shot in enumerate(shots, 1)]
+    _check_unique(jobs, path)
+    return jobs
+
+
+def _options(table: Mapping[str, Any], base: Path, error: Callable[[str], JobsError], allowed: tuple[str, ...]) -> dict[str, Any]:
+    """The checked options of ``table``, whose other keys must be in ``allowed``."""
+    options = {}
+    for key, value in table.items():
+        if key in allowed:
+            continue
+        if key not in OPTIONS:
+            raise error(f"unknown key {key!r} (known: {', '.join((*allowed, *OPTIONS))})")
+        try:
+            options[key] = OPTIONS[key](value, base)
+        except ValueError as exc:
+            raise error(f"{key} {exc}") from None
+    return options
+
+
+def _shot(table: dict[str, Any], number: int, base: Path, defaults: Mapping[str, Any], path: Path) -> ShotJob:
+    label = f"{path}: shot {number}" + (f" ({table['name']})" if isinstance(table.get("name"), str) else "")
+
+    def error(problem: str) -> JobsError:
+        return JobsError(f"{label}: {problem}")
+
+    options = defaults | _options(table, base, error, SHOT_KEYS)
+    missing = [key for key in ("input", "output", "keyframes") if key not in table]
+    if missing:
+        raise error(f"missing {' and '.join(missing)} (every shot needs input, output and keyframes)")
+
+    def value(key: str, check: Check) -> Any:
+        try:
+            return check(table[key], base)
+        except ValueError as exc:
+            raise error(f"{key} {exc}") from None
+
+    input_path, output = value("input", _path), value("output", _path)
+    name = value("name", _text) if "name" in table else str(table["output"])
+    keyframes = _keyframes(table["keyframes"], base, error)
+    frames = _frames(table["frames"], error) if "frames" in table else None
+    cuts = _cuts(table["cuts"], frames, error) if "cuts" in table else ()
+    if frames is not None:
+        outside = [n for n in keyframes if not frames[0] <= n <= frames[1]]
+        if outside:
+            raise error(f"keyframe {outside[0]} is outside frames [{frames[0]}, {frames[1]}]")
+    try:
+        check_output(input_path, output)
+    except DvcpError as exc:
+        raise error(str(exc)) from None
+    return ShotJob(
+        name=name, label=label, input=input_path, output=output, keyframes=keyframes, frames=frames, cuts=cuts,
+        options=Options(**{k: v for k, v in options.items() if k in ENGINE_OPTIONS}),
+        suffix=options.get("suffix"), fps=options.get("fps", Fraction(24)), ffmpeg_args=options.get("ffmpeg_args"),
+    )
+
+
+def _keyframes(value: Any, base: Path, error: Callable[[str], JobsError]) -> dict[int, Path]:
+    if not isinstance(value, dict) or not value:
+        raise error('keyframes must be a table of frame = "image", e.g. keyframes = { 0 = "key.png" }')
+    keyframes = {}
+    for frame, image in value.items():
+        if not frame.isdigit():
+            raise error(f"keyframe {frame!r} is not a frame number")
+        if not isinstance(image, str) or not image:
+            raise error(f"keyframe {frame} must be an image path, not {image!r}")
+        keyframes[int(frame)] = base / image
+    return dict(sorted(keyframes.items()))
+
+
+def _frame_numbers(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(n, int) and not isinstance(n, bool) and n >= 0 for n in value)
+
+
+def _frames(value: Any, error: Callable[[str], JobsError]) -> tuple[int, int]:
+    if not _frame_numbers(value) or len(value) != 2 or value[0] > value[1]:
+        raise error(f"frames must be [first, last], two frame numbers with first <= last, not {value!r}")
+    return value[0], value[1]
+
+
+def _cuts(value: Any, frames: tuple[int, int] | None, error: Callable[[str], JobsError]) -> tuple[int, ...]:
+    if not _frame_numbers(value) or not value:
+        raise error(f"cuts must be a list of frame numbers where new shots begin, not {value!r}")
+    for before, after in zip(value, value[1:]):
+        if after <= before:
+            raise error(f"cuts must increase: {after} comes after {before}")
+    first, last = frames if frames is not None else (0, None)
+    if value[0] <= first:
+        raise error(f"cut {value[0]} is not after the first frame ({first}); cuts are where new shots begin")
+    if last is not None and value[-1] > last:
+        raise error(f"cut {value[-1]} is past the last frame ({last})")
+    return tuple(value)
+
+
+def _check_unique(jobs: list[ShotJob], path: Path) -> None:
+    names: dict[str, ShotJob] = {}
+    outputs: dict[Path, ShotJob] = {}
+    for job in jobs:
+        output = job.output.resolve()
+        if output in outputs:
+            raise JobsError(f"{path}: shots {outputs[output].name!r} and {job.name!r} both write {job.output}")
+        if job.name in names:
+            raise JobsError(f"{path}: two shots are named {job.name!r}; give each a distinct name")
+        names[job.name], outputs[output] = job, job

@@ -1,0 +1,97 @@
+"""``dvcp batch``: colour every shot of a jobs file on Ray, on this machine or on a cluster."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..batch.driver import Cluster, import_ray, run_batch
+from ..batch.jobs import read_jobs
+from ..batch.plan import plan_shots
+from ..batch.summary import Summary
+from ..errors import DvcpError
+
+# fault injection: every worker's process exits after writing this many frames, the first time only
+FAULT_ENV = "DVCP_BATCH_FAULT_AFTER_FRAMES"
+
+
+def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
+    """An argparse type: a positive ``kind``."""
+
+    def parse(text: str) -> int | float:
+        try:
+            value = kind(text)
+        except ValueError:
+            value = 0
+        if not value > 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a positive {kind.__name__}")
+        return value
+
+    return parse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The jobs file, where Ray runs and how wide, and the summary file."""
+    parser.add_argument("jobs", type=Path, help="jobs file (TOML): one [[shot]] table per shot (see the README)")
+    parser.add_argument(
+        "--address", metavar="ADDRESS",
+        help="join a running Ray cluster: 'auto' (this machine is one of its nodes) or ray://HOST:10001 "
+        "(default: start Ray on this machine for this run)",
+    )
+    parser.add_argument(
+        "--workers", type=_positive(int), metavar="N",
+        help="Ray actors, each holding one engine and colouring one shot at a time "
+        "(default: one per CPU, or one per GPU when shots run on cuda)",
+    )
+    parser.add_argument(
+        "--cpus-per-worker", type=_positive(float), default=1.0, metavar="C",
+        help="CPUs Ray gives each worker, and the threads it colours with (default 1)",
+    )
+    parser.add_argument(
+        "--device", choices=("cpu", "cuda"),
+        help="device of the shots that name none (replaces [defaults]); cuda asks Ray for one GPU per worker",
+    )
+    parser.add_argument(
+        "--summary", type=Path,
+        help="summary file (JSON) with every shot's frames, seconds, fps, status and error "
+        "(default: JOBS.summary.json beside the jobs file)",
+    )
+    parser.add_argument("--overwrite", action="store_true", help="recolour every shot instead of resuming")
+
+
+def _fault_after_frames() -> int | None:
+    text = os.environ.get(FAULT_ENV)
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise DvcpError(f"{FAULT_ENV}={text!r} must be a positive number of frames")
+    return int(text)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Colour the jobs file's shots; exit 1 when the file is bad or any shot failed."""
+    fault_after_frames = _fault_after_frames()
+    import_ray()
+    jobs = read_jobs(args.jobs, args.device)
+    planned = plan_shots(jobs, args.overwrite)
+    path = args.summary or args.jobs.with_name(f"{args.jobs.stem}.summary.json")
+    info = {
+        "jobs": str(args.jobs.absolute()), "address": args.address or "local",
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+    summary = Summary(path, planned, info)
+    cluster = Cluster(address=args.address, workers=args.workers, cpus_per_worker=args.cpus_per_worker)
+    run_batch(planned, cluster, summary, args.overwrite, fault_after_frames)
+    totals = summary.totals()
+    for record in summary.records:
+        if record.status == "failed":
+            print(f"dvcp batch: shot {record.name} failed: {record.error}", file=sys.stderr)
+    print(
+        f"{totals['done']} shot(s) coloured, {totals['skipped']} already finished, {totals['failed']} failed; "
+        f"{totals['written']} frames written; summary: {path}"
+    )
+    return 1 if totals["failed"] else 0

@@ -1,0 +1,54 @@
+"""One part on its own (no Ray): what its output and its reel's folder record, and when a rerun may keep it."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from fractions import Fraction
+
+from batch_archive import write_key, write_shot
+
+from dvcp_plugin.batch.reels import LEDGER, assemble, part_output
+from dvcp_plugin.batch.shots import colour_part
+from dvcp_plugin.batch.work import Part, Reel
+from dvcp_plugin.commands.colorize import Options, run_settings
+from dvcp_plugin.filters.images import write_image
+from dvcp_plugin.media.sources import open_input
+from dvcp_plugin.models.color import grey_u8
+
+
+def test_a_reel_folder_records_each_part_and_refuses_a_part_made_with_other_settings(tmp_path, weights):
+    colour = write_shot(tmp_path / "reel", 6, seed=5)
+    reel_output = tmp_path / "out"
+    part = Part(
+        name="reel [2-5]", input=tmp_path / "reel", frames=(2, 5), output=part_output(reel_output, 2, 5),
+        keyframes={0: write_key(tmp_path / "k2.png", colour[2])}, options=Options(weights=weights), reel=reel_output,
+    )
+    assert (colour_part(part).status, assemble(Reel(reel_output, (part,))).status) == ("done", "done")
+    entry = json.loads((reel_output / LEDGER).read_text())["000002-000005"]
+    source = open_input(tmp_path / "reel", Fraction(24)).frames(2, 5)
+    assert entry["settings"] == run_settings(source, part.keyframes, part.options)
+    assert [frame["name"] for frame in entry["frames"]] == [f"f{k:04d}.png" for k in range(2, 6)]
+
+    assert colour_part(part).status == "skipped"  # in its reel, every frame as recorded
+    other_key = replace(part, keyframes={0: write_key(tmp_path / "k3.png", colour[3])})
+    refused = colour_part(other_key)
+    assert refused.status == "failed"
+    assert f"{reel_output} holds frames 000002-000005 made with other settings (keyframes differ)" in refused.error
+
+
+def test_a_range_of_a_frame_folder_is_known_by_its_own_frames(tmp_path, weights):
+    colour = write_shot(tmp_path / "shot", 6, seed=6)
+    part = Part(
+        name="shot [1-3]", input=tmp_path / "shot", frames=(1, 3), output=tmp_path / "out",
+        keyframes={0: write_key(tmp_path / "k1.png", colour[1])}, options=Options(weights=weights),
+    )
+    assert (colour_part(part).status, colour_part(part).status) == ("done", "skipped")
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["f0001.png", "f0002.png", "f0003.png"]
+
+    write_image(tmp_path / "shot" / "f0005.png", grey_u8(colour[0]))  # outside the range: not this shot's input
+    kept = colour_part(part)
+    assert (kept.status, kept.kept) == ("skipped", 3)
+    write_image(tmp_path / "shot" / "f0002.png", grey_u8(colour[0]))  # inside: the frames would mix two inputs
+    refused = colour_part(part)
+    assert refused.status == "failed" and "the input differs: f0002.png changed" in refused.error
