@@ -1,37 +1,81 @@
-"""Global stage that re-anchors to the keyframe: its colours brought straight to the frame by long-range motion.
+"""Global stage that re-anchors to the keyframe: its colours brought straight to the frame.
 
-For frame k the motion G(k)→G(key) is estimated directly (no chain through the frames between,
-so nothing drifts), checked against the reverse motion G(key)→G(k), and the keyframe's chroma is
-warped along it. The confidence is the motion's reliability (consistent both ways and matching
-luma): high where the keyframe's content is visible and found again, low where it is occluded,
-new, or moved beyond what the motion estimator can follow. The refine stage weighs it against the
-local estimate.
+Two correspondences, neither chained through the frames in between (so nothing drifts):
+
+* **Long-range motion.** The motion G(k)→G(key) is estimated directly, checked against the reverse
+  motion G(key)→G(k), and the keyframe's chroma is warped along it. Its reliability (consistent
+  both ways, matching luma) is high where the keyframe's content is found again.
+* **Deep-feature matching**, for what the motion cannot follow (large displacements, deformation,
+  content that moved away and came back): the paper's two-stage matching on the project's trained
+  encoder — the nearest coarse cell over the whole keyframe picks a region of interest, and the
+  fine stage takes a softmax average of the chroma in it (:func:`soft_two_stage_match`), exactly as
+  the encoder was trained.
+
+The estimate is ``r·motion + (1 − r)·match`` with r the motion's reliability, and its confidence
+``r + (1 − r)·c/2`` with c the match's best cosine similarity: near 1 where the motion holds, at
+most ½ where only the match speaks. The refine stage weighs it against the local estimate.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dvcp_plugin.models.features import FeatureExtractor
 from dvcp_plugin.models.global_stage import KeyState
+from dvcp_plugin.models.matching import coarse_soft_match, soft_two_stage_match
 from dvcp_plugin.models.motion import MotionEstimator, inconsistency, reliability, resize_flow, warp
 from dvcp_plugin.models.resolution import Grey
 
 
-class KeyAnchoring(nn.Module):
-    """Keyframe chroma warped by long-range motion to each frame, with the motion's reliability."""
+def _upsample(x: Tensor, size: tuple[int, int]) -> Tensor:
+    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
-    def __init__(self, motion: MotionEstimator) -> None:
+
+class KeyAnchoring(nn.Module):
+    """Keyframe chroma by long-range motion where it holds, by deep-feature matching elsewhere."""
+
+    def __init__(
+        self,
+        motion: MotionEstimator,
+        extractor: FeatureExtractor,
+        roi_size: int = 12,
+        temperature: float = 0.02,
+        coarse_temperature: float = 0.05,
+    ) -> None:
         super().__init__()
-        self.motion = motion
+        self.motion, self.extractor = motion, extractor
+        self.roi_size, self.temperature, self.coarse_temperature = roi_size, temperature, coarse_temperature
 
     def prepare_key(self, key_grey: Grey, key_chroma: Tensor) -> KeyState:
-        """The keyframe's greys and working-resolution chroma (nothing to compute ahead)."""
-        return KeyState(key_grey, key_chroma)
+        """The keyframe's greys, chroma, features and chroma on the fine feature grid."""
+        features = self.extractor(key_grey.work)
+        fine = F.adaptive_avg_pool2d(key_chroma, features.fine.shape[-2:])
+        return KeyState(key_grey, key_chroma, features, fine)
+
+    def match(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
+        """The feature-matching estimate alone (chroma, best cosine), differentiable in the encoder."""
+        assert key.features is not None and key.fine_chroma is not None
+        ratio = self.extractor.coarse_stride // self.extractor.fine_stride
+        chroma, similarity = soft_two_stage_match(
+            self.extractor(grey.work), key.features, key.fine_chroma, self.roi_size, self.temperature,
+            stride_ratio=ratio,
+        )
+        size = (grey.work.shape[-2], grey.work.shape[-1])
+        return _upsample(chroma, size), _upsample(similarity, size)
+
+    def matching_estimates(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
+        """What the encoder is trained on: the fine-stage chroma of :meth:`match` and a soft match
+        over the whole coarse key (which trains the coarse features), both at the working resolution."""
+        assert key.features is not None
+        size = (grey.work.shape[-2], grey.work.shape[-1])
+        coarse = coarse_soft_match(self.extractor(grey.work).coarse, key.features.coarse, key.chroma, self.coarse_temperature)
+        return self.match(grey, key)[0], _upsample(coarse, size)
 
     @torch.no_grad()
-    def forward(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
-        """(chroma (B,2,h,w), confidence (B,1,h,w)) of ``grey`` from the keyframe."""
+    def follow(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
+        """The long-range-motion estimate alone: (keyframe chroma warped to ``grey``, reliability)."""
         work = grey.work
         size = (work.shape[-2], work.shape[-1])
         key_grey, key_chroma = key.grey, key.chroma
@@ -42,3 +86,10 @@ class KeyAnchoring(nn.Module):
         from_key = self.motion(key_grey.work, work)
         trust = reliability(work, warp(key_grey.work, to_key), inconsistency(to_key, from_key))
         return warp(key_chroma, to_key), trust
+
+    def forward(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
+        """(chroma (B,2,h,w), confidence (B,1,h,w)) of ``grey`` from the keyframe (see the module doc)."""
+        moved, trust = self.follow(grey, key)
+        matched, similarity = self.match(grey, key)
+        chroma = trust * moved + (1.0 - trust) * matched
+        return chroma, trust + (1.0 - trust) * similarity * 0.5

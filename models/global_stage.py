@@ -13,7 +13,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dvcp_plugin.models.features import FeatureExtractor, FeaturePair
-from dvcp_plugin.models.matching import soft_match, two_stage_match
+from dvcp_plugin.models.matching import coarse_soft_match, soft_match, two_stage_match
 from dvcp_plugin.models.resolution import Grey
 
 
@@ -42,11 +42,14 @@ def _upsample(x: Tensor, size: tuple[int, int]) -> Tensor:
 class GlobalMatching(nn.Module):
     """Two-stage nearest-neighbour colour transfer from a keyframe, with a soft variant for training."""
 
-    def __init__(self, extractor: FeatureExtractor, roi_size: int | None = None, chunk_size: int = 4096) -> None:
+    def __init__(
+        self, extractor: FeatureExtractor, roi_size: int | None = None, chunk_size: int = 4096, temperature: float = 0.05
+    ) -> None:
         super().__init__()
         self.extractor = extractor
         self.roi_size = roi_size
         self.chunk_size = chunk_size
+        self.temperature = temperature
 
     def prepare_key(self, key_grey: Grey, key_chroma: Tensor) -> KeyState:
         """Compute the keyframe's features once; area-downsample its chroma (B,2,h,w) to the fine grid."""
@@ -70,9 +73,12 @@ class GlobalMatching(nn.Module):
         # matching runs in float32 whatever the precision; the estimates come back in the frame's
         return _upsample(match.chroma, size).to(work.dtype), _upsample(match.confidence, size).to(work.dtype)
 
-    def soft_forward(self, grey: Grey, key: KeyState, temperature: float = 0.05) -> Tensor:
-        """Differentiable chroma (B,2,h,w) by soft attention over the keyframe's fine features (training)."""
+    def matching_estimates(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
+        """What the encoder is trained on, the differentiable stand-ins of hard matching: soft attention
+        over the keyframe's whole fine grid and over its whole coarse grid, both at the working resolution."""
         assert key.features is not None and key.fine_chroma is not None
-        fine = self.extractor(grey.work).fine
-        chroma = soft_match(fine, key.features.fine, key.fine_chroma, temperature, self.chunk_size)
-        return _upsample(chroma, (grey.work.shape[-2], grey.work.shape[-1]))
+        features = self.extractor(grey.work)
+        size = (grey.work.shape[-2], grey.work.shape[-1])
+        fine = soft_match(features.fine, key.features.fine, key.fine_chroma, self.temperature, self.chunk_size)
+        coarse = coarse_soft_match(features.coarse, key.features.coarse, key.chroma, self.temperature)
+        return _upsample(fine, size), _upsample(coarse, size)

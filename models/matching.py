@@ -256,3 +256,67 @@ def soft_match(
         outputs.append(torch.bmm(torch.softmax(similarity / temperature, dim=-1), values))
     batch, _, height, width = query_fine.shape
     return torch.cat(outputs, dim=1).transpose(1, 2).reshape(batch, 2, height, width)
+
+
+def soft_two_stage_match(
+    query: FeaturePair, key: FeaturePair, key_chroma: Tensor, roi_size: int, temperature: float, *, stride_ratio: int
+) -> tuple[Tensor, Tensor]:
+    """Two-stage matching with a soft fine stage, the same in training and at inference.
+
+    Stage 1 is the hard, exact nearest coarse neighbour over the whole key (as in
+    :func:`two_stage_match`); it picks for every query coarse cell a ``roi_size``² window of the
+    key's fine grid. Stage 2 takes, for each query fine position, the softmax (cosine / temperature)
+    average of the window's chroma; it is differentiable in the features. Returns (chroma (B,2,Hf,Wf),
+    confidence (B,1,Hf,Wf) = the best cosine similarity in the window, clamped to [0, 1]).
+    """
+    _check_features(query.coarse, key.coarse, "coarse")
+    _check_features(query.fine, key.fine, "fine")
+    _check_chroma(key_chroma, key.fine)
+    if temperature <= 0:
+        raise ValueError(f"temperature must be positive, got {temperature}")
+    s = stride_ratio
+    key_coarse, key_fine = _match_batch(query.coarse, key.coarse), _match_batch(query.fine, key.fine)
+    key_chroma = _match_batch(query.fine, key_chroma)
+    batch, channels, fine_h, fine_w = query.fine.shape
+    coarse_h, coarse_w = query.coarse.shape[2:]
+    key_h, key_w = key_fine.shape[2:]
+    roi_h, roi_w = min(roi_size, key_h), min(roi_size, key_w)
+    with torch.no_grad():
+        _, cell = _nearest(_codes(query.coarse), _codes(key_coarse), 4096)  # (B, Nq_c)
+        top = _window_starts(cell // key_coarse.shape[3], s, roi_h, key_h)
+        left = _window_starts(cell % key_coarse.shape[3], s, roi_w, key_w)
+        offsets = (torch.arange(roi_h, device=cell.device)[:, None] * key_w + torch.arange(roi_w, device=cell.device)).flatten()
+        candidates = ((top * key_w + left)[..., None] + offsets).flatten(1)  # (B, Nq_c · R)
+    cells, window = coarse_h * coarse_w, roi_h * roi_w
+    unit_key = F.normalize(key_fine, dim=1).flatten(2)
+    keys = torch.gather(unit_key, 2, candidates[:, None].expand(-1, channels, -1)).view(batch, channels, cells, window)
+    values = torch.gather(key_chroma.flatten(2), 2, candidates[:, None].expand(-1, 2, -1)).view(batch, 2, cells, window)
+    # query fine positions grouped by coarse cell: pad the fine grid to s × the coarse grid
+    unit_query = F.pad(F.normalize(query.fine, dim=1), (0, coarse_w * s - fine_w, 0, coarse_h * s - fine_h), mode="replicate")
+    grouped = unit_query.view(batch, channels, coarse_h, s, coarse_w, s).permute(0, 1, 2, 4, 3, 5)
+    grouped = grouped.reshape(batch, channels, cells, s * s)
+    similarity = torch.einsum("bcnq,bcnr->bnqr", grouped, keys)  # (B, cells, s², R)
+    chroma = torch.einsum("bnqr,bcnr->bcnq", torch.softmax(similarity / temperature, dim=-1), values)
+    confidence = similarity.max(dim=-1).values.clamp(0.0, 1.0)[:, None]
+
+    def ungroup(x: Tensor) -> Tensor:
+        c = x.shape[1]
+        full = x.view(batch, c, coarse_h, coarse_w, s, s).permute(0, 1, 2, 4, 3, 5)
+        return full.reshape(batch, c, coarse_h * s, coarse_w * s)[..., :fine_h, :fine_w]
+
+    return ungroup(chroma), ungroup(confidence)
+
+
+def coarse_soft_match(query_coarse: Tensor, key_coarse: Tensor, key_chroma: Tensor, temperature: float) -> Tensor:
+    """Soft matching over the whole coarse key grid: chroma (B,2,Hc,Wc) on the query's coarse grid.
+
+    The hard coarse stage of the matchers has no gradient; this is what trains the coarse
+    features. ``key_chroma`` (B,2,H,W) is area-averaged onto the key's coarse grid.
+    """
+    _check_features(query_coarse, key_coarse, "coarse")
+    key_coarse = _match_batch(query_coarse, key_coarse)
+    values = F.adaptive_avg_pool2d(_match_batch(query_coarse, key_chroma), key_coarse.shape[-2:]).flatten(2).transpose(1, 2)
+    similarity = torch.bmm(_flatten(query_coarse), _flatten(key_coarse).transpose(1, 2))
+    chroma = torch.bmm(torch.softmax(similarity / temperature, dim=-1), values)
+    batch, _, height, width = query_coarse.shape
+    return chroma.transpose(1, 2).reshape(batch, 2, height, width)

@@ -62,7 +62,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch", type=int, default=_DEFAULTS.batch, help="clips per step")
     parser.add_argument("--crop", type=int, default=_DEFAULTS.crop, help="crop size at the working resolution")
-    parser.add_argument("--length", type=int, default=_DEFAULTS.length, help="clip frames, local and global phases")
+    parser.add_argument("--length", type=int, default=_DEFAULTS.length, help="clip frames, local phase")
     parser.add_argument("--rollout", type=int, default=_DEFAULTS.rollout, help="clip frames, refine and joint phases")
     parser.add_argument(
         "--backprop", type=int, default=_DEFAULTS.backprop,

@@ -12,7 +12,7 @@ from ..hookspecs import STAGE_KINDS
 from .registry import StageRegistry, default_registry
 from .weights import WEIGHTS_VERSION
 
-DEFAULT_STAGES: dict[str, str] = {"local": "sepconv", "global": "compact", "refine": "fcn"}
+DEFAULT_STAGES: dict[str, str] = {"local": "mcsepconv", "global": "anchor", "refine": "fusion"}
 DEFAULT_CHROMA_SCALE = 0.5
 
 

@@ -30,10 +30,18 @@ def _mcsepconv(motion: str = "dis", motion_options: dict[str, Any] | None = None
     return MotionCompensatedPropagation(_motion(motion, motion_options), **options)
 
 
-def _anchor(motion: str = "dis", motion_options: dict[str, Any] | None = None) -> Any:
+def _anchor(
+    motion: str = "dis",
+    motion_options: dict[str, Any] | None = None,
+    fine_channels: int = 32,
+    coarse_channels: int = 64,
+    **options: Any,
+) -> Any:
     from ..models.anchor import KeyAnchoring
+    from ..models.features import CompactEncoder
 
-    return KeyAnchoring(_motion(motion, motion_options))
+    encoder = CompactEncoder(fine_channels=fine_channels, coarse_channels=coarse_channels)
+    return KeyAnchoring(_motion(motion, motion_options), encoder, **options)
 
 
 def _dis(preset: str = "medium") -> Any:
@@ -100,8 +108,7 @@ def dvcp_global_stages() -> list[StageSpec]:
         StageSpec(
             "anchor",
             _anchor,
-            "keyframe colours warped by long-range motion checked both ways, with its reliability",
-            trained=False,
+            "keyframe colours by long-range motion checked both ways, by feature matching where it fails",
         ),
         StageSpec("compact", _compact, "two-stage matching on the project's trained encoder"),
         StageSpec(

@@ -25,18 +25,17 @@ class TrainConfig:
     out: str
     licensed_only: str | None = None
     seed: int = 0
-    steps: dict[str, int] = field(default_factory=lambda: {"local": 2400, "global": 600, "refine": 500, "joint": 400})
+    steps: dict[str, int] = field(default_factory=lambda: {"local": 300, "global": 1000, "refine": 250, "joint": 150})
     lr: dict[str, float] = field(
-        default_factory=lambda: {"local": 1e-3, "global": 1e-3, "refine": 1e-3, "joint": 3e-4}
+        default_factory=lambda: {"local": 3e-4, "global": 1e-3, "refine": 1e-3, "joint": 2e-4}
     )
-    batch: int = 8
-    crop: int = 80
-    length: int = 4
-    rollout: int = 6
+    batch: int = 4
+    crop: int = 192
+    length: int = 6
+    rollout: int = 16
     backprop: int = 5
-    max_stride: int = 3
-    key_stride: int = 6
-    temperature: float = 0.05
+    max_stride: int = 4
+    key_stride: int = 26
     local_weight: float = 1.0
     stages: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_STAGES))
     stage_options: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -80,6 +79,10 @@ class TrainConfig:
                 return phase, step - start, self.steps[phase]
             start += self.steps[phase]
         raise TrainingError(f"step {step} is past the end of the schedule ({self.total_steps} steps)")
+
+    def phase_end(self, phase: str) -> int:
+        """The global step at which ``phase`` ends (``OUT/after-PHASE.pt`` is written then)."""
+        return sum(self.steps[p] for p in PHASES[: PHASES.index(phase) + 1])
 
     def model_dict(self) -> dict[str, Any]:
         """The settings that define the result (everything but the runtime fields)."""

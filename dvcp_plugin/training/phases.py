@@ -7,9 +7,10 @@ optimiser, a linear warm-up and a cosine learning-rate decay:
     The local stage alone: a recurrent rollout over T frames that starts from the true chroma of
     the first frame and feeds its own output back; L1 to the true chroma of every later frame.
 ``global``
-    A trained matching encoder alone, through the differentiable stand-in of hard matching
-    (:meth:`GlobalMatching.soft_forward`): key = the first frame of the clip, targets at distances
-    of several frames; L1. Global stages with nothing to train (``anchor``) skip it.
+    The global stage's matching encoder alone, through the stage's differentiable matching
+    (``matching_estimates``: the fine stage as used at inference for ``anchor``, soft stand-ins of
+    hard matching for ``compact``, plus a soft coarse match that trains the coarse features): key =
+    the first frame of the clip, three targets up to 3·``key_stride`` frames away; L1.
 ``refine``
     Local and global frozen, the refine stage trained on long rollouts of :func:`propagate_step`
     (exactly as at inference, the final output fed back as the next frame's previous colours);
@@ -44,6 +45,7 @@ PHASE_TRAINS: dict[str, tuple[str, ...]] = {
     "joint": ("local", "refine"),
 }
 WARMUP_STEPS = 100  # at most; a tenth of a short phase
+KEY_CLIP_FRAMES = 4  # global phase: the key and three frames up to 3·key_stride frames after it
 
 Losses = tuple[Tensor, dict[str, float]]
 
@@ -60,13 +62,15 @@ def local_rollout(local: nn.Module, batch: Batch) -> Losses:
     return total, {"local": total.item(), "total": total.item()}
 
 
-def soft_global(global_stage: nn.Module, batch: Batch, temperature: float) -> Losses:
-    """The ``global`` phase: soft matching from the first frame (key) to every other frame of the clip."""
+def soft_global(global_stage: nn.Module, batch: Batch) -> Losses:
+    """The ``global`` phase: matching from the first frame (key) to every other frame of the clip,
+    through the stage's differentiable matching (fine and coarse); L1 on both."""
     key = global_stage.prepare_key(batch.grey(0), batch.chroma(0))
     length = batch.clips.shape[1]
     total = batch.clips.new_zeros(())
     for t in range(1, length):
-        total = total + F.l1_loss(global_stage.soft_forward(batch.grey(t), key, temperature), batch.chroma(t))
+        fine, coarse = global_stage.matching_estimates(batch.grey(t), key)
+        total = total + F.l1_loss(fine, batch.chroma(t)) + F.l1_loss(coarse, batch.chroma(t))
     total = total / (length - 1)
     return total, {"global": total.item(), "total": total.item()}
 
@@ -105,15 +109,15 @@ def phase_loss(phase: str, modules: Mapping[str, nn.Module], batch: Batch, confi
     if phase == "local":
         return local_rollout(modules["local"], batch)
     if phase == "global":
-        return soft_global(modules["global"], batch, config.temperature)
+        return soft_global(modules["global"], batch)
     return full_rollout(modules, batch, config.local_weight, config.backprop)
 
 
 def phase_clips(phase: str, config: TrainConfig) -> tuple[int, int]:
     """(frames per clip, largest frame step) of the clips ``phase`` trains on."""
-    length = config.length if phase in ("local", "global") else config.rollout
-    stride = config.key_stride if phase == "global" else config.max_stride
-    return length, stride
+    if phase == "global":
+        return KEY_CLIP_FRAMES, config.key_stride
+    return (config.length if phase == "local" else config.rollout), config.max_stride
 
 
 def phase_lr_factor(index: int, length: int) -> float:

@@ -8,6 +8,7 @@ of each phase, and ``OUT/train_log.jsonl`` gets the mean losses every ``log_ever
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from dataclasses import asdict
@@ -164,6 +165,8 @@ class Trainer:
                         self.elapsed += time.monotonic() - started
                         started = time.monotonic()
                         self.save(checkpoint)
+                    if self.phase is not None and self.step == cfg.phase_end(self.phase):
+                        shutil.copyfile(checkpoint, self.out / f"after-{self.phase}.pt")
         finally:
             bar.close()
         return checkpoint

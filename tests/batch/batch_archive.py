@@ -43,8 +43,12 @@ def copy_frames(source: Path, names: list[str], folder: Path) -> Path:
 
 
 def colorize(input_path: Path, keys: dict[int, Path], output: Path, weights: Path) -> None:
-    """Colour with ``dvcp colorize``: the reference a batch's shots must equal."""
-    args = ["colorize", str(input_path), "-o", str(output), "--weights", str(weights)]
+    """Colour with ``dvcp colorize``: the reference a batch's shots must equal.
+
+    With one torch thread, as a worker holding one CPU runs: convolutions may round differently
+    with another thread count, so frames are bit-identical only for the same one.
+    """
+    args = ["colorize", str(input_path), "-o", str(output), "--weights", str(weights), "--threads", "1"]
     for n, key in keys.items():
         args += ["-k", f"{n}={key}"]
     assert main(args) == 0

@@ -47,14 +47,15 @@ def test_matching_the_keyframe_to_itself_is_fully_confident(stage):
     assert torch.allclose(confidence, torch.ones_like(confidence))
 
 
-def test_soft_forward_is_differentiable_in_the_extractor(stage):
+def test_matching_estimates_are_differentiable_in_both_feature_heads(stage):
     grey = grey_of()
     key = stage.prepare_key(grey, torch.rand(1, 2, 37, 53) - 0.5)
     rolled = grey.work.roll(2, dims=-1)
-    chroma = stage.soft_forward(Grey(rolled, rolled), key, temperature=0.1)
-    assert chroma.shape == (1, 2, 37, 53)
-    chroma.square().sum().backward()
+    fine, coarse = stage.matching_estimates(Grey(rolled, rolled), key)
+    assert fine.shape == coarse.shape == (1, 2, 37, 53)
+    (fine.square().sum() + coarse.square().sum()).backward()
     assert stage.extractor.fine_head.weight.grad.abs().sum() > 0
+    assert stage.extractor.coarse_head.weight.grad.abs().sum() > 0
 
 
 def test_propagate_step_combines_the_stages(stage):

@@ -2,7 +2,13 @@ import torch
 import torch.nn.functional as F
 
 from dvcp_plugin.models.features import FeaturePair
-from dvcp_plugin.models.matching import exhaustive_match, soft_match, two_stage_match
+from dvcp_plugin.models.matching import (
+    coarse_soft_match,
+    exhaustive_match,
+    soft_match,
+    soft_two_stage_match,
+    two_stage_match,
+)
 
 STRIDE = 4
 
@@ -106,3 +112,31 @@ def test_gradients_flow_through_soft_match():
     key = torch.randn(1, 8, 5, 6, requires_grad=True)
     soft_match(query, key, torch.rand(1, 2, 5, 6)).sum().backward()
     assert query.grad.abs().sum() > 0 and key.grad.abs().sum() > 0
+
+
+def _features(seed: int) -> FeaturePair:
+    return pair(torch.randn(1, 64, 26, 30, generator=torch.Generator().manual_seed(seed)))
+
+
+def test_soft_two_stage_match_with_a_tiny_temperature_is_the_hard_two_stage_match():
+    dy, dx, height, width = 3, 5, 32, 40
+    query, key, chroma = shifted_pair(dy, dx, height, width)  # a clear best match inside the key
+    hard = two_stage_match(query, key, chroma, roi_size=8, stride_ratio=STRIDE)
+    soft, similarity = soft_two_stage_match(query, key, chroma, roi_size=8, temperature=1e-4, stride_ratio=STRIDE)
+    assert soft.shape == hard.chroma.shape and similarity.shape == hard.confidence.shape
+    ys, xs = torch.meshgrid(torch.arange(height), torch.arange(width), indexing="ij")
+    inside = (ys + dy < height - STRIDE) & (xs + dx < width - STRIDE)
+    assert (soft - hard.chroma)[..., inside].abs().max() < 1e-3
+    # its confidence is the best cosine similarity, i.e. 1 - d/2 for the squared distance d of unit vectors
+    assert torch.allclose(similarity[0, 0], (1 - hard.distance[0] / 2).clamp(0, 1), atol=2e-3)
+
+
+def test_soft_two_stage_match_trains_the_fine_features_and_the_coarse_soft_match_the_coarse_ones():
+    query, key = _features(seed=6), _features(seed=7)
+    query = FeaturePair(query.coarse.requires_grad_(True), query.fine.requires_grad_(True))
+    chroma = torch.rand(1, 2, *key.fine.shape[-2:]) - 0.5
+    soft, _ = soft_two_stage_match(query, key, chroma, roi_size=8, temperature=0.05, stride_ratio=4)
+    soft.sum().backward()
+    assert query.fine.grad.abs().sum() > 0 and query.coarse.grad is None
+    coarse_soft_match(query.coarse, key.coarse, chroma, temperature=0.05).sum().backward()
+    assert query.coarse.grad.abs().sum() > 0

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from dvcp_plugin.models.anchor import KeyAnchoring
+from dvcp_plugin.models.features import CompactEncoder
 from dvcp_plugin.models.motion import DISMotion, inconsistency, reliability, resize_flow, warp
 from dvcp_plugin.models.motion_local import MotionCompensatedPropagation
 from dvcp_plugin.models.refine import ReliabilityFusion
@@ -143,13 +144,20 @@ def test_motion_at_a_finer_resolution_is_resampled_to_the_working_grid():
 
 
 def test_anchoring_warps_the_keyframe_chroma_with_high_confidence_where_it_is_found():
-    anchor = KeyAnchoring(DISMotion("medium"))
+    torch.manual_seed(0)
+    anchor = KeyAnchoring(DISMotion("medium"), CompactEncoder(fine_channels=8, coarse_channels=8))
     key = anchor.prepare_key(grey(0), chroma_frame(0))
+    moved, trust = anchor.follow(grey(2), key)
+    assert (moved - chroma_frame(2))[INNER].abs().mean() < 0.01 < (chroma_frame(0) - chroma_frame(2))[INNER].abs().mean()
+    assert trust[INNER].mean() > 0.8
+    # the left border of frame 2 was never in the keyframe: low reliability there
+    assert trust[..., 10:-10, : 2 * SHIFT - 1].mean() < trust[INNER].mean()
+    # the estimate is the motion's where it holds and the match's where it does not
     chroma, confidence = anchor(grey(2), key)
-    assert (chroma - chroma_frame(2))[INNER].abs().mean() < 0.01 < (chroma_frame(0) - chroma_frame(2))[INNER].abs().mean()
-    assert confidence[INNER].mean() > 0.8
-    # the left border of frame 2 was never in the keyframe: low confidence there
-    assert confidence[..., 10:-10, : 2 * SHIFT - 1].mean() < confidence[INNER].mean()
+    matched, similarity = anchor.match(grey(2), key)
+    with torch.no_grad():
+        assert torch.allclose(chroma, trust * moved + (1 - trust) * matched, atol=1e-6)
+        assert torch.allclose(confidence, trust + (1 - trust) * similarity / 2, atol=1e-6)
 
 
 def test_untrained_fusion_takes_the_global_estimate_where_it_is_confident():
