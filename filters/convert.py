@@ -4,15 +4,22 @@ Conventions (the models' colour space, see :mod:`dvcp_plugin.models.color`): lum
 chroma zero-centred Cb, Cr in [-0.5, 0.5], full-range Y'CbCr of the working matrix ("601" or
 "709").
 
+All arithmetic is float32. Planes are read where they lie (``np.asarray(frame[p])``, no copy) and
+results are written straight into the planes of the output frame.
+
 * Luma of an input frame: the Y plane (GRAY: its plane; RGB: Kr·R + Kg·G + Kb·B of the working
   matrix). Integer samples are normalised with the frame's range (see :func:`frame_range`);
-  without one YUV is limited and GRAY/RGB full. Float samples are used as they are.
+  without one YUV is limited and GRAY/RGB full. Float samples are used as they are. Integer
+  samples are normalised by one correctly rounded float32 division, ``v/(2^b-1)`` (full) or
+  ``(v - 16·2^(b-8)) / (219·2^(b-8))`` (limited; chroma: 128 and 224), so each value is the exact
+  quotient rounded to float32.
 * Output YUV: Y is the input's luma, bit-exact. Same depth: copied. Integer to deeper integer:
   limited range is shifted left by the depth difference, full range is scaled by
   (2^out-1)/(2^in-1) and rounded (×257 for 8 to 16 bit); both are exact and reversible. Integer
-  to float: ``v/(2^b-1)`` (full) or ``(v/2^(b-8) - 16)/219`` (limited), in float64 then float32.
-  Chroma is rounded into the output's range (limited: 16..240 scaled; full: 0..2^b-1, neutral
-  2^(b-1)) or written as zero-centred float.
+  to float: the normalised value above. Chroma is rounded into the output's range (limited:
+  16..240 scaled; full: 0..2^b-1, neutral 2^(b-1)) or written as zero-centred float. Rounding is
+  that of the exact value (half to even): samples that float32 leaves within 2^-7 of a rounding
+  boundary are recomputed in float64.
 * Output RGB: made from (input luma, chroma) with the working matrix, full range.
 """
 
@@ -79,30 +86,55 @@ def frame_range(frame: vs.VideoFrame) -> int:
     return vs.RANGE_LIMITED if frame.format.color_family == vs.YUV else vs.RANGE_FULL
 
 
-def normalise(plane: np.ndarray, fmt: vs.VideoFormat, rng: int, chroma: bool = False) -> np.ndarray:
-    """Samples -> float64 luma in [0,1] or zero-centred chroma (unclamped); float is kept as is."""
+def normalise(
+    plane: np.ndarray, fmt: vs.VideoFormat, rng: int, chroma: bool = False, out: np.ndarray | None = None
+) -> np.ndarray:
+    """Samples -> float32 luma in [0,1] or zero-centred chroma (unclamped), into ``out`` if given.
+
+    Float samples are copied as they are; integer ones are normalised exactly (see the module doc).
+    """
     if fmt.sample_type == vs.FLOAT:
-        return plane.astype(np.float64)
-    bits = fmt.bits_per_sample
-    if rng == vs.RANGE_FULL:
-        peak = float(2**bits - 1)
-        return (plane - 2 ** (bits - 1)) / peak if chroma else plane / peak
-    scale = float(2 ** (bits - 8))
-    return (plane / scale - 128.0) / 224.0 if chroma else (plane / scale - 16.0) / 219.0
+        if out is None:
+            return np.array(plane, dtype=np.float32)
+        np.copyto(out, plane)
+        return out
+    offset, divisor = _sample_scale(fmt, rng, chroma)
+    values = np.subtract(plane, np.float32(offset), out=out, dtype=np.float32)
+    return np.divide(values, np.float32(divisor), out=values)
 
 
-def _to_samples(values: np.ndarray, fmt: vs.VideoFormat, rng: int, chroma: bool) -> np.ndarray:
-    """Float luma/chroma -> samples of ``fmt`` (rounded and clipped for integer formats)."""
-    if fmt.sample_type == vs.FLOAT:
-        return values.astype(np.float32)
+def _sample_scale(fmt: vs.VideoFormat, rng: int, chroma: bool) -> tuple[int, int]:
+    """(offset, divisor) of integer samples: value = (sample - offset) / divisor."""
     bits = fmt.bits_per_sample
     if rng == vs.RANGE_FULL:
-        peak = 2**bits - 1
-        samples = values * peak + (2 ** (bits - 1) if chroma else 0)
-    else:
-        scale = 2 ** (bits - 8)
-        samples = (values * 224.0 + 128.0) * scale if chroma else (values * 219.0 + 16.0) * scale
-    return np.clip(np.rint(samples), 0, 2**bits - 1)
+        return (2 ** (bits - 1) if chroma else 0), 2**bits - 1
+    scale = 2 ** (bits - 8)
+    return (128 if chroma else 16) * scale, (224 if chroma else 219) * scale
+
+
+def _rounded(values: torch.Tensor, divisor: int, offset: int) -> torch.Tensor:
+    """``values · divisor + offset`` rounded half to even as the exact value would be, float32.
+
+    Float32 keeps the result of samples below 2^16 within 2^-8 of the exact value; the samples
+    it leaves within 2^-7 of a rounding boundary are recomputed in float64.
+    """
+    samples = values * divisor
+    samples += offset
+    rounded = samples.round()
+    near = samples.sub_(rounded).abs_() > 0.5 - 2**-7
+    if bool(near.any()):
+        rounded[near] = (values[near].double() * divisor + offset).round().float()
+    return rounded
+
+
+def _write_plane(plane: np.ndarray, values: torch.Tensor, fmt: vs.VideoFormat, rng: int, chroma: bool) -> None:
+    """Float luma/chroma (H,W), on any device, into ``plane`` (a plane of an output frame) as samples of ``fmt``."""
+    target = torch.from_numpy(plane)
+    if fmt.sample_type == vs.FLOAT:
+        target.copy_(values)
+        return
+    offset, divisor = _sample_scale(fmt, rng, chroma)
+    target.copy_(_rounded(values.float(), divisor, offset).clamp_(0, 2**fmt.bits_per_sample - 1))
 
 
 def rgb_to_chroma(rgb: np.ndarray, matrix: str) -> torch.Tensor:
@@ -132,9 +164,9 @@ def frame_chroma(frame: vs.VideoFrame, matrix: str) -> torch.Tensor:
         source = FRAME_MATRICES[tag]
     else:
         raise FilterError(f"colour frame has _Matrix={tag}; only BT.601 (5, 6) and BT.709 (1) are read")
-    result = torch.from_numpy(chroma.astype(np.float32))
+    result = torch.from_numpy(chroma)
     if source != matrix:
-        luma = torch.from_numpy(normalise(np.asarray(frame[0]), fmt, rng).astype(np.float32))
+        luma = torch.from_numpy(normalise(np.asarray(frame[0]), fmt, rng))
         rgb = luma_chroma_to_rgb(luma[None, None].clamp(0, 1), result[None], source)
         result = rgb_to_luma_chroma(rgb, matrix)[1][0]
     return result
@@ -145,7 +177,7 @@ def array_chroma(image: np.ndarray, matrix: str, what: str) -> torch.Tensor:
     if image.ndim != 3 or image.shape[2] != 3:
         raise FilterError(f"{what} has shape {image.shape}; a keyframe must be an RGB colour image (H, W, 3)")
     if image.dtype == np.uint8 or image.dtype == np.uint16:
-        rgb = image.astype(np.float64) / np.iinfo(image.dtype).max
+        rgb = np.divide(image, np.float32(np.iinfo(image.dtype).max), dtype=np.float32)
     elif np.issubdtype(image.dtype, np.floating):
         if not np.isfinite(image).all():
             raise FilterError(f"{what} holds NaN or infinite values")
@@ -155,7 +187,7 @@ def array_chroma(image: np.ndarray, matrix: str, what: str) -> torch.Tensor:
                 f"{what} holds float values from {low:g} to {high:g}; a float keyframe must be in [0, 1] "
                 "(divide 8-bit values by 255, or pass the uint8 array)"
             )
-        rgb = image.astype(np.float64)
+        rgb = image
     else:
         raise FilterError(f"{what} has {image.dtype} samples; use uint8, uint16 or float in [0, 1]")
     return rgb_to_chroma(rgb.transpose(2, 0, 1), matrix)
@@ -167,18 +199,22 @@ class LumaReader:
     def __init__(self, fmt: vs.VideoFormat, matrix: str) -> None:
         self.format, self.matrix = fmt, matrix
 
-    def exact(self, frame: vs.VideoFrame) -> np.ndarray:
-        """Normalised luma (H,W) float64, unclamped (limited-range excursions kept)."""
+    def unclamped(self, frame: vs.VideoFrame) -> np.ndarray:
+        """Normalised luma (H,W) float32, unclamped (limited-range excursions kept)."""
         fmt = self.format
         if fmt.color_family == vs.RGB:
             kr, kb = MATRICES[self.matrix]
-            r, g, b = (normalise(np.asarray(frame[i]), fmt, vs.RANGE_FULL) for i in range(3))
-            return kr * r + (1.0 - kr - kb) * g + kb * b
+            luma = normalise(np.asarray(frame[0]), fmt, vs.RANGE_FULL)
+            luma *= np.float32(kr)
+            for i, weight in ((1, 1.0 - kr - kb), (2, kb)):
+                luma += np.float32(weight) * normalise(np.asarray(frame[i]), fmt, vs.RANGE_FULL)
+            return luma
         return normalise(np.asarray(frame[0]), fmt, frame_range(frame))
 
     def __call__(self, frame: vs.VideoFrame) -> torch.Tensor:
         """Luma (H,W) float32 in [0,1]."""
-        return torch.from_numpy(np.clip(self.exact(frame), 0.0, 1.0).astype(np.float32))
+        luma = self.unclamped(frame)
+        return torch.from_numpy(np.clip(luma, 0.0, 1.0, out=luma))
 
 
 def output_format(requested: Any, source: vs.VideoFormat) -> vs.VideoFormat:
@@ -229,24 +265,26 @@ class OutputWriter:
             return vs.RANGE_FULL
         return frame_range(frame)
 
-    def output_luma(self, frame: vs.VideoFrame) -> np.ndarray:
+    def _write_luma(self, plane: np.ndarray, frame: vs.VideoFrame) -> None:
         """The Y plane of the output: the input's luma, bit-exact (see the module doc)."""
         src, out = self.source, self.format
         if src.color_family == vs.RGB:
-            return _to_samples(self.luma.exact(frame), out, vs.RANGE_FULL, chroma=False)
-        plane = np.asarray(frame[0])
+            _write_plane(plane, torch.from_numpy(self.luma.unclamped(frame)), out, vs.RANGE_FULL, chroma=False)
+            return
+        luma = np.asarray(frame[0])
         if out.sample_type == vs.FLOAT:
-            if src.sample_type == vs.FLOAT:
-                return plane.astype(np.float32)
-            return normalise(plane, src, frame_range(frame)).astype(np.float32)
+            normalise(luma, src, frame_range(frame), out=plane)
+            return
         shift = out.bits_per_sample - src.bits_per_sample
         if shift == 0:
-            return plane
-        wide = plane.astype(np.int64)
-        if frame_range(frame) == vs.RANGE_LIMITED:
-            return wide << shift
-        src_peak, out_peak = 2**src.bits_per_sample - 1, 2**out.bits_per_sample - 1
-        return (2 * wide * out_peak + src_peak) // (2 * src_peak)
+            np.copyto(plane, luma)
+        elif frame_range(frame) == vs.RANGE_LIMITED:
+            np.left_shift(luma, shift, out=plane, dtype=plane.dtype)
+        else:  # round(v · out_peak / src_peak), in integers below 2^32
+            src_peak, out_peak = 2**src.bits_per_sample - 1, 2**out.bits_per_sample - 1
+            wide = np.multiply(luma, 2 * out_peak, dtype=np.uint32)
+            wide += src_peak
+            np.floor_divide(wide, 2 * src_peak, out=plane, casting="unsafe")
 
     def write(
         self,
@@ -257,28 +295,28 @@ class OutputWriter:
     ) -> vs.VideoFrame:
         """A new output frame from a ``blank`` frame of the output format and the ``source`` frame.
 
-        ``confidence`` (a blank GRAYS frame and an (H,W) map) is attached as the frame property
-        ``DvcpConfidence``.
+        ``chroma`` (2,H,W) may lie on any device. ``confidence`` (a blank GRAYS frame and an (H,W)
+        map) is attached as the frame property ``DvcpConfidence``.
         """
         out = blank.copy()
         fmt, rng = self.format, self._output_range(source)
-        values = chroma.detach().float().cpu().numpy().astype(np.float64)
+        chroma = chroma.detach()
         if fmt.color_family == vs.YUV:
-            np.asarray(out[0])[...] = self.output_luma(source)
+            self._write_luma(np.asarray(out[0]), source)
             for i in (1, 2):
-                np.asarray(out[i])[...] = _to_samples(values[i - 1], fmt, rng, chroma=True)
+                _write_plane(np.asarray(out[i]), chroma[i - 1], fmt, rng, chroma=True)
         else:
-            luma = torch.from_numpy(np.clip(self.luma.exact(source), 0, 1).astype(np.float32))
-            rgb = luma_chroma_to_rgb(luma[None, None], torch.from_numpy(values.astype(np.float32))[None], self.matrix)
+            luma = self.luma(source).to(chroma.device)
+            rgb = luma_chroma_to_rgb(luma[None, None], chroma.float()[None], self.matrix)[0]
             for i in range(3):
-                np.asarray(out[i])[...] = _to_samples(rgb[0, i].numpy().astype(np.float64), fmt, rng, chroma=False)
+                _write_plane(np.asarray(out[i]), rgb[i], fmt, rng, chroma=False)
         props = out.props
         props.clear()
         props.update(_carried(source.props))
         self._set_colour_props(props, source.props, rng)
         if confidence is not None:
             conf_frame = confidence[0].copy()
-            np.asarray(conf_frame[0])[...] = confidence[1].float().cpu().numpy()
+            torch.from_numpy(np.asarray(conf_frame[0])).copy_(confidence[1])
             props[CONFIDENCE_PROP] = conf_frame
         return out
 

@@ -82,8 +82,8 @@ class KeyAnchoring(nn.Module):
         if key_chroma.shape[0] != work.shape[0]:  # one keyframe for a batch of frames
             key_grey = Grey(*(t.expand(work.shape[0], -1, -1, -1) for t in key_grey))
             key_chroma = key_chroma.expand(work.shape[0], -1, -1, -1)
-        to_key = resize_flow(self.motion(grey.motion, key_grey.motion), size).to(work.dtype)
-        from_key = self.motion(key_grey.work, work).to(work.dtype)
+        to_key = resize_flow(self.motion(grey.motion, key_grey.motion), size)
+        from_key = self.motion(key_grey.work, work)
         trust = reliability(work, warp(key_grey.work, to_key), inconsistency(to_key, from_key))
         return warp(key_chroma, to_key), trust
 

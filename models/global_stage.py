@@ -70,7 +70,8 @@ class GlobalMatching(nn.Module):
             stride_ratio=self.extractor.coarse_stride // self.extractor.fine_stride,
         )
         size = (work.shape[-2], work.shape[-1])
-        return _upsample(match.chroma, size), _upsample(match.confidence, size)
+        # matching runs in float32 whatever the precision; the estimates come back in the frame's
+        return _upsample(match.chroma, size).to(work.dtype), _upsample(match.confidence, size).to(work.dtype)
 
     def matching_estimates(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
         """What the encoder is trained on, the differentiable stand-ins of hard matching: soft attention

@@ -2,7 +2,9 @@
 
 A motion estimator maps two grey frames ``source`` and ``target`` (B,1,H,W) in [0, 1] to a flow
 (B,2,H,W) in pixels, x then y, such that ``source(p) ≈ target(p + flow(p))``: *backward* motion
-when ``target`` is the earlier frame. :func:`warp` then brings anything aligned with ``target``
+when ``target`` is the earlier frame. Flows are float32 on the frames' device whatever the frames'
+precision: they are coordinates, and half precision cannot address the pixels of a large frame
+(its steps are 0.5 px from 512 px on). :func:`warp` then brings anything aligned with ``target``
 onto ``source``'s grid. The built-in estimator is OpenCV's DIS optical flow; others (learned or
 third-party) implement :class:`MotionEstimator` and register through the plugin hooks.
 """
@@ -33,7 +35,7 @@ class MotionEstimator(ABC):
 
     @abstractmethod
     def __call__(self, source: Tensor, target: Tensor) -> Tensor:
-        """The flow from ``source`` to ``target``, both grey (B,1,H,W) in [0, 1]; no gradient."""
+        """The flow from ``source`` to ``target``, both grey (B,1,H,W) in [0, 1]; float32 on their device, no gradient."""
 
 
 class DISMotion(MotionEstimator):
@@ -57,7 +59,8 @@ class DISMotion(MotionEstimator):
         return objects[size]
 
     def __call__(self, source: Tensor, target: Tensor) -> Tensor:
-        """DIS flow per batch item, computed on the CPU and returned on ``source``'s device."""
+        """DIS flow per batch item, computed on the CPU (from 8-bit greys made on the frames' device)
+        and returned on ``source``'s device."""
         a, b = to_u8(source), to_u8(target)
         dis = self._dis((a.shape[-2], a.shape[-1]))
         flows = np.stack([dis.calc(a[i, 0], b[i, 0], None) for i in range(a.shape[0])])
@@ -79,14 +82,20 @@ def resize_flow(flow: Tensor, size: tuple[int, int]) -> Tensor:
 
 
 def warp(image: Tensor, flow: Tensor) -> Tensor:
-    """``image`` (B,C,H,W) sampled at p + flow(p): bilinear, borders replicated."""
-    batch, _, height, width = flow.shape
+    """``image`` (B,C,H,W) sampled at p + flow(p): bilinear, borders replicated, in ``image``'s dtype.
+
+    The sampling grid is built and the image sampled in float32 whatever the dtypes of the two, so
+    that a half-precision image is sampled where a float32 one is.
+    """
+    flow = flow.float()
+    _, _, height, width = flow.shape
     ys = torch.arange(height, device=flow.device, dtype=flow.dtype).view(1, height, 1)
     xs = torch.arange(width, device=flow.device, dtype=flow.dtype).view(1, 1, width)
     grid_x = (xs + flow[:, 0] + 0.5) * (2.0 / width) - 1.0
     grid_y = (ys + flow[:, 1] + 0.5) * (2.0 / height) - 1.0
-    grid = torch.stack([grid_x, grid_y], dim=-1).to(image.dtype)
-    return F.grid_sample(image, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    grid = torch.stack([grid_x, grid_y], dim=-1)
+    sampled = F.grid_sample(image.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    return sampled.to(image.dtype)
 
 
 def inconsistency(forward: Tensor, backward: Tensor) -> Tensor:
@@ -95,10 +104,11 @@ def inconsistency(forward: Tensor, backward: Tensor) -> Tensor:
 
 
 def reliability(grey: Tensor, warped_grey: Tensor, disagreement: Tensor) -> Tensor:
-    """How far a motion-compensated estimate can be trusted, in [0, 1] (B,1,H,W).
+    """How far a motion-compensated estimate can be trusted, in [0, 1] (B,1,H,W), in ``grey``'s dtype.
 
     High where the forward and backward motion agree (``disagreement`` in pixels) and the warped
     grey matches the grey of the frame itself.
     """
     residual = (grey - warped_grey).abs()
-    return torch.exp(-((disagreement / INCONSISTENCY_SCALE) ** 2) - (residual / RESIDUAL_SCALE) ** 2)
+    trust = torch.exp(-((disagreement / INCONSISTENCY_SCALE) ** 2) - (residual / RESIDUAL_SCALE) ** 2)
+    return trust.to(grey.dtype)

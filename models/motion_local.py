@@ -30,9 +30,10 @@ _RESIDUAL_GAIN = 4.0  # luma residuals are small; scale them to the range of the
 
 
 def motion_inputs(grey: Tensor, warped_grey: Tensor, disagreement: Tensor) -> Tensor:
-    """The kernel network's input (B,4,h,w): grey, warped grey, |residual|, log(1 + inconsistency)."""
+    """The kernel network's input (B,4,h,w) in ``grey``'s dtype: grey, warped grey, |residual|,
+    log(1 + inconsistency)."""
     residual = (grey - warped_grey).abs() * _RESIDUAL_GAIN
-    return torch.cat([grey - 0.5, warped_grey - 0.5, residual, torch.log1p(disagreement)], dim=1)
+    return torch.cat([grey - 0.5, warped_grey - 0.5, residual, torch.log1p(disagreement).to(grey.dtype)], dim=1)
 
 
 class MotionCompensatedPropagation(nn.Module):
@@ -56,8 +57,8 @@ class MotionCompensatedPropagation(nn.Module):
         """Motion, kernels and reliability of the current frame from the two greys."""
         size = (cur.work.shape[-2], cur.work.shape[-1])
         with torch.no_grad():
-            backward = resize_flow(self.motion(cur.motion, prev.motion), size).to(cur.work.dtype)
-            forward = self.motion(prev.work, cur.work).to(cur.work.dtype)
+            backward = resize_flow(self.motion(cur.motion, prev.motion), size)
+            forward = self.motion(prev.work, cur.work)
             disagreement = inconsistency(backward, forward)
         warped_grey = warp(prev.work, backward)
         features = self.body(motion_inputs(cur.work, warped_grey, disagreement))

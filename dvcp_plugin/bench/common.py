@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import DvcpError
+from ..models.color import rgb_to_luma_chroma
 
 KINDS = ("engine", "filter", "long_shot")
 # stage timings of an engine entry, in the order a frame runs them; "motion" is the time spent in
@@ -50,10 +51,11 @@ class BenchConfig:
 
 @dataclass
 class Clock:
-    """Wall-clock timing that waits for the device's queued work."""
+    """Wall-clock timing that waits for the device's queued work, with the process's CPU time beside it."""
 
     device: torch.device
     samples: dict[str, list[float]] = field(default_factory=dict)
+    cpu: dict[str, list[float]] = field(default_factory=dict)  # CPU ms of all the process's threads
     spent: float = 0.0  # milliseconds accumulated by timed callees (the motion estimators)
 
     def sync(self) -> None:
@@ -63,14 +65,20 @@ class Clock:
     @contextmanager
     def time(self, name: str, record: bool = True) -> Iterator[None]:
         self.sync()
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), time.process_time()
         yield
         self.sync()
         if record:
             self.samples.setdefault(name, []).append((time.perf_counter() - start) * 1000.0)
+            self.cpu.setdefault(name, []).append((time.process_time() - cpu_start) * 1000.0)
 
     def median(self, name: str) -> float:
         return statistics.median(self.samples[name])
+
+    def rate(self, name: str) -> dict[str, float]:
+        """Median milliseconds per call of ``name``, its fps, and the median CPU milliseconds."""
+        ms = self.median(name)
+        return {"ms": ms, "fps": 1000.0 / ms, "cpu_ms": statistics.median(self.cpu[name])}
 
 
 def peak_rss_mb() -> float:
@@ -102,3 +110,14 @@ def key_rgb(height: int, width: int) -> np.ndarray:
     yy, xx = np.mgrid[:height, :width].astype(np.float32)
     tint = np.stack([np.sin(xx / width * math.pi), np.cos(yy / height * math.pi), np.sin((xx + yy) / 97.0)], -1)
     return np.clip(255.0 * (grey[..., None] + 0.15 * tint), 0, 255).astype(np.uint8)
+
+
+def key_chroma(height: int, width: int) -> torch.Tensor:
+    """The zero-centred BT.601 chroma (2,H,W) of :func:`key_rgb`."""
+    rgb = torch.from_numpy(key_rgb(height, width)).permute(2, 0, 1).float() / 255.0
+    return rgb_to_luma_chroma(rgb[None], "601")[1][0]
+
+
+def greys(count: int, height: int, width: int) -> list[torch.Tensor]:
+    """Frames 0 .. count-1 of :func:`texture` as tensors: the shot every measurement colours."""
+    return [torch.from_numpy(texture(n, height, width)) for n in range(count)]

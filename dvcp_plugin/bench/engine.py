@@ -1,5 +1,6 @@
 """Measuring the engine: per-stage and end-to-end milliseconds, the motion estimator's share, the
-exhaustive-matching reference (for two-stage matching stages), FLOPs and peak memory.
+exhaustive-matching reference (for two-stage matching stages), FLOPs and peak memory, and DIS-flow
+propagation of the same frames timed between the end-to-end frames.
 """
 
 from __future__ import annotations
@@ -11,30 +12,46 @@ from typing import Any
 
 import torch
 
-from ..models.color import rgb_to_luma_chroma
 from ..models.global_stage import GlobalMatching
 from ..models.matching import exhaustive_match
 from ..models.motion import MotionEstimator
 from ..runtime.engine import Engine, EngineConfig
-from .common import STEP_STAGES, BenchConfig, Clock, current_rss_mb, key_rgb, peak_gpu_mb, peak_rss_mb, texture
+from .common import STEP_STAGES, BenchConfig, Clock, current_rss_mb, greys, key_chroma, peak_gpu_mb, peak_rss_mb
 from .flops import count_flops, two_stage
+from .peers import FlowRun
 
 # the exhaustive reference keeps its distance chunk at or below this many float32 values (256 MiB)
 _EXHAUSTIVE_CHUNK_VALUES = 2**26
 
 
-def _key_chroma(height: int, width: int) -> torch.Tensor:
-    rgb = torch.from_numpy(key_rgb(height, width)).permute(2, 0, 1).float() / 255.0
-    return rgb_to_luma_chroma(rgb[None], "601")[1][0]
-
-
-def _engine(config: BenchConfig) -> Engine:
+def bench_engine(config: BenchConfig) -> Engine:
+    """The engine of ``config``: its weights, device, precision, chroma scale and threads."""
     return Engine(
         EngineConfig(
             weights=config.weights, device=config.device, half=config.half,
             chroma_scale=config.chroma_scale, threads=config.threads,
         )
     )
+
+
+class EngineRun:
+    """The engine end to end over a shot, one frame per :meth:`step`: to_grey, step, to_full."""
+
+    def __init__(self, engine: Engine, frames: list[torch.Tensor], chroma: torch.Tensor) -> None:
+        self.engine, self.frames = engine, frames
+        self.size = (frames[0].shape[-2], frames[0].shape[-1])
+        self.key = engine.prepare_key(frames[0], chroma)
+        self.final = engine.key_output(chroma).final
+        self.prev = engine.to_grey(frames[0])
+        self.next = 1
+
+    @torch.inference_mode()
+    def step(self) -> None:
+        """Colour the next frame of the shot, back at the input size on the CPU."""
+        cur = self.engine.to_grey(self.frames[self.next])
+        self.final = self.engine.step(self.key, self.prev, cur, self.final).final
+        self.engine.to_full(self.final, self.size)
+        self.prev, self.next = cur, self.next + 1
 
 
 class _TimedMotion(MotionEstimator):
@@ -97,17 +114,17 @@ def _matching_ms(clock: Clock, glob: GlobalMatching, grey: torch.Tensor, key: An
     }
 
 
-def _stage_times(engine: Engine, clock: Clock, config: BenchConfig, greys: list[torch.Tensor], key: Any,
-                 key_chroma: torch.Tensor) -> None:
+def _stage_times(engine: Engine, clock: Clock, config: BenchConfig, frames: list[torch.Tensor], key: Any,
+                 chroma: torch.Tensor) -> None:
     """Every stage of every frame timed on its own, synchronised around each."""
     size = (config.height, config.width)
-    final = engine.key_output(key_chroma).final
-    prev = engine.to_grey(greys[0])
+    final = engine.key_output(chroma).final
+    prev = engine.to_grey(frames[0])
     with _timed_motion(engine, clock):
-        for n in range(1, len(greys)):
+        for n in range(1, len(frames)):
             timed = n > config.warmup
             with clock.time("downscale", timed):
-                cur = engine.to_grey(greys[n])
+                cur = engine.to_grey(frames[n])
             clock.spent = 0.0
             with clock.time("local_plan", timed):
                 plan = engine.local.plan(prev, cur)
@@ -131,51 +148,53 @@ def _stage_times(engine: Engine, clock: Clock, config: BenchConfig, greys: list[
 @torch.inference_mode()
 def measure_engine(config: BenchConfig) -> dict[str, Any]:
     """Per-stage and end-to-end timings, FLOPs and peak memory of the engine (see the module doc)."""
-    engine = _engine(config)
+    engine = bench_engine(config)
     clock = Clock(engine.device)
     size = (config.height, config.width)
-    count = config.warmup + config.frames
-    greys = [torch.from_numpy(texture(n, *size)) for n in range(count + 1)]
-    key_chroma = _key_chroma(*size)
+    frames = greys(config.warmup + config.frames + 1, *size)
+    chroma = key_chroma(*size)
     setup_rss = current_rss_mb()
     if engine.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(engine.device)
 
     for n in range(config.warmup + 1):
         with clock.time("prepare_key", record=n >= config.warmup):
-            key = engine.prepare_key(greys[0], key_chroma)
-    _stage_times(engine, clock, config, greys, key, key_chroma)
+            key = engine.prepare_key(frames[0], chroma)
+    _stage_times(engine, clock, config, frames, key, chroma)
 
-    # end to end through the engine (warm by now), synchronised once per frame
-    final = engine.key_output(key_chroma).final
-    prev = engine.to_grey(greys[0])
-    cpu_start = time.process_time()
-    for n in range(1, config.frames + 1):
+    # end to end through the engine (warm by now), synchronised once per frame, each frame
+    # followed by one of flow propagation
+    run, flow = EngineRun(engine, frames, chroma), FlowRun(frames, chroma)
+    for _ in range(config.warmup):
+        flow.step()
+    for _ in range(config.frames):
         with clock.time("end_to_end"):
-            cur = engine.to_grey(greys[n])
-            final = engine.step(key, prev, cur, final).final
-            engine.to_full(final, size)
-        prev = cur
-    cpu_ms = (time.process_time() - cpu_start) * 1000.0 / config.frames
+            run.step()
+        with clock.time("flow"):
+            flow.step()
     peak_rss = peak_rss_mb()
     peak_gpu = peak_gpu_mb(engine.device)
 
     stages = {name: clock.median(name) for name in ("prepare_key", *STEP_STAGES)}
+    end_to_end, flow_rate = clock.rate("end_to_end"), clock.rate("flow")
     result: dict[str, Any] = {
         "working": list(engine.working_size(*size)),
         "motion_size": list(engine.motion_size(*size)),
         "stage_names": dict(engine.stage_names),
         "stages_ms": stages,
         "motion_share": stages["motion"] / sum(stages[name] for name in STEP_STAGES),
-        "end_to_end_ms": clock.median("end_to_end"),
+        "end_to_end_ms": end_to_end["ms"],
         "end_to_end_samples_ms": clock.samples["end_to_end"],
-        "end_to_end_cpu_ms": cpu_ms,
+        "end_to_end_cpu_ms": end_to_end["cpu_ms"],
+        "fps": end_to_end["fps"],
+        "flow": flow_rate,
+        "over_flow": end_to_end["fps"] / flow_rate["fps"],
         "rss_after_setup_mb": setup_rss,
         "peak_rss_mb": peak_rss,
         "peak_gpu_mb": peak_gpu,
     }
-    result["fps"] = 1000.0 / result["end_to_end_ms"]
+    last = run.prev  # the last frame's grey; the FLOPs are counted on a step from it to itself
     if isinstance(engine.global_, GlobalMatching):
-        result.update(_matching_ms(clock, engine.global_, prev.work, key, config.exhaustive_pairs))
-    result["flops"] = count_flops(engine, key, prev, cur, final, greys[0], key_chroma)
+        result.update(_matching_ms(clock, engine.global_, last.work, key, config.exhaustive_pairs))
+    result["flops"] = count_flops(engine, key, last, last, run.final, frames[0], chroma)
     return result

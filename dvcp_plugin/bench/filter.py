@@ -1,5 +1,10 @@
 """Measuring ``dvcp_plugin.colorize``: frames requested one by one and several in flight, and the
 memory of a long shot streamed through it.
+
+Frames requested one by one alternate, frame by frame, with a frame of the engine alone (same
+options) and one of DIS-flow propagation, so that the three are timed under the same load: the
+filter's share of the time and dvcp's speed relative to flow do not depend on what else the
+machine was doing when.
 """
 
 from __future__ import annotations
@@ -11,7 +16,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from .common import BenchConfig, current_rss_mb, key_rgb, peak_gpu_mb, peak_rss_mb, texture
+from .common import BenchConfig, Clock, current_rss_mb, greys, key_chroma, key_rgb, peak_gpu_mb, peak_rss_mb, texture
+from .engine import EngineRun, bench_engine
+from .peers import FlowRun
+
 
 def _vs_clip(width: int, height: int, length: int) -> Any:
     """A YUV420P8 clip of ``length`` frames of :func:`texture`, cropped from one wide frame."""
@@ -55,24 +63,46 @@ def _request(node: Any, frames: range, in_flight: int) -> None:
 
 
 def measure_filter(config: BenchConfig) -> dict[str, Any]:
-    """Milliseconds per frame of ``colorize`` requested sequentially and with requests in flight."""
+    """Milliseconds per frame of ``colorize``, requested one by one (alternating with the engine
+    alone and with flow propagation) and with requests in flight."""
     import vapoursynth as vs
 
-    device = torch.device(config.device)
+    engine = bench_engine(config)
+    clock = Clock(engine.device)
     length = 1 + config.warmup + config.frames
-    result: dict[str, Any] = {"vs_threads": vs.core.num_threads, "prefetch": config.prefetch}
-    for mode in ("sequential", "in_flight"):
-        node = _colorize(config, length)  # a new clip: a new pipeline, nothing cached
-        for n in range(config.warmup + 1):  # the keyframe (features), then warm-up steps
+    frames, chroma = greys(length, config.height, config.width), key_chroma(config.height, config.width)
+    run, flow = EngineRun(engine, frames, chroma), FlowRun(frames, chroma)
+    node = _colorize(config, length)
+    for n in range(config.warmup + 1):  # the keyframe (features), then warm-up steps
+        node.get_frame(n)
+    for _ in range(config.warmup):
+        run.step()
+        flow.step()
+    for n in range(config.warmup + 1, length):
+        with clock.time("engine"):
+            run.step()
+        with clock.time("sequential"):
             node.get_frame(n)
-        start = time.perf_counter()
-        _request(node, range(config.warmup + 1, length), 1 if mode == "sequential" else config.prefetch)
-        ms = (time.perf_counter() - start) * 1000.0 / config.frames
-        result[mode] = {"ms": ms, "fps": 1000.0 / ms}
-        del node
-    result["peak_rss_mb"] = peak_rss_mb()
-    result["peak_gpu_mb"] = peak_gpu_mb(device)
-    return result
+        with clock.time("flow"):
+            flow.step()
+    del node
+
+    node = _colorize(config, length)  # a new clip: a new pipeline, nothing cached
+    for n in range(config.warmup + 1):
+        node.get_frame(n)
+    start = time.perf_counter()
+    _request(node, range(config.warmup + 1, length), config.prefetch)
+    in_flight = (time.perf_counter() - start) * 1000.0 / config.frames
+    sequential, alone, flow_rate = clock.rate("sequential"), clock.rate("engine"), clock.rate("flow")
+    return {
+        "vs_threads": vs.core.num_threads, "prefetch": config.prefetch,
+        "sequential": sequential, "in_flight": {"ms": in_flight, "fps": 1000.0 / in_flight},
+        "engine": alone, "flow": flow_rate,
+        "filter_adds_ms": sequential["ms"] - alone["ms"],
+        "over_engine": sequential["fps"] / alone["fps"],
+        "over_flow": sequential["fps"] / flow_rate["fps"],
+        "peak_rss_mb": peak_rss_mb(), "peak_gpu_mb": peak_gpu_mb(engine.device),
+    }
 
 
 def _slope(points: list[tuple[int, float]]) -> float:

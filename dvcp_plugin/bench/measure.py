@@ -8,13 +8,15 @@ monotonic over a process, so ``dvcp bench`` measures every configuration in a fr
 
 writes the result of :func:`measure` to ``OUT_JSON`` (nothing goes to stdout).
 
-* ``engine``: per-stage milliseconds (downscale, local, global = frame features + two-stage
-  matching + upsampling, refine, upscale), end to end through :meth:`Engine.step` (wall time,
-  and the CPU time of all the process's threads, which a busy machine inflates less), the
-  once-per-keyframe preparation, exhaustive fine matching on the same features as the reference
-  of the two-stage matching, FLOPs per stage and the conv activation bytes.
+* ``engine``: per-stage milliseconds (downscale, motion, local plan, global, local apply, refine,
+  upscale), end to end through :meth:`Engine.step` (wall time, and the CPU time of all the
+  process's threads, which a busy machine inflates less), the once-per-keyframe preparation,
+  exhaustive fine matching on the same features as the reference of the two-stage matching,
+  FLOPs per stage and the conv activation bytes, and DIS-flow propagation of the same frames
+  (:mod:`dvcp_plugin.bench.peers`) timed frame by frame between the end-to-end frames.
 * ``filter``: ``dvcp_plugin.colorize`` over a generated YUV420P8 clip, frames requested one after
-  the other, then with several requests in flight (``get_frame_async``, a window of ``prefetch``).
+  the other, alternating with the engine alone and with flow propagation, then with several
+  requests in flight (``get_frame_async``, a window of ``prefetch``).
 * ``long_shot``: RSS sampled while a long shot streams through the filter with a bounded cache.
 
 Frames are a synthetic texture that moves 2 pixels per frame; speed does not depend on content.
@@ -29,6 +31,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import cv2
 import torch
 
 from ..errors import DvcpError
@@ -46,6 +49,7 @@ _MEASURES: dict[str, Callable[[BenchConfig], dict[str, Any]]] = {
 def measure(config: BenchConfig) -> dict[str, Any]:
     """Measure ``config`` in this process: its settings, ``status`` "measured" and the figures."""
     torch.set_num_threads(config.threads)
+    cv2.setNumThreads(config.threads)  # DIS motion estimators and flow propagation
     figures = _MEASURES[config.kind](config)
     return {**asdict(config), "status": "measured", "torch_threads": torch.get_num_threads(), **figures}
 

@@ -7,16 +7,7 @@ from typing import Any
 from .common import STEP_STAGES
 from .flops import H200, floors
 
-SCHEMA = "dvcp-bench/1"
-
-
-def _engine_ms(entries: list[dict[str, Any]], entry: dict[str, Any]) -> float | None:
-    for other in entries:
-        if other["kind"] == "engine" and other["status"] == "measured" and all(
-            other[k] == entry[k] for k in ("width", "height", "chroma_scale", "device", "half")
-        ):
-            return other["end_to_end_ms"]
-    return None
+SCHEMA = "dvcp-bench/2"
 
 
 def report(entries: list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any]:
@@ -33,11 +24,6 @@ def report(entries: list[dict[str, Any]], info: dict[str, Any]) -> dict[str, Any
                 "h200_floor_fp16": floors(entry["flops"], True),
                 "h200_floor_fp32": floors(entry["flops"], False),
             })
-    for entry in entries:
-        if entry["kind"] == "filter" and entry["status"] == "measured":
-            engine_ms = _engine_ms(entries, entry)
-            entry["engine_end_to_end_ms"] = engine_ms
-            entry["filter_adds_ms"] = None if engine_ms is None else entry["sequential"]["ms"] - engine_ms
     return {"schema": SCHEMA, **info, "h200_rates": H200, "flops_per_frame": flops_rows, "entries": entries}
 
 
@@ -103,18 +89,35 @@ def _engine_section(rep: dict[str, Any], entries: list[dict[str, Any]]) -> list[
 
 
 def _filter_section(entries: list[dict[str, Any]]) -> list[str]:
-    head = ["input", "scale", "device", "precision", "threads", "sequential", "fps", "in flight",
-            "fps (in flight)", "engine end to end", "filter adds", "peak RSS MiB", "peak GPU MiB"]
+    head = ["input", "scale", "device", "precision", "threads", "sequential", "fps", "CPU ms", "engine alone",
+            "engine fps", "engine CPU ms", "filter / engine", "filter adds", "in flight", "fps (in flight)",
+            "peak RSS MiB", "peak GPU MiB"]
     rows = []
     for e in entries:
         if e["status"] != "measured":
             rows.append(_not_measured(e, len(head)))
             continue
-        rows.append([*_where(e), _f(e["sequential"]["ms"]), _f(e["sequential"]["fps"], 2),
+        seq, alone = e["sequential"], e["engine"]
+        rows.append([*_where(e), _f(seq["ms"]), _f(seq["fps"], 2), _f(seq["cpu_ms"]), _f(alone["ms"]),
+                     _f(alone["fps"], 2), _f(alone["cpu_ms"]), _f(e["over_engine"], 2), _f(e["filter_adds_ms"]),
                      f"{_f(e['in_flight']['ms'])} ({e['prefetch']})", _f(e["in_flight"]["fps"], 2),
-                     _f(e["engine_end_to_end_ms"]), _f(e["filter_adds_ms"]), _f(e["peak_rss_mb"], 0),
-                     _f(e["peak_gpu_mb"], 0)])
-    return ["### Through the VapourSynth filter (colorize), per frame (ms)", "", *_table(head, rows)]
+                     _f(e["peak_rss_mb"], 0), _f(e["peak_gpu_mb"], 0)])
+    return ["### Through the VapourSynth filter (colorize), per frame (ms)", "", *_table(head, rows), "",
+            "Requested one by one, alternating frame by frame with the engine alone (same options, same "
+            "process): filter / engine is the filter's fps over the engine's. CPU ms: CPU time of all the "
+            "process's threads (VapourSynth's included) per frame, which other processes on the machine "
+            "inflate less than wall time."]
+
+
+def _peers_section(entries: list[dict[str, Any]]) -> list[str]:
+    head = ["input", "scale", "device", "precision", "threads", "through", "dvcp fps", "flow fps", "dvcp / flow"]
+    rows = []
+    for e in entries:
+        fps = e["fps"] if e["kind"] == "engine" else e["sequential"]["fps"]
+        rows.append([*_where(e), e["kind"], _f(fps, 2), _f(e["flow"]["fps"], 2), _f(e["over_flow"], 3)])
+    return ["### dvcp beside DIS-flow propagation (same frames, same process)", "", *_table(head, rows), "",
+            "flow: DIS optical flow (OpenCV, medium preset) at full resolution warping the previous chroma, on "
+            "the CPU with the same threads, timed frame by frame between dvcp's frames."]
 
 
 def _long_shot_section(entries: list[dict[str, Any]]) -> list[str]:
@@ -135,14 +138,17 @@ def _long_shot_section(entries: list[dict[str, Any]]) -> list[str]:
 
 
 def markdown(rep: dict[str, Any]) -> str:
-    """The report as markdown: engine, where the time goes, FLOPs and floors, filter, long shot."""
+    """The report as markdown: engine, where the time goes, FLOPs and floors, filter, peers, long shot."""
     m = rep["machine"]
     lines = [f"Machine: {m['cpu_model']}, {m['cpus']} CPUs, torch {m['torch']}, CUDA: {m['cuda_device'] or 'none'}; "
              f"load average before {_f(m['load_average'][0], 2)}, after {_f(rep['load_average_after'][0], 2)}. "
              f"Weights: {rep['weights']['source']}."]
-    for kind, section in (("engine", lambda es: _engine_section(rep, es)), ("filter", _filter_section),
-                          ("long_shot", _long_shot_section)):
-        entries = [e for e in rep["entries"] if e["kind"] == kind]
-        if entries:
-            lines += ["", *section(entries)]
+    entries = rep["entries"]
+    of_kind = {kind: [e for e in entries if e["kind"] == kind] for kind in ("engine", "filter", "long_shot")}
+    peers = [e for e in entries if e["kind"] in ("engine", "filter") and e["status"] == "measured"]
+    for section, chosen in ((lambda es: _engine_section(rep, es), of_kind["engine"]),
+                            (_filter_section, of_kind["filter"]), (_peers_section, peers),
+                            (_long_shot_section, of_kind["long_shot"])):
+        if chosen:
+            lines += ["", *section(chosen)]
     return "\n".join(lines) + "\n"

@@ -99,7 +99,9 @@ class Engine:
         origins += ["stage_options"] if kind in self.config.stage_options else []
         module = build_stage(kind, name, options, state, registry, source=" and ".join(origins) or "defaults")
         self.stage_names[kind] = name
-        return module.to(self.device, self.dtype).eval().requires_grad_(False)
+        # channels-last convolutions: about a quarter less CPU time per frame (oneDNN), and the
+        # layout tensor cores want in half precision
+        return module.to(self.device, self.dtype, memory_format=torch.channels_last).eval().requires_grad_(False)
 
     def _count(self, key: str) -> None:
         with self._stats_lock:
@@ -120,18 +122,29 @@ class Engine:
             image = image.unsqueeze(0)
         return image
 
+    def _upload(self, image: torch.Tensor) -> torch.Tensor:
+        """(H,W), (C,H,W) or (1,C,H,W) -> (1,C,H,W) float32 on the device (from pinned memory to a GPU)."""
+        image = self._batched(image).float()
+        if self.device.type == "cuda" and not image.is_cuda:
+            return image.pin_memory().to(self.device, non_blocking=True)
+        return image.to(self.device)
+
     def to_working(self, image: torch.Tensor) -> torch.Tensor:
-        """(H,W), (C,H,W) or (1,C,H,W) full-resolution float -> (1,C,h,w) on the device."""
-        image = self._batched(image).to(self.device, self.dtype)
+        """(H,W), (C,H,W) or (1,C,H,W) full-resolution float -> (1,C,h,w) on the device.
+
+        The downscaling runs in float32 whatever the engine's precision; its result is then cast.
+        """
+        image = self._upload(image)
         with torch_threads(self.config.threads):
-            return downscale(image, self.working_size(image.shape[-2], image.shape[-1]))
+            return downscale(image, self.working_size(image.shape[-2], image.shape[-1])).to(self.dtype)
 
     def to_grey(self, grey: torch.Tensor) -> Grey:
         """A full-resolution grey (H,W) -> :class:`Grey` at the working and motion resolutions."""
-        image = self._batched(grey).to(self.device, self.dtype)
+        image = self._upload(grey)
         height, width = image.shape[-2:]
         with torch_threads(self.config.threads):
-            return grey_pyramid(image, self.working_size(height, width), self.motion_size(height, width))
+            pyramid = grey_pyramid(image, self.working_size(height, width), self.motion_size(height, width))
+            return Grey(*(level.to(self.dtype) for level in pyramid))
 
     @torch.inference_mode()
     def prepare_key(self, grey: torch.Tensor, chroma: torch.Tensor) -> KeyState:
@@ -182,11 +195,18 @@ class Engine:
 
     @staticmethod
     def to_full(chroma: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """Working-resolution (1,C,h,w) -> float32 (C,H,W) on the CPU at the output ``size``."""
+        """Working-resolution (1,C,h,w) -> float32 (C,H,W) on the CPU at the output ``size``.
+
+        From a GPU the result is copied into pinned memory (the fast path back), then waited for.
+        """
         chroma = chroma.float()
         if tuple(chroma.shape[-2:]) != tuple(size):
             chroma = F.interpolate(chroma, size=size, mode="bilinear", align_corners=False)
-        return chroma[0].cpu()
+        if chroma.is_cuda:
+            host = chroma[0].to("cpu", non_blocking=True)
+            torch.cuda.current_stream(chroma.device).synchronize()
+            return host
+        return chroma[0]
 
     def run_shot(self, greys: Iterable[torch.Tensor], key_chroma: torch.Tensor) -> Iterator[StepOutput]:
         """Colour a shot sequentially: the first grey is the keyframe's, ``key_chroma`` its colour.

@@ -97,13 +97,26 @@ class Pipeline:
             unkeyed_cuts=unkeyed_cuts,
         )
         self._nodes: list[tuple[weakref.ref[vs.VideoNode], str]] = []
+        self._at_hand = threading.local()  # the input frame VapourSynth passed to this thread's request
 
     def _read_frame(self, n: int) -> tuple[torch.Tensor, bool]:
-        frame = self.clip.get_frame(n)
+        """Frame ``n``'s luma and scene-change flag, from the frame passed with the request when it is n's."""
+        at_hand = getattr(self._at_hand, "frame", None)
+        frame = at_hand[1] if at_hand is not None and at_hand[0] == n else self.clip.get_frame(n)
         return self.luma(frame), bool(frame.props.get("_SceneChangePrev", 0))
 
-    def estimate(self, n: int, field: str) -> Estimate:
-        """Frame ``n``'s ``field`` estimate at full resolution; a keyframe gives its own chroma."""
+    def estimate(self, n: int, field: str, frame: vs.VideoFrame | None = None) -> Estimate:
+        """Frame ``n``'s ``field`` estimate at full resolution; a keyframe gives its own chroma.
+
+        ``frame``, the input's frame n when the caller has it, spares reading it again.
+        """
+        self._at_hand.frame = None if frame is None else (n, frame)
+        try:
+            return self._estimate(n, field)
+        finally:
+            self._at_hand.frame = None
+
+    def _estimate(self, n: int, field: str) -> Estimate:
         with torch_threads(self.engine.config.threads):
             out = self.cache.estimate(n)
             if self.cache.is_keyframe(n):
@@ -117,7 +130,7 @@ class Pipeline:
         """A new output node of ``field`` ("local", "global_" or "final") in format ``fmt``."""
 
         def produce(n: int, frames: Sequence[vs.VideoFrame]) -> Estimate:
-            return self.estimate(n, field)
+            return self.estimate(n, field, frames[0])
 
         writer = OutputWriter(self.clip.format, fmt, self.matrix)
         node = chroma_filter(self.clip, produce, writer, function, confidence=field == "global_", expected=EXPECTED)

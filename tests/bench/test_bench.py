@@ -25,6 +25,7 @@ SECTIONS = {
     "filter": "### Through the VapourSynth filter",
     "long_shot": "### Long shot through the filter",
 }
+PEERS = "### dvcp beside DIS-flow propagation"
 
 
 def _parse(*argv: str) -> argparse.Namespace:
@@ -77,7 +78,7 @@ def test_bench_is_a_dvcp_command() -> None:
 def test_quick_run_reports_every_configuration(quick: dict) -> None:
     report = quick["json"]
     assert quick["status"] == 0
-    assert report["schema"] == "dvcp-bench/1"
+    assert report["schema"] == "dvcp-bench/2"
     assert {"machine", "weights", "entries", "flops_per_frame", "h200_rates", "load_average_after"} <= set(report)
     assert {"cpu_model", "cpus", "torch_threads", "cuda_device", "load_average"} <= set(report["machine"])
     entries = report["entries"]
@@ -116,6 +117,9 @@ def test_engine_entry_has_the_documented_figures(quick: dict) -> None:
     assert engine["peak_rss_mb"] > 0 and engine["peak_gpu_mb"] is None
     assert engine["torch_threads"] == 1
     assert engine["working"] == [24, 32]
+    flow = engine["flow"]
+    assert flow["ms"] > 0 and flow["fps"] == pytest.approx(1000 / flow["ms"])
+    assert engine["over_flow"] == pytest.approx(engine["fps"] / flow["fps"])
     flops = quick["json"]["flops_per_frame"]
     assert len(flops) == 1 and flops[0]["h200_floor_fp16"]["compute_ms"] > 0
 
@@ -123,8 +127,12 @@ def test_engine_entry_has_the_documented_figures(quick: dict) -> None:
 def test_filter_and_long_shot_entries(quick: dict) -> None:
     entries = {e["kind"]: e for e in quick["json"]["entries"] if e["device"] == "cpu"}
     filt = entries["filter"]
-    assert filt["sequential"]["ms"] > 0 and filt["in_flight"]["ms"] > 0
-    assert filt["filter_adds_ms"] == pytest.approx(filt["sequential"]["ms"] - filt["engine_end_to_end_ms"])
+    sequential, alone, flow = filt["sequential"], filt["engine"], filt["flow"]
+    assert sequential["ms"] > 0 and filt["in_flight"]["ms"] > 0 and sequential["cpu_ms"] > 0
+    assert alone["ms"] > 0 and alone["cpu_ms"] > 0 and flow["ms"] > 0
+    assert filt["filter_adds_ms"] == pytest.approx(sequential["ms"] - alone["ms"])
+    assert filt["over_engine"] == pytest.approx(alone["ms"] / sequential["ms"])
+    assert filt["over_flow"] == pytest.approx(flow["ms"] / sequential["ms"])
     shot = entries["long_shot"]
     frames = [frame for frame, _ in shot["rss_samples_mb"]]
     assert frames[-1] == shot["frames"] == 12 and frames == sorted(frames)
@@ -143,6 +151,28 @@ def test_markdown_has_a_row_per_entry_and_is_printed(quick: dict) -> None:
             assert row.startswith(where)
             if entry["status"] != "measured":
                 assert entry["reason"] in row
+
+
+def test_peers_table_gives_dvcp_over_flow_for_engine_and_filter(quick: dict) -> None:
+    measured = [e for e in quick["json"]["entries"] if e["kind"] in ("engine", "filter") and e["status"] == "measured"]
+    rows = _section_rows(quick["markdown"], PEERS)
+    assert len(rows) == len(measured) == 2
+    for row, entry in zip(rows, measured):
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        assert cells[5] == entry["kind"]
+        assert float(cells[8]) == pytest.approx(entry["over_flow"], abs=1e-3)
+
+
+def test_motion_share_of_motion_compensated_stages(tmp_path: Path) -> None:
+    names = {"local": "mcsepconv", "global": "compact", "refine": "fusion"}
+    path = save_weights(tmp_path / "motion.pt", untrained_weights(0, names))
+    result = measure_engine(BenchConfig(kind="engine", width=64, height=48, chroma_scale=0.5, weights=str(path),
+                                        frames=1, warmup=0))
+    assert result["stage_names"] == names
+    assert result["stages_ms"]["motion"] > 0 and 0 < result["motion_share"] < 1
+    stage_sum = sum(result["stages_ms"][name] for name in STEP_STAGES)
+    assert result["motion_share"] == pytest.approx(result["stages_ms"]["motion"] / stage_sum)
+    assert result["motion_size"] == [48, 64]  # motion at the input's own resolution, below the pixel budget
 
 
 def test_flops_scale_with_the_pixel_count(matching_weights: Path) -> None:

@@ -116,6 +116,9 @@ def test_keyframe_chroma_is_vapoursynths_conversion(make_clip, key_image, opts, 
         "float array": key.astype(np.float32) / 255,
         "RGB frame": _rgb_clip([key]).get_frame(0),
         "YUV444 frame (709)": _rgb_clip([key]).resize.Point(format=vs.YUV444P16, matrix_s="709").get_frame(0),
+        "YUV444 frame (full range)": _rgb_clip([key]).resize.Point(
+            format=vs.YUV444P16, matrix_s=MATRIX_NAMES[matrix], range_s="full"
+        ).get_frame(0),
     }
     want = vs_chroma(key, matrix)
     clip = make_clip(length=2)

@@ -11,7 +11,9 @@ import torch
 import vapoursynth as vs
 
 import dvcp_plugin
+from dvcp_plugin.evaluation.metrics import psnr
 from dvcp_plugin.filters.convert import array_chroma
+from dvcp_plugin.runtime import engine as engine_module
 from dvcp_plugin.runtime import pipeline
 from dvcp_plugin.runtime.engine import Engine, EngineConfig
 
@@ -101,3 +103,28 @@ def test_filter_frames_equal_the_engines_run_shot(make_clip, key_image, opts, pl
             expected = np.clip(np.rint((chroma * 224 + 128) * 256), 0, 65535)  # limited 16-bit
             got = np.stack(planes(node.get_frame(n))[1:])
             np.testing.assert_array_equal(got, expected, err_msg=f"{field}, frame {n}")
+
+
+
+def test_a_sequential_pass_converts_each_input_frame_once(make_clip, key_image, opts):
+    """Frame n's request brings frame n with it, and frame n-1 was converted for the request before."""
+    out = dvcp_plugin.colorize(make_clip(length=LENGTH), {0: key_image()}, **opts)
+    shared = _pipeline_of(out)
+    converted, luma = [], shared.luma
+    shared.luma = lambda frame: converted.append(frame) or luma(frame)
+    for n in range(LENGTH):
+        out.get_frame(n)
+    assert len(converted) == LENGTH
+
+
+def test_half_precision_through_the_filter_is_within_45_db_of_float32(monkeypatch, make_clip, key_image, opts):
+    """colorize(half=True) runs the engine in float16 (here on the CPU: only the device check is set
+    aside) and writes frames within 45 dB (8-bit RGB) of float32's."""
+    monkeypatch.setattr(engine_module, "resolve_device", lambda device, half: torch.device(device))
+    clip, key = make_clip(length=LENGTH), key_image()
+    full, half = (
+        dvcp_plugin.colorize(clip, {0: key}, format=vs.RGB24, half=precision, **opts) for precision in (False, True)
+    )
+    for n in range(LENGTH):
+        a, b = (np.dstack([np.asarray(node.get_frame(n)[i]) for i in range(3)]) for node in (full, half))
+        assert psnr(a, b) >= 45, n

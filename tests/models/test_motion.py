@@ -84,6 +84,19 @@ def test_warp_is_opencv_remap_with_replicated_borders():
     assert np.allclose(warp(image, flow)[0].numpy(), expected, atol=2e-3)
 
 
+def test_half_precision_warp_samples_where_float32_does():
+    """A half-precision image of a wide frame is sampled at the same points as in float32: only the
+    values are rounded to half precision, not the coordinates (in half, 0.5 px apart from 512 px on)."""
+    image = torch.rand(1, 2, 8, 1100, generator=torch.Generator().manual_seed(0)).half()
+    flow = torch.full((1, 2, 8, 1100), 0.3)
+    flow[:, 1] = 0.0
+    expected = warp(image.float(), flow)
+    got = warp(image, flow)
+    assert got.dtype == torch.float16
+    # half has 11 significant bits: values in [0, 1) round by at most 2^-12
+    torch.testing.assert_close(got.float(), expected, atol=2**-12, rtol=0)
+
+
 def test_resize_flow_scales_the_vectors_with_the_grid():
     flow = torch.stack([torch.full((8, 12), 2.0), torch.full((8, 12), -1.0)])[None]
     resized = resize_flow(flow, (16, 36))

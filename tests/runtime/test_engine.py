@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 import torch
 
+from dvcp_plugin.bench.common import greys, key_chroma
 from dvcp_plugin.errors import DvcpError, StageError, UnknownStageError, WeightsError
+from dvcp_plugin.evaluation.methods import output_rgb
+from dvcp_plugin.evaluation.metrics import psnr
+from dvcp_plugin.runtime import engine as engine_module
 from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.stages.build import untrained_weights
-from dvcp_plugin.stages.weights import save_weights
+from dvcp_plugin.stages.weights import find_weights, save_weights
 
 
 @pytest.fixture(scope="module")
@@ -114,3 +118,28 @@ def test_weights_that_do_not_fit_the_network_are_a_clear_error(tmp_path):
     path = save_weights(tmp_path / "mismatched.pt", data)
     with pytest.raises(WeightsError, match="local stage 'mcsepconv' weights do not fit"):
         Engine(EngineConfig(weights=path))
+
+
+@pytest.mark.parametrize(
+    "names",
+    [None, {"local": "mcsepconv", "global": "anchor", "refine": "fusion"}],
+    ids=["shipped stages", "motion-compensated stages"],
+)
+def test_half_precision_frames_are_within_45_db_of_float32(monkeypatch, tmp_path, names):
+    """Half precision runs every stage in float16 and gives frames within 45 dB (RGB, 8 bit) of float32.
+
+    The engine asks for a CUDA device for half precision; torch's CPU runs float16 too, which is
+    how this runs here (the device check is the only thing set aside).
+    """
+    monkeypatch.setattr(engine_module, "resolve_device", lambda device, half: torch.device(device))
+    height, width = 96, 128
+    frames, chroma = greys(9, height, width), key_chroma(height, width)
+    weights = find_weights() if names is None else save_weights(tmp_path / "w.pt", untrained_weights(0, names))
+    runs = {}
+    for half in (False, True):
+        engine = Engine(EngineConfig(weights=weights, half=half, global_=(names or {}).get("global")))
+        runs[half] = list(engine.run_shot(frames, chroma))
+    for n, (grey, full, half) in enumerate(zip(frames, runs[False], runs[True], strict=True)):
+        assert {t.dtype for t in half} == {torch.float16}, n  # the whole chain stays in half precision
+        score = psnr(*(output_rgb(grey, Engine.to_full(out.final, (height, width))) for out in (full, half)))
+        assert score >= 45, (n, score)
