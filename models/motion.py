@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
+from collections import OrderedDict
 
 import cv2
 import numpy as np
@@ -28,6 +29,7 @@ DIS_PRESETS: dict[str, int] = {
 # scales of the hand-made reliability: forward-backward inconsistency in pixels, luma residual
 INCONSISTENCY_SCALE = 1.0
 RESIDUAL_SCALE = 0.1
+SIZES_PER_THREAD = 4  # DIS objects a thread keeps, one per image size, the least recently used dropped
 
 
 class MotionEstimator(ABC):
@@ -43,7 +45,8 @@ class DISMotion(MotionEstimator):
 
     One DIS object per thread (they are not thread-safe) and per image size: an object that has
     seen another size returns slightly different flow, so a frame's flow would depend on which
-    frames the thread computed before it.
+    frames the thread computed before it. A thread keeps the objects of its last
+    ``SIZES_PER_THREAD`` sizes (training crops come in many sizes).
     """
 
     def __init__(self, preset: str = "medium") -> None:
@@ -53,9 +56,15 @@ class DISMotion(MotionEstimator):
         self._local = threading.local()
 
     def _dis(self, size: tuple[int, int]) -> cv2.DISOpticalFlow:
-        objects: dict[tuple[int, int], cv2.DISOpticalFlow] = self._local.__dict__.setdefault("objects", {})
-        if size not in objects:
+        objects: OrderedDict[tuple[int, int], cv2.DISOpticalFlow] = self._local.__dict__.setdefault(
+            "objects", OrderedDict()
+        )
+        if size in objects:
+            objects.move_to_end(size)
+        else:
             objects[size] = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
+            if len(objects) > SIZES_PER_THREAD:  # a fresh object gives the flow a used one would
+                objects.popitem(last=False)
         return objects[size]
 
     def __call__(self, source: Tensor, target: Tensor) -> Tensor:

@@ -10,6 +10,8 @@ from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES
 
 PHASES = ("local", "global", "refine", "joint")
 # settings that may differ between a run and its resumption (they do not change the result)
+DEFAULT_STEPS = {"local": 300, "global": 1000, "refine": 250, "joint": 150}
+DEFAULT_LR = {"local": 3e-4, "global": 1e-3, "refine": 1e-3, "joint": 2e-4}
 RUNTIME_FIELDS = ("out", "device", "amp", "threads", "save_every", "log_every")
 
 
@@ -25,10 +27,8 @@ class TrainConfig:
     out: str
     licensed_only: str | None = None
     seed: int = 0
-    steps: dict[str, int] = field(default_factory=lambda: {"local": 300, "global": 1000, "refine": 250, "joint": 150})
-    lr: dict[str, float] = field(
-        default_factory=lambda: {"local": 3e-4, "global": 1e-3, "refine": 1e-3, "joint": 2e-4}
-    )
+    steps: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_STEPS))
+    lr: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LR))
     batch: int = 4
     crop: int = 192
     length: int = 6
@@ -47,13 +47,13 @@ class TrainConfig:
     log_every: int = 25
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.steps) - set(PHASES))
+        unknown = sorted((set(self.steps) | set(self.lr)) - set(PHASES))
         if unknown:
             raise TrainingError(f"unknown training phase(s) {unknown}; the phases are {', '.join(PHASES)}")
         self.steps = {phase: int(self.steps.get(phase, 0)) for phase in PHASES}
         if any(n < 0 for n in self.steps.values()) or not sum(self.steps.values()):
             raise TrainingError(f"phase steps must be >= 0 and not all zero, got {self.steps}")
-        self.lr = {phase: float(self.lr.get(phase, 1e-3)) for phase in PHASES}
+        self.lr = {phase: float(self.lr.get(phase, DEFAULT_LR[phase])) for phase in PHASES}
         for name in ("batch", "max_stride", "key_stride", "save_every", "log_every"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:

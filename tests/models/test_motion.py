@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from dvcp_plugin.models.anchor import KeyAnchoring
 from dvcp_plugin.models.features import CompactEncoder
-from dvcp_plugin.models.motion import DISMotion, inconsistency, reliability, resize_flow, warp
+from dvcp_plugin.models.motion import SIZES_PER_THREAD, DISMotion, inconsistency, reliability, resize_flow, warp
 from dvcp_plugin.models.motion_local import MotionCompensatedPropagation
 from dvcp_plugin.models.refine import ReliabilityFusion
 from dvcp_plugin.models.resolution import Grey
@@ -69,6 +69,11 @@ def test_dis_flow_of_a_pair_does_not_depend_on_what_the_estimator_computed_befor
     used = DISMotion("medium")
     for a, b in pairs + pairs[::-1]:
         assert torch.equal(used(a, b), DISMotion("medium")(a, b))
+    # more sizes than a thread keeps objects for: the oldest are dropped, results unchanged
+    many = [pair(16 + 8 * i, 24, 1) for i in range(2 * SIZES_PER_THREAD)]
+    for a, b in many + many + pairs:
+        assert torch.equal(used(a, b), DISMotion("medium")(a, b))
+    assert len(used._local.objects) == SIZES_PER_THREAD
 
 
 def test_warp_is_opencv_remap_with_replicated_borders():

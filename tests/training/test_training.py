@@ -164,3 +164,10 @@ def test_train_command_trains_resumes_and_exports(tiny_data, tmp_path, capsys):
     assert main(["train", str(tiny_data), "--out", str(tmp_path / "x"), "--steps", "warmup=3"]) == 1
     err = capsys.readouterr().err
     assert "dvcp train: error:" in err and "PHASE=VALUE" in err and "Traceback" not in err
+
+
+def test_learning_rates_not_given_keep_their_defaults(tiny_data, tmp_path):
+    config = small_config(tiny_data, tmp_path / "run", lr={"local": 1e-2})
+    assert config.lr == {"local": 1e-2, "global": 1e-3, "refine": 1e-3, "joint": 2e-4}  # TRAINING.md's table
+    with pytest.raises(TrainingError, match=r"unknown training phase\(s\) \['refin'\]"):
+        small_config(tiny_data, tmp_path / "run", lr={"refin": 1e-3})
