@@ -82,3 +82,21 @@ class GlobalMatching(nn.Module):
         fine = soft_match(features.fine, key.features.fine, key.fine_chroma, self.temperature, self.chunk_size)
         coarse = coarse_soft_match(features.coarse, key.features.coarse, key.chroma, self.temperature)
         return _upsample(fine, size), _upsample(coarse, size)
+
+
+class KeyChromaEstimate(nn.Module):
+    """A global stage whose estimate is replaced by the keyframe's chroma, its confidence kept: the
+    ablation that shows what the global estimate itself is worth."""
+
+    def __init__(self, stage: nn.Module) -> None:
+        super().__init__()
+        self.stage = stage
+
+    def prepare_key(self, key_grey: Grey, key_chroma: Tensor) -> KeyState:
+        """The wrapped stage's keyframe state."""
+        return self.stage.prepare_key(key_grey, key_chroma)
+
+    def forward(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
+        """(the keyframe's chroma, the wrapped stage's confidence)."""
+        _, confidence = self.stage(grey, key)
+        return key.chroma.expand(grey.work.shape[0], -1, -1, -1).to(confidence.dtype), confidence

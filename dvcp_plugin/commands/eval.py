@@ -11,14 +11,14 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from ..evaluation.methods import BASELINES, SHORT_NAMES
+from ..evaluation.methods import BASELINES, ESTIMATES, SHORT_NAMES
 from ..evaluation.pictures import contact_sheet, plot_psnr_by_frame
 from ..evaluation.protocol import evaluate
 from ..evaluation.report import table_lines
 from ..filters.files import write_all
 from ..filters.images import write_image
 from ..media.paths import OutputError, check_writable_file
-from ..runtime.engine import Engine, EngineConfig
+from ..runtime.engine import GLOBAL_ESTIMATES, Engine, EngineConfig
 from ..training.data import find_sequences
 
 
@@ -70,6 +70,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--half", action="store_true", help="half precision (CUDA only)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch and OpenCV")
     parser.add_argument(
+        "--estimate", choices=ESTIMATES, default="final",
+        help="which of dvcp's estimates is scored: final (the output), or the local or global stage's "
+             "estimate alone (default: final)",
+    )
+    parser.add_argument(
+        "--global-estimate", choices=GLOBAL_ESTIMATES, default="stage",
+        help="key: the global stage's estimate replaced by the keyframe's chroma, its confidence kept "
+             "(an ablation; default: stage)",
+    )
+    parser.add_argument(
         "--baselines", type=_baselines, default=list(BASELINES), metavar="NAMES",
         help="baselines scored in the same run: flow (DIS optical-flow propagation), key (key-frame "
              "chroma copy), comma-separated, or none (default: flow,key)",
@@ -89,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
     for option, path in (("--json", json_path), ("--plot", plot_path), ("--sheet", sheet_path)):
         check_writable_file(path, option)
     sequences = sorted(find_sequences(args.data), key=lambda s: s.name)
-    engine = Engine(EngineConfig(weights=args.weights, device=args.device, half=args.half, threads=args.threads))
+    engine = Engine(EngineConfig(weights=args.weights, device=args.device, half=args.half, threads=args.threads,
+                                 global_estimate=args.global_estimate))
     if args.threads:
         cv2.setNumThreads(args.threads)
     sheet_name = args.sheet_sequence or sequences[0].name
@@ -97,7 +108,8 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=total, file=sys.stderr, unit="frame", dynamic_ncols=True,
               mininterval=0.5 if sys.stderr.isatty() else 30.0) as bar:
         result, _, sheet = evaluate(
-            engine, sequences, args.frames, sheet_name, lambda: bar.update(1), args.baselines, args.keys
+            engine, sequences, args.frames, sheet_name, lambda: bar.update(1), args.baselines, args.keys,
+            args.estimate,
         )
     curves = result["psnr_by_frame"]["mean"]
     shown = [name for name in _SHEET_COLUMNS if name in result["methods"]]

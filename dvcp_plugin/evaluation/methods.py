@@ -56,12 +56,19 @@ LABELS: dict[str, str] = {  # what each method is, for the report
 SHORT_NAMES: dict[str, str] = {"dvcp": "dvcp", "flow": "DIS flow propagation", "key": "key-frame chroma copied"}
 
 
-def dvcp_method(engine: Engine) -> Method:
-    """dvcp as a method: :func:`propagate_shot`, its final chroma upsampled by :meth:`Engine.to_full`."""
+ESTIMATES = ("final", "local", "global")
+
+
+def dvcp_method(engine: Engine, estimate: str = "final") -> Method:
+    """dvcp as a method: :func:`propagate_shot`, its ``estimate`` (final, local or global chroma)
+    upsampled by :meth:`Engine.to_full`."""
+    if estimate not in ESTIMATES:
+        raise ValueError(f"unknown estimate {estimate!r}; known: {', '.join(ESTIMATES)}")
+    field = "global_" if estimate == "global" else estimate
 
     def run(greys: Sequence[Tensor], keys: Mapping[int, Tensor]) -> Iterator[Tensor]:
         for out in propagate_shot(engine, greys, keys):
-            yield engine.to_full(out.final, tuple(greys[0].shape))
+            yield engine.to_full(getattr(out, field), tuple(greys[0].shape))
 
     return run
 

@@ -129,9 +129,11 @@ def evaluate(
     on_frame: Callable[[], None] | None = None,
     baselines: SequenceOf[str] = tuple(BASELINES),
     keys: SequenceOf[KeySpec] = (0,),
+    estimate: str = "final",
 ) -> tuple[dict[str, Any], list[SequenceScores], SheetFrames | None]:
-    """Run the protocol on every sequence up to the largest of ``frames`` for dvcp and ``baselines``
-    (names in :data:`.methods.BASELINES`), keyframes at ``keys``; returns (report, scores, sheet)."""
+    """Run the protocol on every sequence up to the largest of ``frames`` for dvcp (its ``estimate``:
+    final, local or global) and ``baselines`` (names in :data:`.methods.BASELINES`), keyframes at
+    ``keys``; returns (report, scores, sheet)."""
     if not frames or min(frames) < 2:
         raise DataError(f"--frames must be at least 2 (frames 1..K-1 are scored), got {list(frames)}")
     unknown = [name for name in baselines if name not in BASELINES]
@@ -142,7 +144,7 @@ def evaluate(
         raise DataError(f"contact-sheet sequence {sheet_sequence!r} is not among {', '.join(names)}")
     for sequence in sequences:  # every sequence's keyframes are checked before any work
         key_positions(keys, min(max(frames), len(sequence.frames)), sequence.name)
-    methods = {"dvcp": dvcp_method(engine), **{name: BASELINES[name] for name in baselines}}
+    methods = {"dvcp": dvcp_method(engine, estimate), **{name: BASELINES[name] for name in baselines}}
     started = time.monotonic()
     scores, sheet = [], None
     for sequence in sequences:
@@ -150,4 +152,4 @@ def evaluate(
         if sequence.name == sheet_sequence:
             sheet = frames_of_sheet = SheetFrames(sequence.name)
         scores.append(evaluate_sequence(methods, sequence, max(frames), frames_of_sheet, on_frame, keys))
-    return build_report(engine, scores, frames, keys, time.monotonic() - started), scores, sheet
+    return build_report(engine, scores, frames, keys, time.monotonic() - started, estimate), scores, sheet

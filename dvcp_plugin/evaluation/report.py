@@ -71,6 +71,7 @@ def build_report(
     frames: SequenceOf[int],
     keys: SequenceOf[int | str],
     seconds: float,
+    estimate: str = "final",
 ) -> dict[str, Any]:
     """The JSON report: ``by_frames`` for every K asked for, ``psnr_by_frame`` up to the largest."""
     methods = list(scores[0].methods)
@@ -89,6 +90,8 @@ def build_report(
             "chroma_scale": engine.chroma_scale,
             "device": str(engine.device),
             "half": engine.dtype == torch.float16,
+            "estimate": estimate,  # which of dvcp's estimates is scored
+            "global_estimate": engine.config.global_estimate,
         },
         "seconds": round(seconds, 1),
         "steps": int(engine.stats["steps"]),
@@ -106,6 +109,10 @@ def table_lines(report: dict[str, Any]) -> list[str]:
     compared = all(name in methods for name in COMPARED)
     header = "".join(f"{name:>9s}" for name in methods) + (f"{'dvcp-flow':>11s}" if compared else "")
     lines = [f"keyframes: {', '.join(map(str, report['keys']))} (true colours); keyframes are not scored"]
+    model = report["model"]
+    if model.get("estimate", "final") != "final" or model.get("global_estimate", "stage") != "stage":
+        lines.append(f"dvcp column: its {model['estimate']} estimate; global estimate from the "
+                     + ("keyframe's chroma (ablation)" if model["global_estimate"] == "key" else "global stage"))
     for summary in report["by_frames"].values():
         lines.append(f"{'K=' + str(summary['frames']) + ' PSNR (dB)':32s}{header}")
         rows = [(name, entry, entry.get("dvcp_minus_flow")) for name, entry in summary["sequences"].items()]

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 
 from ..errors import DvcpError
 from ..hookspecs import STAGE_KINDS
-from ..models.global_stage import KeyState
+from ..models.global_stage import KeyChromaEstimate, KeyState
 from ..models.propagation import StepInputs, StepOutput, chain_step, prepare_step, refine_step
 from ..models.resolution import Grey, downscale, grey_pyramid, motion_scale, working_size
 from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
@@ -33,6 +33,9 @@ from .devices import resolve_device
 from .threads import torch_threads
 
 __all__ = ["Engine", "EngineConfig", "Grey", "KeyState", "StepInputs", "StepOutput"]
+
+
+GLOBAL_ESTIMATES = ("stage", "key")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class EngineConfig:
     motion_scale: float | None = None
     stage_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     threads: int | None = None
+    # "key": the global estimate replaced by the keyframe's chroma, its confidence kept (an ablation)
+    global_estimate: str = "stage"
 
     def stage_name(self, kind: str) -> str | None:
         """The stage name asked for ``kind``, if any."""
@@ -78,6 +83,10 @@ class Engine:
         registry = registry or default_registry()
         for kind in STAGE_KINDS:
             modules[kind] = self._build(kind, data, registry)
+        if config.global_estimate not in GLOBAL_ESTIMATES:
+            raise DvcpError(f"global_estimate must be one of {', '.join(GLOBAL_ESTIMATES)}, got {config.global_estimate!r}")
+        if config.global_estimate == "key":
+            modules["global"] = KeyChromaEstimate(modules["global"])
         self.local, self.global_, self.refine = modules["local"], modules["global"], modules["refine"]
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()

@@ -262,3 +262,31 @@ def test_real_sequence_short_run(data_dir, weights):
     assert 0.5 < scores["flow"]["retention"] < 1.5
     assert [row.frame for row in sheet.rows] == [1, 2, 3]
     assert set(sheet.rows[0].outputs) == {"dvcp", "flow", "key"}
+
+
+def test_eval_scores_the_global_estimate_alone_and_the_key_chroma_ablation(tiny_data, weights, tmp_path, capsys):
+    out = tmp_path / "ablation.json"
+    assert main(["eval", str(tiny_data / "seq0"), "--frames", "6", "--json", str(out), "--weights", str(weights),
+                 "--estimate", "global", "--global-estimate", "key"]) == 0
+    report = json.loads(out.read_text())
+    assert report["model"]["estimate"] == "global" and report["model"]["global_estimate"] == "key"
+    assert "dvcp column: its global estimate; global estimate from the keyframe's chroma" in capsys.readouterr().out
+    # the global estimate replaced by the keyframe's chroma is the key-chroma copy, up to the trip
+    # through the working resolution
+    series = report["psnr_by_frame"]["sequences"]["seq0"]
+    for dvcp_db, key_db in zip(series["dvcp"][1:], series["key"][1:], strict=True):
+        assert abs(dvcp_db - key_db) < 1.0
+
+
+def test_the_key_chroma_ablation_changes_only_the_global_estimate(tiny_data, weights):
+    sequence = find_sequences([tiny_data / "seq0"])[0]
+    planes = [frame_planes(load_frame(p)) for p in sequence.frames[:4]]
+    greys = [grey for grey, _ in planes]
+    model = list(propagate_shot(Engine(EngineConfig(weights=weights)), greys, {0: planes[0][1]}))
+    ablated = list(propagate_shot(Engine(EngineConfig(weights=weights, global_estimate="key")), greys, {0: planes[0][1]}))
+    assert torch.equal(ablated[1].local, model[1].local)  # same local stage, same previous colours
+    assert torch.equal(ablated[1].confidence, model[1].confidence)  # the confidence is kept
+    assert torch.equal(ablated[1].global_, ablated[3].global_)  # the keyframe's chroma on every frame
+    assert not torch.equal(ablated[3].global_, model[3].global_)
+    with pytest.raises(Exception, match="global_estimate must be one of stage, key"):
+        Engine(EngineConfig(weights=weights, global_estimate="none"))
