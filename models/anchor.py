@@ -12,8 +12,9 @@ Two correspondences, neither chained through the frames in between (so nothing d
   the encoder was trained.
 
 The estimate is ``r·motion + (1 − r)·match`` with r the motion's reliability, and its confidence
-``r + (1 − r)·c/2`` with c the match's best cosine similarity: near 1 where the motion holds, at
-most ½ where only the match speaks. The refine stage weighs it against the local estimate.
+``r + (1 − r)·m·c`` with c the match's best cosine similarity and m the option
+``match_confidence`` (default ½): near 1 where the motion holds, at most m where only the match
+speaks. The refine stage weighs it against the local estimate.
 """
 
 from __future__ import annotations
@@ -43,10 +44,12 @@ class KeyAnchoring(nn.Module):
         roi_size: int = 12,
         temperature: float = 0.02,
         coarse_temperature: float = 0.05,
+        match_confidence: float = 0.5,
     ) -> None:
         super().__init__()
         self.motion, self.extractor = motion, extractor
         self.roi_size, self.temperature, self.coarse_temperature = roi_size, temperature, coarse_temperature
+        self.match_confidence = match_confidence
 
     def prepare_key(self, key_grey: Grey, key_chroma: Tensor) -> KeyState:
         """The keyframe's greys, chroma, features and chroma on the fine feature grid."""
@@ -92,4 +95,4 @@ class KeyAnchoring(nn.Module):
         moved, trust = self.follow(grey, key)
         matched, similarity = self.match(grey, key)
         chroma = trust * moved + (1.0 - trust) * matched
-        return chroma, trust + (1.0 - trust) * similarity * 0.5
+        return chroma, trust + (1.0 - trust) * similarity * self.match_confidence

@@ -90,8 +90,12 @@ def resize_flow(flow: Tensor, size: tuple[int, int]) -> Tensor:
     return torch.cat([out[:, :1] * (size[1] / width), out[:, 1:] * (size[0] / height)], dim=1)
 
 
-def warp(image: Tensor, flow: Tensor) -> Tensor:
-    """``image`` (B,C,H,W) sampled at p + flow(p): bilinear, borders replicated, in ``image``'s dtype.
+WARP_MODES = ("bilinear", "bicubic")
+
+
+def warp(image: Tensor, flow: Tensor, mode: str = "bilinear") -> Tensor:
+    """``image`` (B,C,H,W) sampled at p + flow(p): bilinear (or bicubic), borders replicated, in
+    ``image``'s dtype.
 
     The sampling grid is built and the image sampled in float32 whatever the dtypes of the two, so
     that a half-precision image is sampled where a float32 one is.
@@ -103,7 +107,7 @@ def warp(image: Tensor, flow: Tensor) -> Tensor:
     grid_x = (xs + flow[:, 0] + 0.5) * (2.0 / width) - 1.0
     grid_y = (ys + flow[:, 1] + 0.5) * (2.0 / height) - 1.0
     grid = torch.stack([grid_x, grid_y], dim=-1)
-    sampled = F.grid_sample(image.float(), grid, mode="bilinear", padding_mode="border", align_corners=False)
+    sampled = F.grid_sample(image.float(), grid, mode=mode, padding_mode="border", align_corners=False)
     return sampled.to(image.dtype)
 
 

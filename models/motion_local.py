@@ -19,7 +19,7 @@ import torch
 from torch import Tensor, nn
 
 from dvcp_plugin.models.local import LocalPlan, kernel_head
-from dvcp_plugin.models.motion import MotionEstimator, inconsistency, reliability, resize_flow, warp
+from dvcp_plugin.models.motion import WARP_MODES, MotionEstimator, inconsistency, reliability, resize_flow, warp
 from dvcp_plugin.models.resolution import Grey
 from dvcp_plugin.models.sepconv import per_pixel_separable_conv
 from dvcp_plugin.models.unet import HalfResolutionUNet
@@ -45,10 +45,14 @@ class MotionCompensatedPropagation(nn.Module):
         kernel_size: int = 7,
         stem: int = 16,
         widths: tuple[int, ...] = (24, 32, 48),
+        interpolation: str = "bilinear",
     ) -> None:
         super().__init__()
+        if interpolation not in WARP_MODES:
+            raise ValueError(f"interpolation must be one of {', '.join(WARP_MODES)}, got {interpolation!r}")
         self.motion = motion
         self.kernel_size = kernel_size
+        self.interpolation = interpolation  # of the previous chroma along the motion
         self.body = HalfResolutionUNet(4, stem, tuple(widths))
         self.vertical_head = kernel_head(stem, kernel_size, _CENTRE_WEIGHT, _HEAD_WEIGHT_SCALE)
         self.horizontal_head = kernel_head(stem, kernel_size, _CENTRE_WEIGHT, _HEAD_WEIGHT_SCALE)
@@ -70,7 +74,8 @@ class MotionCompensatedPropagation(nn.Module):
     def apply(self, plan: LocalPlan, chroma_prev: Tensor) -> Tensor:
         """The current chroma (B,2,h,w): the previous chroma warped, then convolved per pixel."""
         assert plan.flow is not None
-        return per_pixel_separable_conv(warp(chroma_prev, plan.flow), plan.vertical, plan.horizontal)
+        warped = warp(chroma_prev, plan.flow, self.interpolation)
+        return per_pixel_separable_conv(warped, plan.vertical, plan.horizontal)
 
     def forward(self, prev: Grey, cur: Grey, chroma_prev: Tensor) -> tuple[Tensor, Tensor]:
         """(chroma, reliability) of the current frame: :meth:`plan` then :meth:`apply`."""

@@ -19,6 +19,7 @@ from ..filters.files import write_all
 from ..filters.images import write_image
 from ..media.paths import OutputError, check_writable_file
 from ..runtime.engine import GLOBAL_ESTIMATES, Engine, EngineConfig
+from .colorize import parse_stage_options
 from ..training.data import find_sequences
 
 
@@ -70,6 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--half", action="store_true", help="half precision (CUDA only)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch and OpenCV")
     parser.add_argument(
+        "--stage-options", type=parse_stage_options, metavar="JSON",
+        help="stage options on top of the weights file's, JSON {kind: {option: value}}",
+    )
+    parser.add_argument(
         "--estimate", choices=ESTIMATES, default="final",
         help="which of dvcp's estimates is scored: final (the output), or the local or global stage's "
              "estimate alone (default: final)",
@@ -100,7 +105,7 @@ def run(args: argparse.Namespace) -> int:
         check_writable_file(path, option)
     sequences = sorted(find_sequences(args.data), key=lambda s: s.name)
     engine = Engine(EngineConfig(weights=args.weights, device=args.device, half=args.half, threads=args.threads,
-                                 global_estimate=args.global_estimate))
+                                 global_estimate=args.global_estimate, stage_options=args.stage_options or {}))
     if args.threads:
         cv2.setNumThreads(args.threads)
     sheet_name = args.sheet_sequence or sequences[0].name

@@ -87,6 +87,7 @@ def build_report(
         "model": {
             "weights": str(engine.weights_path),
             "stages": dict(engine.stage_names),
+            "stage_options": {kind: dict(options) for kind, options in engine.config.stage_options.items()},
             "chroma_scale": engine.chroma_scale,
             "device": str(engine.device),
             "half": engine.dtype == torch.float16,

@@ -76,17 +76,19 @@ def test_dis_flow_of_a_pair_does_not_depend_on_what_the_estimator_computed_befor
     assert len(used._local.objects) == SIZES_PER_THREAD
 
 
-def test_warp_is_opencv_remap_with_replicated_borders():
+@pytest.mark.parametrize(("mode", "interpolation"), [("bilinear", cv2.INTER_LINEAR), ("bicubic", cv2.INTER_CUBIC)])
+def test_warp_is_opencv_remap_with_replicated_borders(mode, interpolation):
     generator = torch.Generator().manual_seed(0)
     image = torch.rand(1, 2, 20, 30, generator=generator)
     flow = (torch.rand(1, 2, 20, 30, generator=generator) - 0.5) * 8
     ys, xs = np.mgrid[:20, :30].astype(np.float32)
     expected = np.stack([
-        cv2.remap(image[0, c].numpy(), xs + flow[0, 0].numpy(), ys + flow[0, 1].numpy(), cv2.INTER_LINEAR,
+        cv2.remap(image[0, c].numpy(), xs + flow[0, 0].numpy(), ys + flow[0, 1].numpy(), interpolation,
                   borderMode=cv2.BORDER_REPLICATE)
         for c in range(2)
     ])
-    assert np.allclose(warp(image, flow)[0].numpy(), expected, atol=2e-3)
+    inner = (slice(2, -2), slice(2, -2))  # bicubic's replicated border differs at the edge pixels
+    assert np.allclose(warp(image, flow, mode)[0].numpy()[(..., *inner)], expected[(..., *inner)], atol=2e-3)
 
 
 def test_half_precision_warp_samples_where_float32_does():
@@ -179,6 +181,10 @@ def test_anchoring_warps_the_keyframe_chroma_with_high_confidence_where_it_is_fo
     with torch.no_grad():
         assert torch.allclose(chroma, trust * moved + (1 - trust) * matched, atol=1e-6)
         assert torch.allclose(confidence, trust + (1 - trust) * similarity / 2, atol=1e-6)
+    # match_confidence 0: the confidence is the motion's reliability alone
+    anchor.match_confidence = 0.0
+    with torch.no_grad():
+        assert torch.equal(anchor(grey(2), key)[1], trust)
 
 
 def test_untrained_fusion_takes_the_global_estimate_where_it_is_confident():
