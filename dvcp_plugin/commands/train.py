@@ -84,14 +84,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--stop-at", type=int, help="stop at this global step (resume later with the same command)")
     parser.add_argument(
         "--export", nargs=2, metavar=("CHECKPOINT", "WEIGHTS"),
-        help="write the weights of a checkpoint as a weights file (no optimiser state) and exit",
+        help="write the weights of a checkpoint as a weights file (no optimiser state) and exit; "
+             "--stage-options given with it are set on the stages' options",
     )
 
 
 def run(args: argparse.Namespace) -> int:
     """Train, resume or export."""
     if args.export:
-        path = export_weights(*args.export)
+        path = export_weights(*args.export, stage_options=args.stage_options)
         print(f"dvcp train: wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
         return 0
     if not args.data or not args.out:

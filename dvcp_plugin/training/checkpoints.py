@@ -15,6 +15,7 @@ from typing import Any
 import torch
 
 from ..hookspecs import STAGE_KINDS
+from ..stages.build import build_stage
 from ..stages.weights import load_weights, save_weights
 from .config import RUNTIME_FIELDS, TrainConfig, TrainingError
 
@@ -60,9 +61,21 @@ def check_compatible(data: Mapping[str, Any], config: TrainConfig, path: str | P
         )
 
 
-def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
-    """Write the weights of a training checkpoint as a ``dvcp-weights`` file without training state."""
+def export_weights(
+    checkpoint: str | Path, out: str | Path, stage_options: Mapping[str, Mapping[str, Any]] | None = None
+) -> Path:
+    """Write the weights of a training checkpoint as a ``dvcp-weights`` file without training state.
+
+    ``stage_options`` ({kind: {option: value}}) are set on top of the stages' options, e.g. inference
+    settings chosen on held-out clips; every stage is built with its options before anything is written.
+    """
     data = read_checkpoint(checkpoint)
+    stages = {kind: dict(section) for kind, section in data["stages"].items()}
+    for kind, options in (stage_options or {}).items():
+        if kind not in stages:
+            raise TrainingError(f"checkpoint {checkpoint} has no {kind} stage to set options on")
+        stages[kind]["options"] = {**stages[kind]["options"], **options}
+        build_stage(kind, stages[kind]["name"], stages[kind]["options"], stages[kind]["state"])
     cfg = data["train_config"]
     total = sum(int(n) for n in cfg["steps"].values())
     if int(data["step"]) < total:
@@ -72,7 +85,7 @@ def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
     weights = {
         "format": "dvcp-weights",
         "version": data["version"],
-        "stages": data["stages"],
+        "stages": stages,
         "chroma_scale": data["chroma_scale"],
         "meta": {
             "trained": True,
@@ -82,6 +95,7 @@ def export_weights(checkpoint: str | Path, out: str | Path) -> Path:
             "elapsed_s": round(float(data.get("elapsed_s", 0.0)), 1),
             "hardware": data.get("hardware", ""),
             "torch": str(torch.__version__),
+            "export_stage_options": {kind: dict(options) for kind, options in (stage_options or {}).items()},
         },
     }
     return save_weights(out, weights)

@@ -171,3 +171,20 @@ def test_learning_rates_not_given_keep_their_defaults(tiny_data, tmp_path):
     assert config.lr == {"local": 1e-2, "global": 1e-3, "refine": 1e-3, "joint": 2e-4}  # TRAINING.md's table
     with pytest.raises(TrainingError, match=r"unknown training phase\(s\) \['refin'\]"):
         small_config(tiny_data, tmp_path / "run", lr={"refin": 1e-3})
+
+
+def test_export_sets_inference_options_on_the_stages_and_writes_nothing_on_a_bad_one(tiny_data, tmp_path, capsys):
+    config = small_config(tiny_data, tmp_path / "run", steps={"local": 1})
+    Trainer(config, load_dataset(config)).run(progress=False)
+    out = tmp_path / "w.pt"
+    assert main(["train", "--export", str(tmp_path / "run" / "last.pt"), str(out),
+                 "--stage-options", '{"local": {"interpolation": "bicubic"}, "global": {"match_confidence": 0.25}}']) == 0
+    data = load_weights(out)
+    assert data["stages"]["local"]["options"] == {"kernel_size": 5, "widths": [8, 16], "interpolation": "bicubic"}
+    engine = Engine(EngineConfig(weights=out))
+    assert engine.local.interpolation == "bicubic" and engine.global_.match_confidence == 0.25
+    bad = tmp_path / "bad.pt"
+    assert main(["train", "--export", str(tmp_path / "run" / "last.pt"), str(bad),
+                 "--stage-options", '{"local": {"interpolation": "nearest"}}']) == 1
+    assert "interpolation must be one of bilinear, bicubic" in capsys.readouterr().err
+    assert not bad.exists()
