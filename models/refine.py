@@ -15,6 +15,7 @@ from dvcp_plugin.models.unet import HalfResolutionUNet, UNet
 _CHROMA_GAIN = 4.0  # chroma is small (|c| <~ 0.25 in practice); bring it to the range of the grey
 _CORRECTION_SCALE = 0.1
 _INITIAL_GAIN = 10.0
+_MAX_SATURATION_GAIN = 2.0  # at most this much more chroma than the plain blend, where hues cancel
 
 
 class RefinementNet(nn.Module):
@@ -46,11 +47,14 @@ class ReliabilityFusion(nn.Module):
     A cheap network (:class:`HalfResolutionUNet`) sees the grey frame, both estimates, the local
     reliability and the global confidence. The blend is ``sigmoid(logit + gain·(confidence − ½))``:
     untrained (zero head, ``gain`` 10) it takes the global estimate where its confidence is high and
-    the local one elsewhere, a rule the network then learns to correct.
+    the local one elsewhere, a rule the network then learns to correct. With ``keep_saturation`` the
+    blend keeps the blended strength of the two estimates' chroma (at most twice the plain blend's),
+    so that mixing two hues does not pale the colour that is fed back to the next frame.
     """
 
-    def __init__(self, stem: int = 16, widths: tuple[int, ...] = (24, 32, 48)) -> None:
+    def __init__(self, stem: int = 16, widths: tuple[int, ...] = (24, 32, 48), keep_saturation: bool = False) -> None:
         super().__init__()
+        self.keep_saturation = keep_saturation
         self.body = HalfResolutionUNet(7, stem, tuple(widths))
         self.head = nn.Conv2d(stem, 3, 3, padding=1)
         nn.init.zeros_(self.head.weight)
@@ -66,4 +70,18 @@ class ReliabilityFusion(nn.Module):
         )
         out = self.head(self.body(x))
         blend = torch.sigmoid(out[:, :1] + self.gain * (confidence - 0.5))
-        return local_chroma + blend * (global_chroma - local_chroma) + out[:, 1:] * _CORRECTION_SCALE
+        mixed = local_chroma + blend * (global_chroma - local_chroma)
+        if self.keep_saturation:
+            mixed = _with_blended_magnitude(mixed, local_chroma, global_chroma, blend)
+        return mixed + out[:, 1:] * _CORRECTION_SCALE
+
+
+def _with_blended_magnitude(mixed: Tensor, local: Tensor, global_: Tensor, blend: Tensor) -> Tensor:
+    """``mixed`` rescaled to the blend of the two estimates' chroma magnitudes: averaging two colours of
+    different hue would otherwise pale them, and the paler result is fed back to the next frame."""
+    def magnitude(chroma: Tensor) -> Tensor:
+        return chroma.norm(dim=1, keepdim=True)
+
+    wanted = magnitude(local) + blend * (magnitude(global_) - magnitude(local))
+    scale = (wanted / magnitude(mixed).clamp_min(1e-4)).clamp(1.0, _MAX_SATURATION_GAIN)
+    return mixed * scale

@@ -196,3 +196,23 @@ def test_untrained_fusion_takes_the_global_estimate_where_it_is_confident():
     unsure = fusion(grey_cur, local, ones, global_, torch.zeros_like(ones))
     assert (sure - global_).abs().max() < 0.01
     assert (unsure - local).abs().max() < 0.01
+
+
+def test_fusion_keeping_saturation_does_not_pale_a_blend_of_two_hues():
+    torch.manual_seed(0)
+    plain, keeping = ReliabilityFusion(stem=8, widths=(8, 8)), ReliabilityFusion(stem=8, widths=(8, 8), keep_saturation=True)
+    keeping.load_state_dict(plain.state_dict())
+    grey_cur = torch.rand(1, 1, 8, 8)
+    # red-ish and blue-ish chroma of equal strength 0.2, at right angles; half confidence: an even blend
+    local = torch.tensor([0.2, 0.0]).view(1, 2, 1, 1).expand(1, 2, 8, 8)
+    global_ = torch.tensor([0.0, 0.2]).view(1, 2, 1, 1).expand(1, 2, 8, 8)
+    half, ones = torch.full((1, 1, 8, 8), 0.5), torch.ones(1, 1, 8, 8)
+    with torch.no_grad():
+        pale, kept = plain(grey_cur, local, ones, global_, half), keeping(grey_cur, local, ones, global_, half)
+    assert torch.allclose(pale.norm(dim=1), torch.full((1, 8, 8), 0.2 / 2**0.5), atol=1e-4)  # |(0.1, 0.1)|
+    assert torch.allclose(kept.norm(dim=1), torch.full((1, 8, 8), 0.2), atol=1e-4)
+    assert torch.allclose(kept[:, 0], kept[:, 1])  # the hue halfway between the two
+    # opposite hues cancel: the strength is raised at most twofold, not invented from nothing
+    with torch.no_grad():
+        cancelled = keeping(grey_cur, local, ones, -local, half)
+    assert cancelled.abs().max() < 1e-4
