@@ -71,6 +71,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--half", action="store_true", help="half precision (CUDA only)")
     parser.add_argument("--threads", type=int, help="CPU threads for torch and OpenCV")
     parser.add_argument(
+        "--chroma-scale", type=float,
+        help="chroma working resolution relative to the input (default: the weights file's)",
+    )
+    parser.add_argument(
         "--stage-options", type=parse_stage_options, metavar="JSON",
         help="stage options on top of the weights file's, JSON {kind: {option: value}}",
     )
@@ -105,7 +109,8 @@ def run(args: argparse.Namespace) -> int:
         check_writable_file(path, option)
     sequences = sorted(find_sequences(args.data), key=lambda s: s.name)
     engine = Engine(EngineConfig(weights=args.weights, device=args.device, half=args.half, threads=args.threads,
-                                 global_estimate=args.global_estimate, stage_options=args.stage_options or {}))
+                                 global_estimate=args.global_estimate, stage_options=args.stage_options or {},
+                                 chroma_scale=args.chroma_scale))
     if args.threads:
         cv2.setNumThreads(args.threads)
     sheet_name = args.sheet_sequence or sequences[0].name
