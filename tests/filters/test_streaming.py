@@ -200,7 +200,7 @@ def test_process_memory_stays_within_cache_mb_and_the_keyframes(weights):
     assert measured["growth_mb"] <= cache_mb + measured["keyframes_mb"] + 8, measured
 
 
-def test_nothing_is_written_to_stdout(capfd, make_clip, key_image, opts, tmp_path):
+def test_nothing_is_written_to_stdout(capfd, make_clip, key_image, opts, paper_weights, tmp_path):
     from dvcp_plugin.filters.images import write_image
 
     write_image(tmp_path / "key.png", key_image())
@@ -208,7 +208,7 @@ def test_nothing_is_written_to_stdout(capfd, make_clip, key_image, opts, tmp_pat
     local = dvcp_plugin.local_propagate(clip, {0: tmp_path / "key.png"}, **opts)
     glob = dvcp_plugin.global_match(clip, {0: tmp_path / "key.png"}, **opts)
     final = dvcp_plugin.refine(clip, local, glob)
-    for node in (local, glob, final, dvcp_plugin.refine(clip, local, glob, refine_stage="fcn", half=False)):
+    for node in (local, glob, final, dvcp_plugin.refine(clip, local, glob, weights=str(paper_weights), threads=1)):
         for n in range(6):
             node.get_frame(n)
     assert capfd.readouterr().out == ""
