@@ -20,18 +20,13 @@ speaks. The refine stage weighs it against the local estimate.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dvcp_plugin.models.features import FeatureExtractor
-from dvcp_plugin.models.global_stage import KeyState
+from dvcp_plugin.models.global_stage import KeyState, feature_key_state, upsample
 from dvcp_plugin.models.matching import coarse_soft_match, soft_two_stage_match
 from dvcp_plugin.models.motion import MotionEstimator, inconsistency, reliability, resize_flow, warp
 from dvcp_plugin.models.resolution import Grey
-
-
-def _upsample(x: Tensor, size: tuple[int, int]) -> Tensor:
-    return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
 class KeyAnchoring(nn.Module):
@@ -53,9 +48,7 @@ class KeyAnchoring(nn.Module):
 
     def prepare_key(self, key_grey: Grey, key_chroma: Tensor) -> KeyState:
         """The keyframe's greys, chroma, features and chroma on the fine feature grid."""
-        features = self.extractor(key_grey.work)
-        fine = F.adaptive_avg_pool2d(key_chroma, features.fine.shape[-2:])
-        return KeyState(key_grey, key_chroma, features, fine)
+        return feature_key_state(self.extractor, key_grey, key_chroma)
 
     def match(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
         """The feature-matching estimate alone (chroma, best cosine), differentiable in the encoder."""
@@ -66,7 +59,7 @@ class KeyAnchoring(nn.Module):
             stride_ratio=ratio,
         )
         size = (grey.work.shape[-2], grey.work.shape[-1])
-        return _upsample(chroma, size), _upsample(similarity, size)
+        return upsample(chroma, size), upsample(similarity, size)
 
     def matching_estimates(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
         """What the encoder is trained on: the fine-stage chroma of :meth:`match` and a soft match
@@ -74,7 +67,7 @@ class KeyAnchoring(nn.Module):
         assert key.features is not None
         size = (grey.work.shape[-2], grey.work.shape[-1])
         coarse = coarse_soft_match(self.extractor(grey.work).coarse, key.features.coarse, key.chroma, self.coarse_temperature)
-        return self.match(grey, key)[0], _upsample(coarse, size)
+        return self.match(grey, key)[0], upsample(coarse, size)
 
     @torch.no_grad()
     def follow(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:

@@ -35,7 +35,15 @@ class KeyState(NamedTuple):
         return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
-def _upsample(x: Tensor, size: tuple[int, int]) -> Tensor:
+def feature_key_state(extractor: FeatureExtractor, key_grey: Grey, key_chroma: Tensor) -> KeyState:
+    """A keyframe's state for feature matching: its features and its chroma area-averaged onto the fine grid."""
+    features = extractor(key_grey.work)
+    fine = F.adaptive_avg_pool2d(key_chroma, features.fine.shape[-2:])
+    return KeyState(key_grey, key_chroma, features, fine)
+
+
+def upsample(x: Tensor, size: tuple[int, int]) -> Tensor:
+    """Bilinear resize of a feature-grid estimate (B,C,h,w) to ``size``."""
     return F.interpolate(x, size=size, mode="bilinear", align_corners=False)
 
 
@@ -53,9 +61,7 @@ class GlobalMatching(nn.Module):
 
     def prepare_key(self, key_grey: Grey, key_chroma: Tensor) -> KeyState:
         """Compute the keyframe's features once; area-downsample its chroma (B,2,h,w) to the fine grid."""
-        features = self.extractor(key_grey.work)
-        fine = F.adaptive_avg_pool2d(key_chroma, features.fine.shape[-2:])
-        return KeyState(key_grey, key_chroma, features, fine)
+        return feature_key_state(self.extractor, key_grey, key_chroma)
 
     def forward(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
         """(chroma (B,2,h,w), confidence (B,1,h,w)) of ``grey`` by hard two-stage matching."""
@@ -71,7 +77,7 @@ class GlobalMatching(nn.Module):
         )
         size = (work.shape[-2], work.shape[-1])
         # matching runs in float32 whatever the precision; the estimates come back in the frame's
-        return _upsample(match.chroma, size).to(work.dtype), _upsample(match.confidence, size).to(work.dtype)
+        return upsample(match.chroma, size).to(work.dtype), upsample(match.confidence, size).to(work.dtype)
 
     def matching_estimates(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
         """What the encoder is trained on, the differentiable stand-ins of hard matching: soft attention
@@ -81,7 +87,7 @@ class GlobalMatching(nn.Module):
         size = (grey.work.shape[-2], grey.work.shape[-1])
         fine = soft_match(features.fine, key.features.fine, key.fine_chroma, self.temperature, self.chunk_size)
         coarse = coarse_soft_match(features.coarse, key.features.coarse, key.chroma, self.temperature)
-        return _upsample(fine, size), _upsample(coarse, size)
+        return upsample(fine, size), upsample(coarse, size)
 
 
 class KeyChromaEstimate(nn.Module):
