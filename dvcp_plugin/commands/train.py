@@ -75,6 +75,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--stages", nargs="+", metavar="KIND=NAME",
         help=f"stage implementations (default {' '.join(f'{k}={v}' for k, v in _DEFAULTS.stages.items())})",
     )
+    parser.add_argument(
+        "--init", metavar="WEIGHTS",
+        help="start the stages from these weights or checkpoint instead of fresh ones (fine-tuning); "
+             "the stages and their options must be the run's",
+    )
     parser.add_argument("--stage-options", type=parse_stage_options, default={},
                         help='JSON {kind: {option: value}}, e.g. \'{"local": {"kernel_size": 11}}\'')
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (mixed precision on CUDA)")
@@ -102,6 +107,7 @@ def run(args: argparse.Namespace) -> int:
         data=[str(Path(d)) for d in args.data],
         out=args.out,
         licensed_only=args.licensed_only,
+        init=args.init,
         seed=args.seed,
         steps={**_DEFAULTS.steps, **_phase_values(args.steps, int, "--steps")},
         lr={**_DEFAULTS.lr, **_phase_values(args.lr, float, "--lr")},

@@ -26,6 +26,7 @@ class TrainConfig:
     data: list[str]
     out: str
     licensed_only: str | None = None
+    init: str | None = None  # weights (or a checkpoint) the stages start from, instead of fresh ones
     seed: int = 0
     steps: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_STEPS))
     lr: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LR))

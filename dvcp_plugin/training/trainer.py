@@ -23,7 +23,7 @@ from ..hookspecs import STAGE_KINDS
 from ..runtime.devices import device_description, resolve_device
 from ..stages.build import build_stage, pack_weights
 from ..stages.registry import default_registry
-from ..stages.weights import save_weights
+from ..stages.weights import load_weights, save_weights
 from .checkpoints import CHECKPOINT_NAME, check_compatible, read_checkpoint
 from .config import TrainConfig, TrainingError
 from .clips import Batch, ClipDataset
@@ -63,9 +63,28 @@ class Trainer:
                 kind: build_stage(kind, config.stages[kind], config.stage_options.get(kind), registry=self.registry)
                 for kind in STAGE_KINDS
             }
+            if config.init:
+                self._load_init(Path(config.init))
         for module in self.modules.values():
             module.to(self.device)
         self.dataset = dataset
+
+    def _load_init(self, path: Path) -> None:
+        """Start the trained stages from the weights in ``path`` (fine-tuning); names and options must match."""
+        data = load_weights(path)
+        for kind in self.trained_kinds:
+            section = data["stages"].get(kind)
+            name = self.config.stages[kind]
+            options = dict(self.config.stage_options.get(kind, {}))
+            if section is None or section["name"] != name or dict(section["options"]) != options:
+                held = f"{section['name']!r} with options {section['options']}" if section else "nothing"
+                raise TrainingError(
+                    f"--init {path}: its {kind} stage is {held}, but this run trains {name!r} with options {options}"
+                )
+            try:
+                self.modules[kind].load_state_dict(section["state"])
+            except RuntimeError as exc:
+                raise TrainingError(f"--init {path}: the {kind} stage's weights do not fit: {exc}") from None
 
     def _resume(self, path: Path) -> dict[str, nn.Module]:
         data = read_checkpoint(path)

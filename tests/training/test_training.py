@@ -188,3 +188,19 @@ def test_export_sets_inference_options_on_the_stages_and_writes_nothing_on_a_bad
                  "--stage-options", '{"local": {"interpolation": "nearest"}}']) == 1
     assert "interpolation must be one of bilinear, bicubic" in capsys.readouterr().err
     assert not bad.exists()
+
+
+def test_init_starts_the_stages_from_given_weights_and_refuses_other_stages(tiny_data, tmp_path):
+    first = small_config(tiny_data, tmp_path / "first", steps={"local": 2, "global": 2})
+    Trainer(first, load_dataset(first)).run(progress=False)
+    # fine-tune only the fusion: the local and global stages stay as they were trained
+    tuned = small_config(tiny_data, tmp_path / "tuned", steps={"refine": 2}, init=str(tmp_path / "first" / "last.pt"))
+    Trainer(tuned, load_dataset(tuned)).run(progress=False)
+    before, after = states(tmp_path / "first" / "last.pt"), states(tmp_path / "tuned" / "last.pt")
+    assert all(torch.equal(before[name], after[name]) for name in before if not name.startswith("refine."))
+    assert any(not torch.equal(before[name], after[name]) for name in before if name.startswith("refine."))
+    other = {**SMALL, "local": {"kernel_size": 7, "widths": [8, 16]}}
+    mismatched = small_config(tiny_data, tmp_path / "x", steps={"refine": 1}, stage_options=other,
+                              init=str(tmp_path / "first" / "last.pt"))
+    with pytest.raises(TrainingError, match=r"--init .*local stage is 'mcsepconv' with options .*kernel_size': 5"):
+        Trainer(mismatched)
