@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from dvcp_plugin.models.features import FeatureExtractor
+from dvcp_plugin.models.features import FeatureExtractor, FeaturePair
 from dvcp_plugin.models.global_stage import KeyState, feature_key_state, upsample
 from dvcp_plugin.models.matching import coarse_soft_match, soft_two_stage_match
 from dvcp_plugin.models.motion import MotionEstimator, inconsistency, reliability, resize_flow, warp
@@ -52,11 +52,13 @@ class KeyAnchoring(nn.Module):
 
     def match(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
         """The feature-matching estimate alone (chroma, best cosine), differentiable in the encoder."""
+        return self._match(self.extractor(grey.work), grey, key)
+
+    def _match(self, features: FeaturePair, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
         assert key.features is not None and key.fine_chroma is not None
         ratio = self.extractor.coarse_stride // self.extractor.fine_stride
         chroma, similarity = soft_two_stage_match(
-            self.extractor(grey.work), key.features, key.fine_chroma, self.roi_size, self.temperature,
-            stride_ratio=ratio,
+            features, key.features, key.fine_chroma, self.roi_size, self.temperature, stride_ratio=ratio
         )
         size = (grey.work.shape[-2], grey.work.shape[-1])
         return upsample(chroma, size), upsample(similarity, size)
@@ -65,9 +67,10 @@ class KeyAnchoring(nn.Module):
         """What the encoder is trained on: the fine-stage chroma of :meth:`match` and a soft match
         over the whole coarse key (which trains the coarse features), both at the working resolution."""
         assert key.features is not None
+        features = self.extractor(grey.work)
         size = (grey.work.shape[-2], grey.work.shape[-1])
-        coarse = coarse_soft_match(self.extractor(grey.work).coarse, key.features.coarse, key.chroma, self.coarse_temperature)
-        return self.match(grey, key)[0], upsample(coarse, size)
+        coarse = coarse_soft_match(features.coarse, key.features.coarse, key.chroma, self.coarse_temperature)
+        return self._match(features, grey, key)[0], upsample(coarse, size)
 
     @torch.no_grad()
     def follow(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:

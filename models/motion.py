@@ -56,9 +56,9 @@ class DISMotion(MotionEstimator):
         self._local = threading.local()
 
     def _dis(self, size: tuple[int, int]) -> cv2.DISOpticalFlow:
-        objects: OrderedDict[tuple[int, int], cv2.DISOpticalFlow] = self._local.__dict__.setdefault(
-            "objects", OrderedDict()
-        )
+        objects: OrderedDict[tuple[int, int], cv2.DISOpticalFlow] | None = getattr(self._local, "objects", None)
+        if objects is None:
+            objects = self._local.objects = OrderedDict()
         if size in objects:
             objects.move_to_end(size)
         else:

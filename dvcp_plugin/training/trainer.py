@@ -59,19 +59,22 @@ class Trainer:
             self.modules = self._resume(checkpoint)
         else:
             torch.manual_seed(config.seed)
+            init = self._init_states(Path(config.init)) if config.init else {}
             self.modules = {
-                kind: build_stage(kind, config.stages[kind], config.stage_options.get(kind), registry=self.registry)
+                kind: build_stage(
+                    kind, config.stages[kind], config.stage_options.get(kind), init.get(kind), self.registry,
+                    source=f"--init {config.init}" if kind in init else "stage options",
+                )
                 for kind in STAGE_KINDS
             }
-            if config.init:
-                self._load_init(Path(config.init))
         for module in self.modules.values():
             module.to(self.device)
         self.dataset = dataset
 
-    def _load_init(self, path: Path) -> None:
-        """Start the trained stages from the weights in ``path`` (fine-tuning); names and options must match."""
+    def _init_states(self, path: Path) -> dict[str, Any]:
+        """The trained stages' states in ``path``, to start from (fine-tuning); names and options must match."""
         data = load_weights(path)
+        states = {}
         for kind in self.trained_kinds:
             section = data["stages"].get(kind)
             name = self.config.stages[kind]
@@ -81,10 +84,8 @@ class Trainer:
                 raise TrainingError(
                     f"--init {path}: its {kind} stage is {held}, but this run trains {name!r} with options {options}"
                 )
-            try:
-                self.modules[kind].load_state_dict(section["state"])
-            except RuntimeError as exc:
-                raise TrainingError(f"--init {path}: the {kind} stage's weights do not fit: {exc}") from None
+            states[kind] = section["state"]
+        return states
 
     def _resume(self, path: Path) -> dict[str, nn.Module]:
         data = read_checkpoint(path)
