@@ -69,21 +69,21 @@ def test_a_cuda_engine_leaves_cudnn_flags_alone(weights):
     assert (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic) == flags
 
 
+def _after_import(variable: str, given: str | None) -> str:
+    """``variable`` as a new process sees it after importing dvcp (and torch), started with it ``given`` or unset."""
+    env = {k: v for k, v in os.environ.items() if k != variable}
+    if given is not None:
+        env[variable] = given
+    code = f"import os, dvcp_plugin, torch; print(os.environ[{variable!r}])"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return done.stdout.strip()
+
+
 @pytest.mark.parametrize(("given", "expected"), [(None, "PASSIVE"), ("ACTIVE", "ACTIVE")])
 def test_openmp_threads_wait_passively_unless_the_user_says_otherwise(given, expected):
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if given is not None:
-        env["OMP_WAIT_POLICY"] = given
-    code = "import os, dvcp_plugin, torch; print(os.environ['OMP_WAIT_POLICY'])"
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == expected
+    assert _after_import("OMP_WAIT_POLICY", given) == expected
 
 
 @pytest.mark.parametrize(("given", "expected"), [(None, "1"), ("0", "0")])
 def test_torch_allocates_large_tensors_in_huge_pages_unless_the_user_says_otherwise(given, expected):
-    env = {k: v for k, v in os.environ.items() if k != "THP_MEM_ALLOC_ENABLE"}
-    if given is not None:
-        env["THP_MEM_ALLOC_ENABLE"] = given
-    code = "import os, dvcp_plugin; print(os.environ['THP_MEM_ALLOC_ENABLE'])"
-    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-    assert done.stdout.strip() == expected
+    assert _after_import("THP_MEM_ALLOC_ENABLE", given) == expected

@@ -12,16 +12,13 @@ from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.runtime.prepare_ahead import Preparer, worker_count
 from dvcp_plugin.runtime.shot_map import Chain
 from dvcp_plugin.runtime.state_cache import StateCache
-from dvcp_plugin.stages.build import untrained_weights
-from dvcp_plugin.stages.weights import save_weights
 
 FRAMES = 16
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory) -> Engine:
-    path = save_weights(tmp_path_factory.mktemp("w") / "w.pt", untrained_weights(seed=0))
-    return Engine(EngineConfig(weights=path, threads=2))
+def engine(weights) -> Engine:
+    return Engine(EngineConfig(weights=weights, threads=2))
 
 
 @pytest.fixture(scope="module")

@@ -24,16 +24,13 @@ from dvcp_plugin.models.bidirectional import blend_chains
 from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.runtime.sequential import propagate_shot
 from dvcp_plugin.runtime.state_cache import ShotError, StateCache
-from dvcp_plugin.stages.build import untrained_weights
-from dvcp_plugin.stages.weights import save_weights
 
 FRAMES, HEIGHT, WIDTH = 30, 24, 32
 
 
 @pytest.fixture(scope="module")
-def engine(tmp_path_factory) -> Engine:
-    path = save_weights(tmp_path_factory.mktemp("w") / "w.pt", untrained_weights(seed=0))
-    return Engine(EngineConfig(weights=path, threads=1))
+def engine(weights) -> Engine:
+    return Engine(EngineConfig(weights=weights, threads=1))
 
 
 @pytest.fixture(scope="module")
