@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..batch.driver import Cluster, import_ray, run_batch
@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     path = args.summary or args.jobs.with_name(f"{args.jobs.stem}.summary.json")
     info = {
         "jobs": str(args.jobs.absolute()), "address": args.address or "local",
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     summary = Summary(path, planned, info)
     cluster = Cluster(address=args.address, workers=args.workers, cpus_per_worker=args.cpus_per_worker)

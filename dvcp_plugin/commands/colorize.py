@@ -25,11 +25,11 @@ from ..errors import DvcpError
 from ..filters.files import file_digest
 from ..filters.images import IMAGE_SUFFIXES
 from ..hookspecs import STAGE_KINDS
-from ..runtime.state_cache import UNKEYED_CUTS
 from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, Resume, VideoFile, write_frames, write_video
 from ..media.paths import OutputError
 from ..media.render import Progress, RenderError, error_text
 from ..media.sources import Source, input_identity, open_input
+from ..runtime.state_cache import UNKEYED_CUTS
 from ..stages.weights import find_weights
 
 OUTPUT_SUFFIXES = (".png", ".tif", ".tiff", ".jpg")

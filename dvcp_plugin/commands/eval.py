@@ -19,8 +19,8 @@ from ..filters.files import write_all
 from ..filters.images import write_image
 from ..media.paths import OutputError, check_writable_file
 from ..runtime.engine import GLOBAL_ESTIMATES, Engine, EngineConfig
-from .colorize import parse_stage_options
 from ..training.data import find_sequences
+from .colorize import parse_stage_options
 
 
 def _baselines(text: str) -> list[str]:

@@ -20,7 +20,8 @@ on the frames before it). Frames are read in natural name order, as ``dvcp color
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence as SequenceOf
+from collections.abc import Callable, Mapping
+from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass, field
 from typing import Any
 

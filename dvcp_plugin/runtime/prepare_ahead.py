@@ -30,6 +30,7 @@ import torch
 
 from .engine import Engine, Grey, KeyState, StepInputs
 
+
 def worker_count(engine: Engine) -> int:
     """1 when a worker can prepare beside the chain (a GPU, or CPU cores for two torch teams), else 0."""
     if engine.device.type != "cpu":

@@ -25,8 +25,8 @@ from ..stages.build import build_stage, pack_weights
 from ..stages.registry import default_registry
 from ..stages.weights import load_weights, save_weights
 from .checkpoints import CHECKPOINT_NAME, check_compatible, read_checkpoint
-from .config import TrainConfig, TrainingError
 from .clips import Batch, ClipDataset
+from .config import TrainConfig, TrainingError
 from .data import find_sequences, keep_licensed
 from .phases import PHASE_TRAINS, phase_clips, phase_loss, phase_lr_factor
 

@@ -12,7 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 from batch_archive import (
-    colorize, copy_frames, frames, grey_video, needs_ffmpeg, summary, video_frames, write_key, write_shot,
+    colorize,
+    copy_frames,
+    frames,
+    grey_video,
+    needs_ffmpeg,
+    summary,
+    video_frames,
+    write_key,
+    write_shot,
 )
 
 from dvcp_plugin.cli import main

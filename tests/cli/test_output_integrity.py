@@ -13,6 +13,7 @@ import pytest
 from dvcp_plugin.cli import main
 from dvcp_plugin.filters.images import read_image, write_image
 
+
 def colorize(*args: object) -> int:
     return main(["colorize", *map(str, args)])
 

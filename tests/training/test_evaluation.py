@@ -13,7 +13,13 @@ from PIL import Image
 from dvcp_plugin.cli import main
 from dvcp_plugin.evaluation.methods import BASELINES, dvcp_method, output_rgb
 from dvcp_plugin.evaluation.metrics import (
-    PSNR_CAP_DB, RETENTION_FRAMES, colour_drift, colour_retention, mean_chroma, psnr, ssim,
+    PSNR_CAP_DB,
+    RETENTION_FRAMES,
+    colour_drift,
+    colour_retention,
+    mean_chroma,
+    psnr,
+    ssim,
 )
 from dvcp_plugin.evaluation.protocol import evaluate, evaluate_sequence
 from dvcp_plugin.evaluation.report import summarise

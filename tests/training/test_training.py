@@ -14,8 +14,8 @@ from dvcp_plugin.runtime.engine import Engine, EngineConfig
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import load_weights, save_weights
 from dvcp_plugin.training.checkpoints import export_weights, read_checkpoint
-from dvcp_plugin.training.config import TrainConfig, TrainingError
 from dvcp_plugin.training.clips import ClipDataset
+from dvcp_plugin.training.config import TrainConfig, TrainingError
 from dvcp_plugin.training.data import DataError, find_sequences, keep_licensed
 from dvcp_plugin.training.trainer import Trainer, load_dataset
 
