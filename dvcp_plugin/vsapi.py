@@ -21,7 +21,7 @@ import vapoursynth as vs
 
 from .errors import DvcpError
 from .filters.convert import FRAME_MATRICES, WORKING_MATRICES, OutputWriter, check_clip, output_format
-from .filters.errors import FilterError
+from .errors import FilterError
 from .filters.files import file_digest
 from .filters.keyframes import key_positions, make_keyframes
 from .filters.refine import refine_filter

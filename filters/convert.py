@@ -34,7 +34,7 @@ import vapoursynth as vs
 
 from dvcp_plugin.models.color import MATRICES, luma_chroma_to_rgb, rgb_to_luma_chroma
 
-from .errors import FilterError
+from dvcp_plugin.errors import FilterError
 
 WORKING_MATRICES = tuple(MATRICES)
 # frame _Matrix values that name a working matrix (5 and 6 are both BT.601)

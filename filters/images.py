@@ -12,6 +12,8 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from dvcp_plugin.errors import DvcpError
+
 from .files import write_all
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
@@ -19,7 +21,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _PNG_GREY_TYPES = (0, 4)  # IHDR colour types: grey, grey with alpha
 
 
-class ImageError(OSError):
+class ImageError(DvcpError):
     """An image that cannot be read or written; the message names the file."""
 
 

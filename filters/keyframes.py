@@ -24,7 +24,7 @@ import torch
 import vapoursynth as vs
 
 from .convert import array_chroma, check_clip, frame_chroma, to_444
-from .errors import FilterError
+from dvcp_plugin.errors import FilterError
 from .images import ImageError, read_image
 
 

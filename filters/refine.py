@@ -13,7 +13,7 @@ import torch
 import vapoursynth as vs
 
 from .convert import CONFIDENCE_PROP, LumaReader, OutputWriter, frame_chroma, to_444
-from .errors import FilterError
+from dvcp_plugin.errors import FilterError
 from .stages import Estimate, chroma_filter
 
 # refine(grey (H,W), local (2,H,W), global (2,H,W), confidence (H,W)) -> chroma (2,H,W), full resolution

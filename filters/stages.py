@@ -16,7 +16,7 @@ import torch
 import vapoursynth as vs
 
 from .convert import OutputWriter
-from .errors import FilterError
+from dvcp_plugin.errors import FilterError
 
 
 class Estimate(NamedTuple):

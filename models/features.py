@@ -16,6 +16,8 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
+from dvcp_plugin.errors import DvcpError
+
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -27,7 +29,7 @@ class FeaturePair(NamedTuple):
     fine: Tensor
 
 
-class MissingWeightsError(FileNotFoundError):
+class MissingWeightsError(DvcpError, FileNotFoundError):
     """The pretrained weights a feature extractor needs are not on this machine."""
 
 

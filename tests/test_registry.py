@@ -135,3 +135,34 @@ def test_allowed_plugins_parsing():
     assert allowed_plugins(None) is None
     assert allowed_plugins("a, b") == {"a", "b"}
     assert allowed_plugins("none") == set()
+
+
+class _StillMotion:
+    """A motion estimator of a private registry: no motion at all."""
+
+
+def _motion_plugin(name: str):
+    class Plugin:
+        @staticmethod
+        @hookimpl
+        def dvcp_motion_estimators():
+            return [StageSpec(name, lambda **options: _StillMotion(), "still", trained=False)]
+
+    return Plugin()
+
+
+def test_a_stage_finds_its_motion_estimator_in_the_registry_that_builds_it(entry_point_plugins, monkeypatch):
+    from dvcp_plugin.stages import registry as registry_module
+    from dvcp_plugin.stages.build import build_stage
+
+    # the process-wide registry would load the broken entry-point plugin: building here must not touch it
+    monkeypatch.delenv("DVCP_PLUGINS", raising=False)
+    monkeypatch.setattr(registry_module, "_default", None)
+    private = StageRegistry(load_entry_points=False)
+    private.register(_motion_plugin("still"), "test-motion")
+    local = build_stage("local", "mcsepconv", {"motion": "still"}, registry=private)
+    anchor = build_stage("global", "anchor", {"motion": "still"}, registry=private)
+    assert isinstance(local.motion, _StillMotion) and isinstance(anchor.motion, _StillMotion)
+    assert registry_module._default is None
+    with pytest.raises(PluginLoadError):
+        registry_module.default_registry()  # as it would have, had the build used it

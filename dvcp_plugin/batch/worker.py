@@ -14,7 +14,7 @@ import ray
 import vapoursynth as vs
 
 from ..errors import DvcpError
-from ..filters.errors import FilterError
+from ..errors import FilterError
 from ..runtime.engine import Engine
 from ..runtime.pipeline import EngineKey, shared_engine
 from ..vsapi import engine_key_of

@@ -85,13 +85,13 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
     try:
         first = read_image(paths[0])
     except ImageError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(str(exc)) from exc
     size, colour = (first.shape[1], first.shape[0]), first.ndim == 3
     for path in paths[1:]:
         try:
             other_size, other_colour = read_header(path)
         except ImageError as exc:
-            raise InputError(str(exc)) from None
+            raise InputError(str(exc)) from exc
         if other_size != size:
             raise InputError(
                 f"{path} is {other_size[0]}x{other_size[1]} but {paths[0].name} is {size[0]}x{size[1]}; "
@@ -140,7 +140,7 @@ def open_video(path: Path) -> Source:
     try:
         clip = vs.core.bs.VideoSource(source=str(path))
     except vs.Error as exc:
-        raise InputError(f"cannot read the video {path}: {str(exc).strip()}") from None
+        raise InputError(f"cannot read the video {path}: {str(exc).strip()}") from exc
     fmt = _integer_clip(clip, f"the video {path}")
     return Source(
         clip=clip, names=_numbered(clip.num_frames), bits=fmt.bits_per_sample,
@@ -158,7 +158,7 @@ def open_script(path: Path) -> Source:
         runpy.run_path(str(path), run_name="__vapoursynth__")
     except Exception as exc:  # whatever the user's script raises
         text = str(exc).strip() or type(exc).__name__
-        raise InputError(f"the script {path} failed: {text}") from None
+        raise InputError(f"the script {path} failed: {text}") from exc
     output = vs.get_outputs().get(0)
     if not isinstance(output, vs.VideoOutputTuple):
         raise InputError(f"the script {path} sets no video output 0; end it with clip.set_output()")

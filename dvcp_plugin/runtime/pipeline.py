@@ -20,7 +20,7 @@ import vapoursynth as vs
 
 from ..errors import DvcpError
 from ..filters.convert import LumaReader, OutputWriter
-from ..filters.errors import FilterError
+from ..errors import FilterError
 from ..filters.keyframes import Keyframes
 from ..filters.stages import Estimate, chroma_filter
 from .engine import Engine, EngineConfig

@@ -99,6 +99,11 @@ class StageRegistry:
                 found[spec.name] = RegisteredStage(kind, spec, impl.plugin_name)
         return found
 
+    def component(self, kind: str, name: str, **options: Any) -> Any:
+        """Build the ``kind`` called ``name`` with ``options`` (its factory is given this registry when it asks)."""
+        spec = self.resolve(kind, name).spec
+        return spec.factory(**options, registry=self) if spec.uses_registry else spec.factory(**options)
+
     def resolve(self, kind: str, name: str) -> RegisteredStage:
         """The implementation of ``kind`` called ``name``; a clear error lists the choices."""
         available = self.stages(kind)
