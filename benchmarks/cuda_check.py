@@ -36,7 +36,7 @@ import numpy as np
 import torch
 
 from dvcp_plugin.bench.common import BenchConfig
-from dvcp_plugin.bench.report import markdown, report
+from dvcp_plugin.bench.bench_report import markdown, report
 from dvcp_plugin.commands.bench import machine, run_config
 from dvcp_plugin.evaluation.methods import output_rgb
 from dvcp_plugin.evaluation.metrics import psnr

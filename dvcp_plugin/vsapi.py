@@ -24,11 +24,11 @@ from .filters.convert import FRAME_MATRICES, WORKING_MATRICES, OutputWriter, che
 from .errors import FilterError
 from .filters.files import file_digest
 from .filters.keyframes import key_positions, make_keyframes
-from .filters.refine import refine_filter
+from .filters.refine_filter import refine_filter
 from .hookspecs import STAGE_KINDS
 from .media.render import error_text
 from .runtime.pipeline import EXPECTED, EngineKey, Pipeline, pipeline_of, shared_engine, shared_pipeline
-from .runtime.shots import Shot, scene_changes, split_shots
+from .runtime.shot_list import Shot, scene_changes, split_shots
 from .runtime.state_cache import UNKEYED_CUTS
 from .stages.weights import find_weights
 
@@ -315,7 +315,7 @@ def shots(
     Reads the ``_SceneChangePrev`` property of every frame (requesting each frame once, several at
     a time) and splits the clip there. ``keyframes`` and ``keyframe_frames`` are those you would
     give :func:`colorize` (only their positions are used; a mapping's images are not read), or
-    None to list the shots alone. A :class:`~dvcp_plugin.runtime.shots.Shot` whose ``keyed`` is
+    None to list the shots alone. A :class:`~dvcp_plugin.runtime.shot_list.Shot` whose ``keyed`` is
     False holds no keyframe and would fail when rendering reaches it. With
     ``unkeyed_cuts="continue"`` a scene change that would leave a shot without a keyframe does not
     start one, as in :func:`colorize`.

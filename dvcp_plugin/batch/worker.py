@@ -19,7 +19,7 @@ from ..runtime.engine import Engine
 from ..runtime.pipeline import EngineKey, shared_engine
 from ..vsapi import engine_key_of
 from .reels import assemble
-from .shots import colour_part
+from .colour_part import colour_part
 from .work import Part, Reel, Result
 
 FAULT_EXIT_CODE = 3

@@ -22,7 +22,7 @@ from ..errors import DvcpError
 from ..filters.convert import LumaReader, OutputWriter
 from ..errors import FilterError
 from ..filters.keyframes import Keyframes
-from ..filters.stages import Estimate, chroma_filter
+from ..filters.chroma_filter import Estimate, chroma_filter
 from .engine import Engine, EngineConfig
 from .state_cache import StateCache
 from .threads import torch_threads

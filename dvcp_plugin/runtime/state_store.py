@@ -4,7 +4,7 @@
   the budget;
 * checkpoints: each chain's final chroma at every ``checkpoint_interval``-th frame and at its
   keyframe, never dropped: 1/4 of the budget in memory, the rest spilled to disk
-  (:class:`~dvcp_plugin.runtime.checkpoints.Checkpoints`);
+  (:class:`~dvcp_plugin.runtime.chain_checkpoints.Checkpoints`);
 * keyframe states (features computed once per keyframe), in an LRU of 1/8 of the budget.
 
 Every method takes the store's own lock, held only for the lookup or the update itself.
@@ -18,7 +18,7 @@ from collections.abc import Callable, Hashable
 
 import torch
 
-from .checkpoints import Checkpoints, tensor_bytes
+from .chain_checkpoints import Checkpoints, tensor_bytes
 from .engine import KeyState, StepOutput
 from .shot_map import Chain
 

@@ -9,7 +9,7 @@ from fractions import Fraction
 from batch_archive import write_key, write_shot
 
 from dvcp_plugin.batch.reels import LEDGER, assemble, part_output
-from dvcp_plugin.batch.shots import colour_part
+from dvcp_plugin.batch.colour_part import colour_part
 from dvcp_plugin.batch.work import Part, Reel
 from dvcp_plugin.commands.colorize import Options, run_settings
 from dvcp_plugin.filters.images import write_image

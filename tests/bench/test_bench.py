@@ -14,7 +14,7 @@ import torch
 
 from dvcp_plugin import cli
 from dvcp_plugin.bench.common import STEP_STAGES, BenchConfig
-from dvcp_plugin.bench.engine import measure_engine
+from dvcp_plugin.bench.engine_bench import measure_engine
 from dvcp_plugin.commands import bench
 from dvcp_plugin.errors import DvcpError
 from dvcp_plugin.stages.build import untrained_weights

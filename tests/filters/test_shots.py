@@ -7,7 +7,7 @@ import pytest
 import vapoursynth as vs
 
 import dvcp_plugin
-from dvcp_plugin.runtime.shots import Shot
+from dvcp_plugin.runtime.shot_list import Shot
 
 CUTS = [5, 12]
 

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from .common import BenchConfig, Clock, current_rss_mb, greys, key_chroma, key_rgb, peak_gpu_mb, peak_rss_mb, texture
-from .engine import EngineRun, bench_engine
+from .engine_bench import EngineRun, bench_engine
 from .peers import FlowRun
 
 

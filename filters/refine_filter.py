@@ -1,7 +1,7 @@
 """The stateless refine filter: the refine stage on each frame of a given local and global estimate.
 
 ``refine`` uses it for estimates that do not come from one pipeline. The refine function is
-injected (the engine's ``refine_full``), as ``produce`` is in :mod:`dvcp_plugin.filters.stages`.
+injected (the engine's ``refine_full``), as ``produce`` is in :mod:`dvcp_plugin.filters.chroma_filter`.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import vapoursynth as vs
 
 from .convert import CONFIDENCE_PROP, LumaReader, OutputWriter, frame_chroma, to_444
 from dvcp_plugin.errors import FilterError
-from .stages import Estimate, chroma_filter
+from .chroma_filter import Estimate, chroma_filter
 
 # refine(grey (H,W), local (2,H,W), global (2,H,W), confidence (H,W)) -> chroma (2,H,W), full resolution
 Refine = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
