@@ -41,7 +41,9 @@ from dvcp_plugin.commands.bench import machine, run_config
 from dvcp_plugin.evaluation.methods import output_rgb
 from dvcp_plugin.evaluation.metrics import psnr
 from dvcp_plugin.media.demo_shot import make_shot
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.options import EngineOptions
+from dvcp_plugin.runtime.engine import Engine
+from dvcp_plugin.runtime.sequential import propagate_shot
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import find_weights, save_weights
 from dvcp_plugin.training.data import frame_planes
@@ -59,10 +61,10 @@ def _size(text: str) -> tuple[int, int]:
 def _engine_frames(weights: Path, stages: dict[str, str], device: str, half: bool,
                    greys: list[torch.Tensor], chroma: torch.Tensor) -> list[np.ndarray]:
     """The engine's output frames (8-bit RGB) of the shot."""
-    engine = Engine(EngineConfig(weights=weights, device=device, half=half, global_=stages.get("global")))
+    engine = Engine(EngineOptions(weights=weights, device=device, half=half, global_stage=stages.get("global")))
     size = tuple(greys[0].shape)
     return [output_rgb(grey, engine.to_full(out.final, size))
-            for grey, out in zip(greys, engine.run_shot(greys, chroma), strict=True)]
+            for grey, out in zip(greys, propagate_shot(engine, greys, {0: chroma}), strict=True)]
 
 
 def _filter_frames(weights: Path, device: str, half: bool, shot: np.ndarray) -> list[np.ndarray]:

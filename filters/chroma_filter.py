@@ -4,7 +4,8 @@
 confidence); ``frames`` are the frames VapourSynth fetched for n: the input clip's first, then
 those of ``inputs``. It may read other frames with ``clip.get_frame`` (VapourSynth allows this
 inside a callback) as long as it holds no lock that another callback waits on. Exceptions become
-``vs.Error("dvcp.<function>: frame n: ...")``.
+``vs.Error("dvcp.<function>: frame n: ...")``, and are kept in the node's
+:class:`~dvcp_plugin.filters.frame_errors.FrameErrors` when it has one.
 """
 
 from __future__ import annotations
@@ -15,8 +16,10 @@ from typing import NamedTuple
 import torch
 import vapoursynth as vs
 
+from dvcp_plugin.errors import DvcpError
+
 from .convert import OutputWriter
-from dvcp_plugin.errors import FilterError
+from .frame_errors import FrameErrors
 
 
 class Estimate(NamedTuple):
@@ -36,13 +39,14 @@ def chroma_filter(
     function: str,
     inputs: Sequence[vs.VideoNode] = (),
     confidence: bool = False,
-    expected: tuple[type[Exception], ...] = (FilterError,),
+    errors: FrameErrors | None = None,
 ) -> vs.VideoNode:
     """A clip of ``writer.format``: ``clip``'s luma and properties with the produced chroma.
 
     With ``confidence``, every frame carries its confidence map as a GRAYS frame in the property
-    ``DvcpConfidence``. Exceptions of the ``expected`` types are reported by their message
-    alone; others keep their traceback.
+    ``DvcpConfidence``. A :class:`DvcpError` is reported by its message alone; any other exception
+    (a bug) keeps its traceback. Both are kept in ``errors``; a ``vs.Error`` (a frame of another
+    node that could not be made) goes on as it is.
     """
     core = vs.core
     blank = core.std.BlankClip(clip, format=writer.format.id, keep=True)
@@ -57,9 +61,11 @@ def chroma_filter(
             return writer.write(f[0], f[1], estimate.chroma, conf)
         except vs.Error:
             raise
-        except expected as exc:  # the message says it all
-            raise vs.Error(f"dvcp.{function}: frame {n}: {exc}") from None
-        except Exception as exc:  # anything else keeps its traceback
-            raise vs.Error(f"dvcp.{function}: frame {n}: {exc}") from exc
+        except Exception as exc:
+            if errors is not None:
+                errors.record(n, exc)
+            if isinstance(exc, DvcpError):  # the message says it all
+                raise vs.Error(f"dvcp.{function}: frame {n}: {exc}") from None
+            raise vs.Error(f"dvcp.{function}: frame {n}: {exc}") from exc  # a bug keeps its traceback
 
     return core.std.ModifyFrame(clip=blank, clips=clips, selector=select)

@@ -12,9 +12,8 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from .convert import CONFIDENCE_PROP, LumaReader, OutputWriter, frame_chroma, to_444
-from dvcp_plugin.errors import FilterError
 from .chroma_filter import Estimate, chroma_filter
+from .convert import CONFIDENCE_PROP, LumaReader, OutputWriter, frame_chroma, to_444
 
 # refine(grey (H,W), local (2,H,W), global (2,H,W), confidence (H,W)) -> chroma (2,H,W), full resolution
 Refine = Callable[[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -26,7 +25,6 @@ def refine_filter(
     global_: vs.VideoNode,
     refine: Refine,
     writer: OutputWriter,
-    expected: tuple[type[Exception], ...] = (FilterError,),
 ) -> vs.VideoNode:
     """Frame n: ``refine`` of the clip's luma and the chroma of ``local``'s and ``global_``'s frame n.
 
@@ -46,4 +44,4 @@ def refine_filter(
             confidence = torch.ones_like(grey)
         return Estimate(refine(grey, frame_chroma(local_frame, matrix), frame_chroma(global_frame, matrix), confidence))
 
-    return chroma_filter(clip, produce, writer, "refine", inputs=[to_444(local), to_444(global_)], expected=expected)
+    return chroma_filter(clip, produce, writer, "refine", inputs=[to_444(local), to_444(global_)])

@@ -15,9 +15,9 @@ import dvcp_plugin.models
 LAYERS: tuple[tuple[str, ...], ...] = (
     ("models", "errors"),
     ("filters",),
-    ("hookspecs", "stages"),
+    ("hookspecs", "stages", "options"),
     ("runtime", "media"),
-    ("vsapi", "training", "evaluation", "bench"),
+    ("vsapi", "service", "training", "evaluation", "bench"),
     ("commands", "batch", "cli", ""),
 )
 ROOTS = {

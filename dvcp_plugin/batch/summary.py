@@ -1,4 +1,5 @@
-"""The summary file of a batch: every shot's frames, seconds, frames per second, status and error.
+"""The summary file of a batch: every shot's frames, seconds, frames per second, status and error
+(and for a failed shot, the traceback of its failure).
 
 It is JSON, rewritten (atomically) each time a shot finishes, so it shows a long run's progress
 and what was done when a run stops early; shots not finished yet have the status ``pending``.
@@ -31,6 +32,7 @@ class ShotRecord:
     kept: int = 0
     seconds: float = 0.0
     error: str | None = None
+    traceback: str | None = None  # where a failed shot failed
     parts: list[dict[str, Any]] = field(default_factory=list)  # a reel's parts and reassembly
 
     def to_json(self) -> dict[str, Any]:
@@ -40,6 +42,8 @@ class ShotRecord:
         data["fps"] = round(self.written / self.seconds, 3) if self.written and self.seconds > 0 else None
         if not self.parts:
             del data["parts"]
+        if self.traceback is None:
+            del data["traceback"]
         return data
 
 
@@ -56,19 +60,22 @@ def shot_record(planned: PlannedShot, results: Sequence[Result] = (), assembly: 
     if failed:
         status = "failed"
         error = failed[0].error if planned.reel is None else f"{failed[0].name}: {failed[0].error}"
+        traceback = failed[0].traceback
     else:
         status = "done" if any(r.written for r in steps) else "skipped"
-        error = None
+        error = traceback = None
     return ShotRecord(
         **base, status=status, frames=sum(r.frames for r in results), written=sum(r.written for r in results),
-        kept=sum(r.kept for r in results), seconds=sum(r.seconds for r in steps), error=error,
+        kept=sum(r.kept for r in results), seconds=sum(r.seconds for r in steps), error=error, traceback=traceback,
         parts=[_part_json(r) for r in steps] if planned.reel is not None else [],
     )
 
 
 def _part_json(result: Result) -> dict[str, Any]:
+    """A part's or a reassembly's entry (its traceback is the shot's, when it is the one that failed)."""
     data = asdict(result)
     data["seconds"] = round(result.seconds, 3)
+    del data["traceback"]
     return data
 
 

@@ -15,7 +15,8 @@ import torch
 from ..models.global_stage import GlobalMatching
 from ..models.matching import exhaustive_match
 from ..models.motion import MotionEstimator
-from ..runtime.engine import Engine, EngineConfig
+from ..options import EngineOptions
+from ..runtime.engine import Engine
 from .common import STEP_STAGES, BenchConfig, Clock, current_rss_mb, greys, key_chroma, peak_gpu_mb, peak_rss_mb
 from .flops import count_flops, two_stage
 from .peers import FlowRun
@@ -27,7 +28,7 @@ _EXHAUSTIVE_CHUNK_VALUES = 2**26
 def bench_engine(config: BenchConfig) -> Engine:
     """The engine of ``config``: its weights, device, precision, chroma scale and threads."""
     return Engine(
-        EngineConfig(
+        EngineOptions(
             weights=config.weights, device=config.device, half=config.half,
             chroma_scale=config.chroma_scale, threads=config.threads,
         )

@@ -15,9 +15,6 @@ from ..batch.plan import plan_shots
 from ..batch.summary import Summary
 from ..errors import DvcpError
 
-# fault injection: every worker's process exits after writing this many frames, the first time only
-FAULT_ENV = "DVCP_BATCH_FAULT_AFTER_FRAMES"
-
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
     """An argparse type: a positive ``kind``."""
@@ -63,18 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="recolour every shot instead of resuming")
 
 
-def _fault_after_frames() -> int | None:
-    text = os.environ.get(FAULT_ENV)
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise DvcpError(f"{FAULT_ENV}={text!r} must be a positive number of frames")
-    return int(text)
-
-
 def run(args: argparse.Namespace) -> int:
     """Colour the jobs file's shots; exit 1 when the file is bad or any shot failed."""
-    fault_after_frames = _fault_after_frames()
     import_ray()
     jobs = read_jobs(args.jobs, args.device)
     planned = plan_shots(jobs, args.overwrite)
@@ -85,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     }
     summary = Summary(path, planned, info)
     cluster = Cluster(address=args.address, workers=args.workers, cpus_per_worker=args.cpus_per_worker)
-    run_batch(planned, cluster, summary, args.overwrite, fault_after_frames)
+    run_batch(planned, cluster, summary, args.overwrite)
     totals = summary.totals()
     for record in summary.records:
         if record.status == "failed":

@@ -14,7 +14,7 @@ from ..media.paths import check_writable_folder
 from ..training.checkpoints import export_weights
 from ..training.config import PHASES, TrainConfig, TrainingError
 from ..training.trainer import Trainer, load_dataset
-from .colorize import parse_stage_options
+from .flags import parse_stage_options
 
 _DEFAULTS = TrainConfig(data=[], out="")
 

@@ -20,6 +20,7 @@ import vapoursynth as vs
 from ..errors import DvcpError
 from ..filters.arrays import array_clip, image_kind
 from ..filters.files import file_digest
+from ..filters.frame_errors import FrameErrors
 from ..filters.images import IMAGE_SUFFIXES, ImageError, read_header, read_image
 from .frames import image_files
 
@@ -30,7 +31,11 @@ class InputError(DvcpError):
 
 @dataclass(frozen=True)
 class Source:
-    """An opened input, or a range of its frames: its clip, an output name stem per frame, sample depth, files."""
+    """An opened input, or a range of its frames: its clip, an output name stem per frame, sample depth, files.
+
+    ``errors`` keeps what went wrong reading a frame of a frame folder (see
+    :class:`~dvcp_plugin.filters.frame_errors.FrameErrors`).
+    """
 
     clip: vs.VideoNode
     names: list[str]
@@ -39,6 +44,7 @@ class Source:
     description: str
     files: tuple[Path, ...]  # what the clip is read from: a frame folder's frames, a video or a script
     first: int = 0  # the input's frame at this clip's frame 0 (see :meth:`frames`)
+    errors: FrameErrors | None = None
 
     def frames(self, first: int, last: int) -> Source:
         """Frames ``first`` to ``last`` (inclusive) of this input, keeping their names.
@@ -102,11 +108,12 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
                 f"{path} is {'colour' if other_colour else 'grey'} but {paths[0].name} is "
                 f"{'colour' if colour else 'grey'}; every frame of a sequence must be of the same kind"
             )
-    clip = array_clip(lambda n: read_image(paths[n]), len(paths), first, fps, lambda n: str(paths[n]))
+    errors = FrameErrors()
+    clip = array_clip(lambda n: read_image(paths[n]), len(paths), first, fps, lambda n: str(paths[n]), errors)
     return Source(
         clip=clip, names=[p.stem for p in paths], bits=8 * first.itemsize, suffix=paths[0].suffix.lower(),
         description=f"{len(paths)} {image_kind(first)} frames {size[0]}x{size[1]} from {folder}",
-        files=tuple(paths),
+        files=tuple(paths), errors=errors,
     )
 
 

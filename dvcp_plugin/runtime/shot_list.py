@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import vapoursynth as vs
+
+from ..filters.keyframes import key_positions
 
 
 @dataclass(frozen=True)
@@ -65,3 +68,14 @@ def split_shots(
         Shot(first, last, tuple(sorted(k for k in keys if first <= k <= last)))
         for first, last in zip(firsts, lasts, strict=True)
     ]
+
+
+def list_shots(clip: vs.VideoNode, keyframes: Any, keyframe_frames: list[int] | None, unkeyed_cuts: str) -> list[Shot]:
+    """The shots of ``clip`` and the keyframes each holds, as ``dvcp_plugin.shots`` lists them.
+
+    ``keyframes`` and ``keyframe_frames`` are those of ``dvcp_plugin.colorize`` (positions only;
+    None: no keyframes). Bad keyframes are a ``DvcpError``; a frame of ``clip`` that cannot be read
+    is VapourSynth's ``vs.Error``, as it is.
+    """
+    positions, key_at = key_positions(keyframes, clip, keyframe_frames)
+    return split_shots(clip.num_frames, scene_changes(clip, vs.core.num_threads), positions, key_at, unkeyed_cuts)

@@ -31,10 +31,10 @@ from ..models.bidirectional import blend_chains
 from .engine import Engine, KeyState, StepOutput
 from .frame_reader import FrameReader, ReadFrame
 from .prepare_ahead import Frame, Preparer, worker_count
-from .shot_map import UNKEYED_CUTS, Chain, KeyAt, Route, ShotError, ShotMap
+from .shot_map import Chain, KeyAt, Route, ShotError, ShotMap
 from .state_store import StateStore
 
-__all__ = ["UNKEYED_CUTS", "ReadFrame", "ReadKey", "ShotError", "StateCache"]
+__all__ = ["ReadFrame", "ReadKey", "ShotError", "StateCache"]
 
 # read_key(n) -> full-resolution chroma (2,H,W) of the keyframe at n
 ReadKey = Callable[[int], torch.Tensor]

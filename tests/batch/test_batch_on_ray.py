@@ -14,6 +14,7 @@ import pytest
 from batch_archive import (
     colorize,
     copy_frames,
+    dying_worker,
     frames,
     grey_video,
     needs_ffmpeg,
@@ -23,8 +24,8 @@ from batch_archive import (
     write_shot,
 )
 
+from dvcp_plugin.batch import worker as worker_module
 from dvcp_plugin.cli import main
-from dvcp_plugin.commands.batch import FAULT_ENV
 
 ray = pytest.importorskip("ray", reason="ray is not installed (the cluster extra: pip install '.[cluster]')")
 
@@ -283,7 +284,7 @@ def test_a_killed_worker_is_retried_and_its_shot_equals_an_uninterrupted_run(tmp
         f'[[shot]]\ninput = "shot{k}"\noutput = "out{k}"\nkeyframes = {{ 0 = "key{k}.png" }}\n' for k in range(2)
     ))
     # each worker's process exits abruptly after writing its 3rd frame, on its first life only
-    monkeypatch.setenv(FAULT_ENV, "3")
+    monkeypatch.setattr(worker_module, "ShotWorker", dying_worker(after_frames=3))
     assert batch(jobs) == 0
     shots = summary(tmp_path / "jobs.summary.json")
     for k in range(2):

@@ -57,12 +57,12 @@ stage_options = { global = { imagenet_weights = "/models/resnet18.pth" } }
     assert a.keyframes == {0: base / "keys/a0.png", 120: base / "keys/a120.png"}
     assert a.options.weights == base / "w/archive.pt" and a.options.chroma_scale == 0.5
     assert a.options.device == "cuda"  # --device replaces [defaults]' device ...
-    assert a.frames is None and a.cuts == () and a.fps == 24
+    assert a.frames is None and a.cuts == () and a.output_options.fps == 24
 
     assert b.name == "b" and b.input == Path("/abs/b.mkv") and b.frames == (10, 40)
     assert b.options.device == "cuda" and b.options.half and b.options.chroma_scale == 0.25  # ... not a shot's own
     assert b.options.weights == base / "w/archive.pt"
-    assert (b.fps, b.ffmpeg_args, b.suffix) == (Fraction(24000, 1001), "-c:v libx264 -crf 12", ".tif")
+    assert (b.output_options.fps, b.output_options.ffmpeg_args, b.output_options.suffix) == (Fraction(24000, 1001), "-c:v libx264 -crf 12", ".tif")
     assert b.options.unkeyed_cuts == "continue" and a.options.unkeyed_cuts == "error"
     assert b.options.stage_options == {"global": {"imagenet_weights": "/models/resnet18.pth"}}
     assert a.options.stage_options is None
@@ -130,7 +130,7 @@ keyframes = { 0 = "key.png" }
         (f"[[shot]]{GOOD}fps = 'fast'", "fps 'fast' is not a frame rate"),
         (f"[[shot]]{GOOD}unkeyed_cuts = 'skip'", "unkeyed_cuts must be 'error' or 'continue'"),
         (f"[[shot]]{GOOD}stage_options = 'resnet18'", "stage_options must be a table of options per stage kind"),
-        (f"[[shot]]{GOOD}stage_options = {{ colour = {{ a = 1 }} }}", "stage_options unknown stage kind(s) colour"),
+        (f"[[shot]]{GOOD}stage_options = {{ colour = {{ a = 1 }} }}", "stage_options has unknown stage kind(s) colour"),
         ("[[shot]]\ninput = 'reel'\noutput = 'out'\nkeyframes = { first = 'key.png' }", "keyframe 'first' is not a frame number"),
         ("[[shot]]\ninput = 'reel'\noutput = 'out'\nkeyframes = []", "keyframes must be a table"),
         ("[[shot]]\ninput = 3\noutput = 'out'\nkeyframes = { 0 = 'key.png' }", "input must be a non-empty string"),
@@ -202,5 +202,5 @@ def test_the_example_jobs_file_reads_as_documented():
     demo = example.parent.absolute() / "../dvcp-demo"
     assert (sample.name, sample.input, sample.keyframes) == ("sample", demo / "grey", {0: demo / "key.png"})
     assert sample.options.chroma_scale == 0.5 and reel.options.chroma_scale == 1.0
-    assert second.frames == (8, 23) and second.suffix == ".tif"
+    assert second.frames == (8, 23) and second.output_options.suffix == ".tif"
     assert reel.cuts == (12,) and reel.output == demo / "batch/reel.mkv"

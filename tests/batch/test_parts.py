@@ -8,13 +8,14 @@ from fractions import Fraction
 
 from batch_archive import write_key, write_shot
 
-from dvcp_plugin.batch.reels import LEDGER, assemble, part_output
 from dvcp_plugin.batch.colour_part import colour_part
+from dvcp_plugin.batch.reels import LEDGER, assemble, part_output
 from dvcp_plugin.batch.work import Part, Reel
-from dvcp_plugin.commands.colorize import Options, run_settings
 from dvcp_plugin.filters.images import write_image
 from dvcp_plugin.media.sources import open_input
 from dvcp_plugin.models.color import grey_u8
+from dvcp_plugin.options import Options
+from dvcp_plugin.service import run_settings
 
 
 def test_a_reel_folder_records_each_part_and_refuses_a_part_made_with_other_settings(tmp_path, weights):

@@ -1,5 +1,5 @@
 """Shared pipelines: the three stage filters compose into colorize without computing anything
-twice, refine recognises its pipeline's nodes, and the frames equal the engine's run_shot."""
+twice, refine recognises its pipeline's nodes, and the frames equal a sequential pass of the engine."""
 
 from __future__ import annotations
 
@@ -13,9 +13,11 @@ import vapoursynth as vs
 import dvcp_plugin
 from dvcp_plugin.evaluation.metrics import psnr
 from dvcp_plugin.filters.convert import array_chroma
+from dvcp_plugin.options import EngineOptions
 from dvcp_plugin.runtime import engine as engine_module
 from dvcp_plugin.runtime import pipeline
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.runtime.engine import Engine
+from dvcp_plugin.runtime.sequential import propagate_shot
 
 LENGTH = 8
 
@@ -85,25 +87,27 @@ def test_pipelines_live_as_long_as_their_nodes(make_clip, key_image, opts):
     assert ref() is None
 
 
-def test_filter_frames_equal_the_engines_run_shot(make_clip, key_image, opts, planes, weights):
+def test_filter_frames_equal_a_sequential_pass_of_the_engine(make_clip, key_image, opts, planes, weights):
+    """Each node's frames are the one-pass colouring of the shot (runtime/sequential.py) by an engine of
+    the same options, its chroma written as filters/convert.py documents: limited range, 16 bits,
+    rounded half to even as the exact value would be."""
     clip, key = make_clip(length=LENGTH), key_image()
     nodes = {
         field: getattr(dvcp_plugin, function)(clip, {0: key}, **opts)
         for field, function in (("local", "local_propagate"), ("global_", "global_match"), ("final", "colorize"))
     }
+    # the input's luma, normalised as documented: one float32 division of (Y - 16) by 219, clamped
     greys = [
-        torch.from_numpy(np.clip((np.asarray(clip.get_frame(n)[0]) - 16.0) / 219.0, 0, 1).astype(np.float32))
-        for n in range(LENGTH)
+        ((torch.from_numpy(np.array(clip.get_frame(n)[0], np.float32)) - 16) / 219).clamp(0, 1) for n in range(LENGTH)
     ]
-    engine = Engine(EngineConfig(weights=weights))
-    runs = list(engine.run_shot(greys, array_chroma(key, "601", "key")))
+    engine = Engine(EngineOptions(weights=weights, threads=opts["threads"]))
+    runs = list(propagate_shot(engine, greys, {0: array_chroma(key, "601", "key")}))
     for field, node in nodes.items():
         for n in range(1, LENGTH):
             chroma = engine.to_full(getattr(runs[n], field), (clip.height, clip.width)).double().numpy()
-            expected = np.clip(np.rint((chroma * 224 + 128) * 256), 0, 65535)  # limited 16-bit
+            expected = np.clip(np.rint(chroma * (224 * 256) + 128 * 256), 0, 65535)  # the exact value, rounded
             got = np.stack(planes(node.get_frame(n))[1:])
             np.testing.assert_array_equal(got, expected, err_msg=f"{field}, frame {n}")
-
 
 
 def test_a_sequential_pass_converts_each_input_frame_once(make_clip, key_image, opts):

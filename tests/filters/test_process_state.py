@@ -13,7 +13,9 @@ import pytest
 import torch
 
 import dvcp_plugin
+from dvcp_plugin.options import EngineOptions
 from dvcp_plugin.runtime import engine as engine_module
+from dvcp_plugin.runtime.sequential import propagate_shot
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
 
@@ -64,8 +66,8 @@ def test_nodes_leave_torch_threads_of_the_process_as_they_were(make_clip, key_im
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 def test_a_cuda_engine_leaves_cudnn_flags_alone(weights):
     flags = (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic)
-    engine = engine_module.Engine(engine_module.EngineConfig(weights=weights, device="cuda"))
-    list(engine.run_shot([torch.rand(48, 64)] * 3, torch.zeros(2, 48, 64)))
+    engine = engine_module.Engine(EngineOptions(weights=weights, device="cuda"))
+    list(propagate_shot(engine, [torch.rand(48, 64)] * 3, {0: torch.zeros(2, 48, 64)}))
     assert (torch.backends.cudnn.benchmark, torch.backends.cudnn.deterministic) == flags
 
 

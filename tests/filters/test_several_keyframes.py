@@ -14,7 +14,8 @@ from dvcp_plugin.evaluation.metrics import psnr
 from dvcp_plugin.filters.convert import array_chroma
 from dvcp_plugin.media.demo_shot import make_shot
 from dvcp_plugin.models.color import grey_u8
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.options import EngineOptions
+from dvcp_plugin.runtime.engine import Engine
 from dvcp_plugin.runtime.sequential import propagate_shot
 
 LENGTH, HEIGHT, WIDTH = 16, 48, 64
@@ -63,7 +64,7 @@ def test_keyframes_at_both_ends_colour_the_end_of_the_shot_better_than_one_at_th
 def test_a_keyframe_at_the_last_frame_alone_colours_the_shot_backward(truth, opts, weights):
     clip = _grey_clip(truth)
     out = dvcp_plugin.colorize(clip, {LAST: truth[LAST]}, format=vs.YUV444PS, **opts)
-    engine = Engine(EngineConfig(weights=weights, threads=1))
+    engine = Engine(EngineOptions(weights=weights, threads=1))
     greys = [torch.from_numpy(grey_u8(frame).astype(np.float32) / 255) for frame in truth]
     expected = list(propagate_shot(engine, greys, {LAST: array_chroma(truth[LAST], "601", "key")}))
     for n in (0, 7, LAST - 1):

@@ -21,7 +21,8 @@ import pytest
 import torch
 
 from dvcp_plugin.models.bidirectional import blend_chains
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.options import EngineOptions
+from dvcp_plugin.runtime.engine import Engine
 from dvcp_plugin.runtime.sequential import propagate_shot
 from dvcp_plugin.runtime.state_cache import ShotError, StateCache
 
@@ -30,7 +31,7 @@ FRAMES, HEIGHT, WIDTH = 30, 24, 32
 
 @pytest.fixture(scope="module")
 def engine(weights) -> Engine:
-    return Engine(EngineConfig(weights=weights, threads=1))
+    return Engine(EngineOptions(weights=weights, threads=1))
 
 
 @pytest.fixture(scope="module")

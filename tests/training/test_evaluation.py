@@ -25,7 +25,8 @@ from dvcp_plugin.evaluation.protocol import evaluate, evaluate_sequence
 from dvcp_plugin.evaluation.report import summarise
 from dvcp_plugin.evaluation.scores import MethodScores, SequenceScores
 from dvcp_plugin.models.color import luma_chroma_to_rgb, rgb_to_luma_chroma
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.options import EngineOptions
+from dvcp_plugin.runtime.engine import Engine
 from dvcp_plugin.runtime.sequential import propagate_shot
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
@@ -128,7 +129,7 @@ def test_every_method_is_turned_into_rgb_alike(tiny_data):
 
 def test_reference_follows_the_protocol(tiny_data, weights):
     sequence = find_sequences([tiny_data / "seq0"])[0]
-    result, scores, _ = evaluate(Engine(EngineConfig(weights=weights)), [sequence], [3])
+    result, scores, _ = evaluate(Engine(EngineOptions(weights=weights)), [sequence], [3])
     # key-frame chroma with frame 1's own 8-bit BT.601 luma, computed by hand
     frame0, frame1 = (load_frame(p).astype(np.float64) for p in sequence.frames[:2])
     grey = np.floor(frame1 @ np.array([0.299, 0.587, 0.114]) + 0.5) / 255.0
@@ -207,7 +208,7 @@ def test_eval_scores_the_same_frames_as_the_filter_computes(tiny_data, weights):
     """dvcp's scores with keyframes at 0 and the last frame come from the bidirectional pass, and the
     baselines get the same keyframes: the copy of the nearer keyframe's chroma blended by distance."""
     sequence = find_sequences([tiny_data / "seq0"])[0]
-    engine = Engine(EngineConfig(weights=weights))
+    engine = Engine(EngineOptions(weights=weights))
     scores = evaluate_sequence(
         {"dvcp": dvcp_method(engine), "key": BASELINES["key"]}, sequence, 6, keys=["last"]
     )
@@ -250,7 +251,7 @@ def test_eval_rejects_unknown_baselines(tiny_data, weights, tmp_path, capsys):
 
 
 def test_eval_rejects_bad_requests(tiny_data, weights, tmp_path):
-    engine = Engine(EngineConfig(weights=weights))
+    engine = Engine(EngineOptions(weights=weights))
     sequences = find_sequences([tiny_data])
     with pytest.raises(DataError, match="at least 2"):
         evaluate(engine, sequences, [1])
@@ -260,7 +261,7 @@ def test_eval_rejects_bad_requests(tiny_data, weights, tmp_path):
 
 def test_real_sequence_short_run(data_dir, weights):
     sequence = find_sequences([data_dir / "val" / "davis-tennis"])[0]
-    result, _, sheet = evaluate(Engine(EngineConfig(weights=weights)), [sequence], [4], "davis-tennis")
+    result, _, sheet = evaluate(Engine(EngineOptions(weights=weights)), [sequence], [4], "davis-tennis")
     scores = result["by_frames"]["4"]["sequences"]["davis-tennis"]
     assert scores["frames_scored"] == 3
     assert 20.0 < scores["key"]["psnr"] < 60.0 and 15.0 < scores["dvcp"]["psnr"] < 60.0
@@ -288,11 +289,11 @@ def test_the_key_chroma_ablation_changes_only_the_global_estimate(tiny_data, wei
     sequence = find_sequences([tiny_data / "seq0"])[0]
     planes = [frame_planes(load_frame(p)) for p in sequence.frames[:4]]
     greys = [grey for grey, _ in planes]
-    model = list(propagate_shot(Engine(EngineConfig(weights=weights)), greys, {0: planes[0][1]}))
-    ablated = list(propagate_shot(Engine(EngineConfig(weights=weights, global_estimate="key")), greys, {0: planes[0][1]}))
+    model = list(propagate_shot(Engine(EngineOptions(weights=weights)), greys, {0: planes[0][1]}))
+    ablated = list(propagate_shot(Engine(EngineOptions(weights=weights), global_estimate="key"), greys, {0: planes[0][1]}))
     assert torch.equal(ablated[1].local, model[1].local)  # same local stage, same previous colours
     assert torch.equal(ablated[1].confidence, model[1].confidence)  # the confidence is kept
     assert torch.equal(ablated[1].global_, ablated[3].global_)  # the keyframe's chroma on every frame
     assert not torch.equal(ablated[3].global_, model[3].global_)
     with pytest.raises(Exception, match="global_estimate must be one of stage, key"):
-        Engine(EngineConfig(weights=weights, global_estimate="none"))
+        Engine(EngineOptions(weights=weights), global_estimate="none")
