@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 import time
 import uuid
 from collections import deque
@@ -125,7 +124,7 @@ class _Run:
             need = f"{cluster.cpus_per_worker:g} CPU(s)" + (" and a GPU (a shot runs on cuda)" if gpus else "")
             raise DvcpError(f"the Ray cluster ({cpus:g} CPUs, {gpus_there} GPUs) has no room for a worker of {need}")
         if cluster.workers is not None and cluster.workers > room:
-            print(f"dvcp batch: the Ray cluster has room for {room} worker(s), not {cluster.workers}", file=sys.stderr)
+            log.warning("the Ray cluster has room for %d worker(s), not %d", room, cluster.workers)
         return min(cluster.workers or room, room)
 
     def run(self, started: float) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,7 +12,6 @@ from ..batch.driver import Cluster, import_ray, run_batch
 from ..batch.jobs import read_jobs
 from ..batch.plan import plan_shots
 from ..batch.summary import Summary
-from ..errors import DvcpError
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:

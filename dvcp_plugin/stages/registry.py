@@ -8,6 +8,7 @@ list of entry-point names loads only those.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from importlib import metadata
@@ -18,6 +19,8 @@ import pluggy
 from .. import hookspecs
 from ..errors import DuplicateStageError, PluginLoadError, UnknownStageError
 from ..hookspecs import COMPONENT_KINDS, ENTRY_POINT_GROUP, PROJECT_NAME, StageSpec
+
+log = logging.getLogger(__name__)
 
 PLUGINS_ENV = "DVCP_PLUGINS"
 BUILTIN_PLUGIN_NAME = "dvcp-builtin"
@@ -68,6 +71,7 @@ class StageRegistry:
                     "third-party plugins."
                 ) from exc
             self.register(plugin, entry.name)
+            log.debug("plugin %r loaded from %s", entry.name, entry.value)
 
     def register(self, plugin: Any, name: str) -> None:
         """Register a plugin object or module under ``name`` and check its stage names."""

@@ -8,6 +8,7 @@ of each phase, and ``OUT/train_log.jsonl`` gets the mean losses every ``log_ever
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 import time
@@ -29,6 +30,8 @@ from .clips import Batch, ClipDataset
 from .config import TrainConfig, TrainingError
 from .data import find_sequences, keep_licensed
 from .phases import PHASE_TRAINS, phase_clips, phase_loss, phase_lr_factor
+
+log = logging.getLogger(__name__)
 
 LOG_NAME = "train_log.jsonl"
 
@@ -102,7 +105,7 @@ class Trainer:
         self.generator.set_state(data["rng"]["sampler"])
         torch.set_rng_state(data["rng"]["torch"])
         self._resume_state = data
-        print(f"dvcp train: resuming {path} at step {self.step}/{self.config.total_steps}", file=sys.stderr)
+        log.info("resuming %s at step %d/%d", path, self.step, self.config.total_steps)
         return modules
 
     def _start_phase(self, phase: str) -> None:

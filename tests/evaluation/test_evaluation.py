@@ -32,7 +32,7 @@ from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
 from dvcp_plugin.training.data import DataError, find_sequences, frame_planes, load_frame
 
-WIDTH = 96  # of the tiny sequences (conftest.py)
+WIDTH = 96  # of the tiny sequences (tests/conftest.py)
 GAP = 6  # pixels between the columns of a contact sheet
 
 

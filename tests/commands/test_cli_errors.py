@@ -97,3 +97,39 @@ def test_an_ffmpeg_failure_shows_ffmpegs_message_and_leaves_nothing(
     assert_clean_error(done, "colorize", "Unknown encoder 'no-such-encoder'")
     assert "BrokenPipeError" not in done.stderr
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("out")) == []
+
+
+def _a_bug(*args, **kwargs):
+    raise ZeroDivisionError("a bug in the state cache")
+
+
+def test_a_bug_while_colouring_is_an_internal_error_with_its_traceback_kept(
+    places, weights, dvcp_in_process, monkeypatch
+):
+    # raised in a frame callback on VapourSynth's threads: the command line still gets the exception itself
+    monkeypatch.setattr("dvcp_plugin.runtime.state_cache.StateCache.estimate", _a_bug)
+    done = dvcp_in_process("colorize", places["grey"], "-k", f"0={places['key']}", "-o", places["out"],
+                           "--weights", weights)
+    assert done.returncode == 70, done.stderr
+    assert "error: " not in done.stderr and "Traceback" not in done.stderr  # not worded as a mistake of the input
+    (line,) = [line for line in done.stderr.splitlines() if "internal error" in line]
+    assert line.startswith("dvcp colorize: internal error (a bug") and "ZeroDivisionError: a bug in the state cache" in line
+    kept = Path(line.split("its traceback is in ")[1].split(";")[0])
+    text = kept.read_text()
+    kept.unlink()
+    assert "Traceback" in text and "in _a_bug" in text and "ZeroDivisionError: a bug in the state cache" in text
+    assert "--debug" in line
+
+    done = dvcp_in_process("--debug", "colorize", places["grey"], "-k", f"0={places['key']}", "-o", places["out"],
+                           "--weights", weights, "--overwrite")
+    assert done.returncode == 70
+    assert "Traceback (most recent call last)" in done.stderr and "in _a_bug" in done.stderr
+    assert "its traceback is above" in done.stderr
+
+
+def test_debug_prints_the_traceback_of_a_mistake_too(places, weights, dvcp_in_process):
+    done = dvcp_in_process("colorize", places["grey"], "-k", f"0={places['key']}", "-o", places["out"],
+                           "--weights", weights, "--chroma-scale", "2", "--debug")
+    assert done.returncode == 1
+    assert "Traceback (most recent call last)" in done.stderr and "OptionError" in done.stderr
+    assert done.stderr.strip().splitlines()[-1] == "dvcp colorize: error: chroma_scale=2.0 must be in (0, 1]"

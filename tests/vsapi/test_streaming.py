@@ -156,7 +156,7 @@ RSS_SCRIPT = """
 import gc, json, os, sys
 sys.path.insert(0, sys.argv[1])
 import vapoursynth as vs
-from conftest import key_image, make_clip
+from clip_fixtures import key_image, make_clip
 import dvcp_plugin
 
 width, height, frames, keyframes, cache_mb = 128, 96, 60, 20, float(sys.argv[3])
@@ -193,7 +193,7 @@ def test_process_memory_stays_within_cache_mb_and_the_keyframes(weights):
     # system, so RSS between frames is what is kept, not what the allocator holds on to
     env = {**os.environ, "MALLOC_ARENA_MAX": "1", "MALLOC_MMAP_THRESHOLD_": "65536"}
     done = subprocess.run(
-        [sys.executable, "-c", RSS_SCRIPT, str(Path(__file__).parent), str(weights), str(cache_mb)],
+        [sys.executable, "-c", RSS_SCRIPT, str(Path(__file__).parents[1]), str(weights), str(cache_mb)],
         capture_output=True, text=True, env=env, check=True, timeout=300,
     )
     measured = json.loads(done.stdout.strip().splitlines()[-1])
