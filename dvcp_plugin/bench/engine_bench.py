@@ -146,10 +146,18 @@ def _stage_times(engine: Engine, clock: Clock, config: BenchConfig, frames: list
             prev = cur
 
 
-@torch.inference_mode()
 def measure_engine(config: BenchConfig) -> dict[str, Any]:
-    """Per-stage and end-to-end timings, FLOPs and peak memory of the engine (see the module doc)."""
+    """Per-stage and end-to-end timings, FLOPs and peak memory of the engine (see the module doc).
+
+    All of it runs on one of the engine's threads: its stages called one by one get the engine's
+    torch threads, and FLOPs are counted on the thread that does the work.
+    """
     engine = bench_engine(config)
+    return engine.run(_measure_engine, engine, config)
+
+
+@torch.inference_mode()
+def _measure_engine(engine: Engine, config: BenchConfig) -> dict[str, Any]:
     clock = Clock(engine.device)
     size = (config.height, config.width)
     frames = greys(config.warmup + config.frames + 1, *size)

@@ -9,14 +9,19 @@ are exact: a tensor read back is bit-identical to the one written.
 
 from __future__ import annotations
 
+import itertools
+import logging
 import shutil
 import tempfile
+import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Hashable
 from pathlib import Path
 
 import torch
+
+log = logging.getLogger(__name__)
 
 
 def tensor_bytes(*tensors: torch.Tensor) -> int:
@@ -25,56 +30,81 @@ def tensor_bytes(*tensors: torch.Tensor) -> int:
 
 
 class Checkpoints:
-    """Tensors by key, in memory up to ``budget`` bytes (the newest always), the rest on disk."""
+    """Tensors by key, in memory up to ``budget`` bytes (the newest always), the rest on disk.
+
+    Safe to use from several threads. Its lock guards the bookkeeping alone: a tensor is written to
+    disk and read back outside it, and a tensor being written is served from memory meanwhile.
+    """
 
     def __init__(self, budget: int) -> None:
         self.budget, self.used = budget, 0
+        self._lock = threading.Lock()
         self._memory: OrderedDict[Hashable, torch.Tensor] = OrderedDict()
+        self._writing: dict[Hashable, torch.Tensor] = {}  # spilled, its file not written yet
         self._files: dict[Hashable, tuple[Path, torch.device]] = {}
+        self._names = itertools.count()
         self._folder: Path | None = None
 
     def __contains__(self, key: Hashable) -> bool:
-        return key in self._memory or key in self._files
+        with self._lock:
+            return key in self._memory or key in self._writing or key in self._files
 
     def __len__(self) -> int:
-        return len(self._memory) + len(self._files)
+        with self._lock:
+            return len(self._memory) + len(self._writing) + len(self._files)
 
     @property
     def spilled(self) -> int:
-        """How many checkpoints are on disk."""
-        return len(self._files)
+        """How many checkpoints are on disk (or being written there)."""
+        with self._lock:
+            return len(self._files) + len(self._writing)
 
     def largest_bytes(self) -> int:
         """Bytes of the largest checkpoint held in memory."""
-        return max((tensor_bytes(t) for t in self._memory.values()), default=0)
+        with self._lock:
+            return max((tensor_bytes(t) for t in self._memory.values()), default=0)
 
     def put(self, key: Hashable, tensor: torch.Tensor) -> None:
         """Keep ``tensor`` under ``key``; spill the least recently used beyond the budget to disk."""
-        if key in self:
-            return
-        self._memory[key] = tensor
-        self.used += tensor_bytes(tensor)
-        while self.used > self.budget and len(self._memory) > 1:
-            old_key, old = self._memory.popitem(last=False)
-            self.used -= tensor_bytes(old)
-            self._files[old_key] = (self._write(old), old.device)
+        spill = []
+        with self._lock:
+            if key in self._memory or key in self._writing or key in self._files:
+                return
+            self._memory[key] = tensor
+            self.used += tensor_bytes(tensor)
+            while self.used > self.budget and len(self._memory) > 1:
+                old_key, old = self._memory.popitem(last=False)
+                self.used -= tensor_bytes(old)
+                self._writing[old_key] = old
+                spill.append((old_key, old))
+        for old_key, old in spill:
+            path = self._write(old)
+            with self._lock:
+                self._files[old_key] = (path, old.device)
+                del self._writing[old_key]
 
     def get(self, key: Hashable) -> torch.Tensor | None:
         """The tensor under ``key`` (read back from disk when spilled), or None."""
-        tensor = self._memory.get(key)
-        if tensor is not None:
-            self._memory.move_to_end(key)
-            return tensor
-        found = self._files.get(key)
+        with self._lock:
+            tensor = self._memory.get(key)
+            if tensor is not None:
+                self._memory.move_to_end(key)
+                return tensor
+            tensor = self._writing.get(key)
+            if tensor is not None:
+                return tensor
+            found = self._files.get(key)
         if found is None:
             return None
         path, device = found
         return torch.load(path, map_location="cpu", weights_only=True).to(device)
 
     def _write(self, tensor: torch.Tensor) -> Path:
-        if self._folder is None:
-            self._folder = Path(tempfile.mkdtemp(prefix="dvcp-checkpoints-"))
-            weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
-        path = self._folder / f"{len(self._files)}.pt"
+        with self._lock:
+            if self._folder is None:
+                self._folder = Path(tempfile.mkdtemp(prefix="dvcp-checkpoints-"))
+                weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
+                log.debug("checkpoints beyond %d bytes in memory are written to %s", self.budget, self._folder)
+            path = self._folder / f"{next(self._names)}.pt"
         torch.save(tensor.detach().cpu().clone(), path)  # a compact copy, not a view's whole storage
         return path

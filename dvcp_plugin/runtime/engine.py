@@ -11,11 +11,12 @@ chroma.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -30,12 +31,23 @@ from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
 from ..stages.registry import StageRegistry, default_registry
 from ..stages.weights import find_weights, load_weights
 from .devices import resolve_device
-from .threads import torch_threads
+from .threads import ThreadTeam
 
 __all__ = ["Engine", "EngineOptions", "Grey", "KeyState", "StepInputs", "StepOutput"]
 
 
 GLOBAL_ESTIMATES = ("stage", "key")
+T = TypeVar("T")
+
+
+def _on_team(method: Callable[..., T]) -> Callable[..., T]:
+    """An engine method run with the engine's torch threads (see :meth:`Engine.run`)."""
+
+    @functools.wraps(method)
+    def on_team(self: Engine, *args: Any) -> T:
+        return self.run(method, self, *args)
+
+    return on_team
 
 
 def resolved_options(options: EngineOptions, weights: Mapping[str, Any]) -> EngineOptions:
@@ -56,9 +68,10 @@ class Engine:
     ``options`` say how to build it; the stage names and the chroma scale they leave open come from
     the weights file (:attr:`options` holds them all, :func:`resolved_options`). ``global_estimate``
     "key" replaces the global estimate by the keyframe's chroma, its confidence kept (an ablation).
-    It changes no process-wide state: its work runs with ``options.threads`` torch CPU threads
-    (see :func:`dvcp_plugin.runtime.threads.torch_threads`), and it leaves cuDNN's flags alone
-    (forward convolutions chosen by cuDNN's heuristics are deterministic).
+    It changes no process-wide state. With ``options.threads`` its torch work runs on threads of
+    its own, each with that many torch CPU threads (a :class:`~dvcp_plugin.runtime.threads.ThreadTeam`),
+    whichever thread asks for it; without, on the caller's thread as it is. It leaves cuDNN's flags
+    alone (forward convolutions chosen by cuDNN's heuristics are deterministic).
     """
 
     def __init__(
@@ -84,6 +97,11 @@ class Engine:
         self.local, self.global_, self.refine = modules["local"], modules["global"], modules["refine"]
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
+        self._team = ThreadTeam(self.options.threads) if self.options.threads is not None else None
+
+    def run(self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` with the engine's torch threads (on its thread team, when it has a count)."""
+        return self._team.run(work, *args) if self._team is not None else work(*args)
 
     @property
     def stage_names(self) -> dict[str, str]:
@@ -137,54 +155,57 @@ class Engine:
             return image.pin_memory().to(self.device, non_blocking=True)
         return image.to(self.device)
 
+    @_on_team
     def to_working(self, image: torch.Tensor) -> torch.Tensor:
         """(H,W), (C,H,W) or (1,C,H,W) full-resolution float -> (1,C,h,w) on the device.
 
         The downscaling runs in float32 whatever the engine's precision; its result is then cast.
         """
         image = self._upload(image)
-        with torch_threads(self.options.threads):
-            return downscale(image, self.working_size(image.shape[-2], image.shape[-1])).to(self.dtype)
+        return downscale(image, self.working_size(image.shape[-2], image.shape[-1])).to(self.dtype)
 
+    @_on_team
     def to_grey(self, grey: torch.Tensor) -> Grey:
         """A full-resolution grey (H,W) -> :class:`Grey` at the working and motion resolutions."""
         image = self._upload(grey)
         height, width = image.shape[-2:]
-        with torch_threads(self.options.threads):
-            pyramid = grey_pyramid(image, self.working_size(height, width), self.motion_size(height, width))
-            return Grey(*(level.to(self.dtype) for level in pyramid))
+        pyramid = grey_pyramid(image, self.working_size(height, width), self.motion_size(height, width))
+        return Grey(*(level.to(self.dtype) for level in pyramid))
 
+    @_on_team
     @torch.inference_mode()
     def prepare_key(self, grey: torch.Tensor, chroma: torch.Tensor) -> KeyState:
         """Keyframe state from its full-resolution grey and chroma; computed once per keyframe."""
         self._count("key_features")
-        with torch_threads(self.options.threads):
-            return self.global_.prepare_key(self.to_grey(grey), self.to_working(chroma))
+        return self.global_.prepare_key(self.to_grey(grey), self.to_working(chroma))
 
+    @_on_team
     def key_output(self, chroma: torch.Tensor) -> StepOutput:
         """The estimates at a keyframe: every one is the keyframe's own chroma, confidence 1."""
         work = self.to_working(chroma)
         ones = torch.ones_like(work[:, :1])
         return StepOutput(local=work, global_=work, confidence=ones, final=work, reliability=ones)
 
+    @_on_team
     @torch.inference_mode()
     def prepare(self, key: KeyState, prev: Grey, cur: Grey) -> StepInputs:
         """The non-recursive part of frame ``cur``'s step (motion, kernels, global estimate)."""
         self._count("prepared")
-        with torch_threads(self.options.threads):
-            return prepare_step(self.local, self.global_, key, prev, cur)
+        return prepare_step(self.local, self.global_, key, prev, cur)
 
+    @_on_team
     @torch.inference_mode()
     def chain(self, inputs: StepInputs, cur: Grey, chroma_prev: torch.Tensor) -> StepOutput:
         """The recursive part of a step: local from the previous final chroma, then refine."""
         self._count("steps")
-        with torch_threads(self.options.threads):
-            return chain_step(self.local, self.refine, inputs, cur, chroma_prev)
+        return chain_step(self.local, self.refine, inputs, cur, chroma_prev)
 
+    @_on_team
     def step(self, key: KeyState, prev: Grey, cur: Grey, chroma_prev: torch.Tensor) -> StepOutput:
         """One whole frame: :meth:`prepare` then :meth:`chain`."""
         return self.chain(self.prepare(key, prev, cur), cur, chroma_prev)
 
+    @_on_team
     @torch.inference_mode()
     def refine_full(
         self, grey: torch.Tensor, local: torch.Tensor, global_: torch.Tensor, confidence: torch.Tensor
@@ -194,12 +215,11 @@ class Engine:
         The local estimate's reliability is unknown here and taken as 1.
         """
         work = self.to_working
-        with torch_threads(self.options.threads):
-            confidence = work(confidence)
-            final = refine_step(
-                self.refine, work(grey), work(local), torch.ones_like(confidence), work(global_), confidence
-            )
-            return self.to_full(final, (grey.shape[-2], grey.shape[-1]))
+        confidence = work(confidence)
+        final = refine_step(
+            self.refine, work(grey), work(local), torch.ones_like(confidence), work(global_), confidence
+        )
+        return self.to_full(final, (grey.shape[-2], grey.shape[-1]))
 
     @staticmethod
     def to_full(chroma: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:

@@ -15,17 +15,20 @@ key being built wait for that build.
 from __future__ import annotations
 
 import functools
+import logging
 import threading
+import time
 import weakref
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
 import torch
 import vapoursynth as vs
 
+from ..errors import DvcpError
 from ..filters.chroma_filter import Estimate, chroma_filter
 from ..filters.convert import LumaReader, OutputWriter
 from ..filters.files import file_digest
@@ -33,9 +36,10 @@ from ..filters.frame_errors import FrameErrors
 from ..filters.keyframes import Keyframes, make_keyframes
 from ..options import EngineOptions, Options
 from ..stages.weights import find_weights, load_weights
-from .engine import Engine, resolved_options
+from .engine import Engine, StepOutput, resolved_options
 from .state_cache import StateCache
-from .threads import torch_threads
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -43,18 +47,22 @@ class EngineKey:
     """What makes an engine, as the engine resolves it; equal keys share one :class:`Engine`.
 
     ``options`` are those the engine runs with (the stage names and chroma scale a weights file
-    decides filled in, ``weights`` left out), and the weights are known by their content
-    (``weights_digest``), not their path: a weights file replaced on disk gives a new engine, and a
-    copy of a file the same one. ``weights`` is where they are read from.
+    decides filled in, ``weights`` left out); ``weights`` is the file, and ``weights_digest`` its
+    content: a weights file replaced on disk gives a new engine, never the old file's weights.
     """
 
     options: EngineOptions
+    weights: Path
     weights_digest: str
-    weights: Path = field(compare=False)
 
     def build(self) -> Engine:
         """A new engine of this key."""
         return Engine(replace(self.options, weights=self.weights))
+
+    def computes_as(self, other: EngineKey) -> bool:
+        """Whether an engine of this key computes what one of ``other`` does: the same options and
+        the same weights, wherever the file."""
+        return self.options == other.options and self.weights_digest == other.weights_digest
 
 
 @functools.lru_cache(maxsize=16)
@@ -70,7 +78,7 @@ def engine_key(options: EngineOptions) -> EngineKey:
     path = find_weights(options.weights)
     digest = file_digest(path)
     resolved = resolved_options(options, _weights_choices(path, digest))
-    return EngineKey(replace(resolved, weights=None), digest, path)
+    return EngineKey(replace(resolved, weights=None), path, digest)
 
 
 _lock = threading.Lock()
@@ -95,6 +103,7 @@ def shared_engine(key: EngineKey) -> Engine:
             pending = _building[key] = Future()
     if not building:
         return pending.result()
+    started = time.monotonic()
     try:
         engine = key.build()
     except BaseException as exc:
@@ -106,6 +115,7 @@ def shared_engine(key: EngineKey) -> Engine:
         _engines[key] = engine
         del _building[key]
     pending.set_result(engine)
+    log.debug("engine built in %.1f s: %s, weights %s", time.monotonic() - started, key.options, key.weights)
     return engine
 
 
@@ -147,7 +157,7 @@ class Pipeline:
         self.cache = StateCache(
             engine, keyframes.positions, self._read_frame, keyframes.read_key, clip.num_frames,
             cache_mb=options.cache_mb, checkpoint_interval=options.checkpoint_interval, key_at=keyframes.key_at,
-            unkeyed_cuts=options.unkeyed_cuts,
+            unkeyed_cuts=options.unkeyed_cuts, unreadable=(DvcpError, vs.Error),
         )
         self.errors = FrameErrors()
         self._nodes: list[tuple[weakref.ref[vs.VideoNode], str]] = []
@@ -171,14 +181,16 @@ class Pipeline:
             self._at_hand.frame = None
 
     def _estimate(self, n: int, field: str) -> Estimate:
-        with torch_threads(self.engine.options.threads):
-            out = self.cache.estimate(n)
-            if self.cache.is_keyframe(n):
-                chroma = self.keyframes.read_key(n)
-                return Estimate(chroma, torch.ones(self.size) if field == "global_" else None)
-            chroma = self.engine.to_full(getattr(out, field), self.size)
-            confidence = self.engine.to_full(out.confidence, self.size)[0] if field == "global_" else None
-            return Estimate(chroma, confidence)
+        out = self.cache.estimate(n)
+        if self.cache.is_keyframe(n):
+            chroma = self.keyframes.read_key(n)
+            return Estimate(chroma, torch.ones(self.size) if field == "global_" else None)
+        return self.engine.run(self._full_size, out, field)
+
+    def _full_size(self, out: StepOutput, field: str) -> Estimate:
+        chroma = self.engine.to_full(getattr(out, field), self.size)
+        confidence = self.engine.to_full(out.confidence, self.size)[0] if field == "global_" else None
+        return Estimate(chroma, confidence)
 
     def node(self, field: str, fmt: vs.VideoFormat, function: str) -> vs.VideoNode:
         """A new output node of ``field`` ("local", "global_" or "final") in format ``fmt``."""
@@ -202,7 +214,7 @@ class Pipeline:
         """Whether the options ``given`` (by name; None: not given) are this pipeline's: its matrix, and
         its engine as they would make it (the weights by their content, names and scale resolved)."""
         wanted = clip_options(self.clip, replace(self.options, **{k: v for k, v in given.items() if v is not None}))
-        return wanted.matrix == self.matrix and engine_key(wanted.engine()) == self.engine_key
+        return wanted.matrix == self.matrix and engine_key(wanted.engine()).computes_as(self.engine_key)
 
 
 def shared_pipeline(clip: vs.VideoNode, keyframes: Any, keyframe_frames: Any, options: Options) -> Pipeline:
