@@ -24,7 +24,7 @@ from dvcp_plugin.evaluation.metrics import (
 from dvcp_plugin.evaluation.protocol import evaluate, evaluate_sequence
 from dvcp_plugin.evaluation.report import summarise
 from dvcp_plugin.evaluation.scores import MethodScores, SequenceScores
-from dvcp_plugin.models.color import luma_chroma_to_rgb, rgb_to_luma_chroma
+from dvcp_plugin.models.color import grey_u8, luma_chroma_to_rgb, rgb_to_luma_chroma
 from dvcp_plugin.options import EngineOptions
 from dvcp_plugin.runtime.engine import Engine
 from dvcp_plugin.runtime.sequential import propagate_shot
@@ -205,22 +205,37 @@ def test_eval_with_keyframes_at_both_ends_scores_the_frames_between(tiny_data, w
 
 
 def test_eval_scores_the_same_frames_as_the_filter_computes(tiny_data, weights):
-    """dvcp's scores with keyframes at 0 and the last frame come from the bidirectional pass, and the
-    baselines get the same keyframes: the copy of the nearer keyframe's chroma blended by distance."""
+    """dvcp's scores with the keyframe at the last frame are those of the very frames that
+    dvcp_plugin.colorize makes of the sequence's 8-bit grey with that keyframe (RGB24, same options);
+    the key-frame copy gets the same keyframe."""
+    import vapoursynth as vs
+
+    import dvcp_plugin
+
     sequence = find_sequences([tiny_data / "seq0"])[0]
-    engine = Engine(EngineOptions(weights=weights))
+    engine = Engine(EngineOptions(weights=weights, threads=1))
     scores = evaluate_sequence(
         {"dvcp": dvcp_method(engine), "key": BASELINES["key"]}, sequence, 6, keys=["last"]
     )
     assert scores.frames == [0, 1, 2, 3, 4] and scores.keyframes == [5]
     truths = [load_frame(p) for p in sequence.frames[:6]]
-    planes = [frame_planes(t) for t in truths]
-    greys = [grey for grey, _ in planes]
-    backward = list(propagate_shot(engine, greys, {5: planes[5][1]}))
+    greys = [grey_u8(truth) for truth in truths]
+    blank = vs.core.std.BlankClip(format=vs.GRAY8, width=WIDTH, height=greys[0].shape[0], length=6, keep=True)
+
+    def draw(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.asarray(out[0])[...] = greys[n]
+        return out
+
+    clip = vs.core.std.ModifyFrame(blank, blank, draw)
+    coloured = dvcp_plugin.colorize(clip, {5: truths[5]}, format=vs.RGB24, weights=str(weights), threads=1)
+    key_chroma = frame_planes(truths[5])[1]
     for i, n in enumerate(scores.frames):
-        want = output_rgb(greys[n], engine.to_full(backward[n].final, tuple(greys[0].shape)))
-        assert scores.methods["dvcp"].psnr[i] == pytest.approx(psnr(want, truths[n]))
-        assert scores.methods["key"].psnr[i] == pytest.approx(psnr(output_rgb(greys[n], planes[5][1]), truths[n]))
+        frame = coloured.get_frame(n)
+        made = np.dstack([np.asarray(frame[p]) for p in range(3)])
+        assert scores.methods["dvcp"].psnr[i] == pytest.approx(psnr(made, truths[n]))
+        grey = torch.from_numpy(greys[n]).float() / 255
+        assert scores.methods["key"].psnr[i] == pytest.approx(psnr(output_rgb(grey, key_chroma), truths[n]))
 
 
 def test_eval_rejects_keyframes_beyond_a_sequence(tiny_data, weights, tmp_path, capsys):
