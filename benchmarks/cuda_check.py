@@ -35,8 +35,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from dvcp_plugin.bench.common import BenchConfig
 from dvcp_plugin.bench.bench_report import markdown, report
+from dvcp_plugin.bench.common import BenchConfig
 from dvcp_plugin.commands.bench import machine, run_config
 from dvcp_plugin.evaluation.methods import output_rgb
 from dvcp_plugin.evaluation.metrics import psnr
@@ -101,7 +101,8 @@ def checks(shot: np.ndarray, shipped: Path, motion: Path, cuda: bool) -> list[di
     planes = [frame_planes(rgb) for rgb in shot]
     greys, chroma = [grey for grey, _ in planes], planes[0][1]
     results = []
-    for label, weights, stages in (("shipped stages", shipped, {}), ("motion-compensated stages", motion, MOTION_STAGES)):
+    runs = (("shipped stages", shipped, {}), ("motion-compensated stages", motion, MOTION_STAGES))
+    for label, weights, stages in runs:
         cpu = _engine_frames(weights, stages, "cpu", False, greys, chroma)
         if cuda:
             fp32 = _engine_frames(weights, stages, "cuda", False, greys, chroma)

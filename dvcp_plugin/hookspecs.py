@@ -58,7 +58,8 @@ def dvcp_local_stages() -> list[StageSpec]:
 
 @hookspec
 def dvcp_global_stages() -> list[StageSpec]:
-    """Return global stages: ``prepare_key(grey, chroma) -> KeyState``, ``module(grey, key) -> (chroma, confidence)``."""
+    """Return global stages: ``prepare_key(grey, chroma) -> KeyState``,
+    ``module(grey, key) -> (chroma, confidence)``."""
 
 
 @hookspec

@@ -19,7 +19,6 @@ Adding an option: a field here, in the class of its scope, and the code that use
 
 from __future__ import annotations
 
-import functools
 import math
 import numbers
 import os
@@ -52,7 +51,9 @@ class OptionSpec:
     choices: tuple[str, ...] | None = None  # the values the command line offers
 
 
-def option(default: Any, check: Check, help: str, *, pixels: bool = False, choices: tuple[str, ...] | None = None) -> Any:
+def option(
+    default: Any, check: Check, help: str, *, pixels: bool = False, choices: tuple[str, ...] | None = None
+) -> Any:
     """A dataclass field declaring an option (see the module doc)."""
     return field(default=default, metadata={"option": OptionSpec(check, help, pixels, choices)})
 
@@ -68,13 +69,19 @@ class OptionInfo:
     spec: OptionSpec
 
 
-@functools.cache
 def option_infos(cls: type) -> tuple[OptionInfo, ...]:
     """The options of the dataclass ``cls``, in declaration order."""
-    hints = typing.get_type_hints(cls)
-    return tuple(
-        OptionInfo(f.name, f.default, _value_type(hints[f.name]), str(f.type), f.metadata["option"]) for f in fields(cls)
-    )
+    infos = _INFOS.get(cls)
+    if infos is None:
+        hints = typing.get_type_hints(cls)
+        infos = _INFOS[cls] = tuple(
+            OptionInfo(f.name, f.default, _value_type(hints[f.name]), str(f.type), f.metadata["option"])
+            for f in fields(cls)
+        )
+    return infos
+
+
+_INFOS: dict[type, tuple[OptionInfo, ...]] = {}
 
 
 def _value_type(hint: Any) -> type:
@@ -83,7 +90,7 @@ def _value_type(hint: Any) -> type:
     return args[0] if args else hint
 
 
-class _Checked:
+class CheckedOptions:
     """Checks and normalises every option of a frozen dataclass when an instance is made."""
 
     def __post_init__(self) -> None:
@@ -226,7 +233,7 @@ class StageOptions(Mapping[str, Mapping[str, Any]]):
         return {kind: _thaw(values) for kind, values in self._frozen}
 
 
-class _Table(tuple):  # type: ignore[type-arg]
+class _Table(tuple[tuple[str, Any], ...]):
     """A frozen table: sorted (key, value) pairs, told apart from a frozen list."""
 
     __slots__ = ()
@@ -282,7 +289,7 @@ def _stage_options(name: str, value: Any) -> StageOptions | None:
 
 
 @dataclass(frozen=True)
-class EngineOptions(_Checked):
+class EngineOptions(CheckedOptions):
     """The options that make an engine: equal options (and equal weights) share one."""
 
     weights: Path | None = option(
@@ -310,7 +317,8 @@ class EngineOptions(_Checked):
 
     def stage_name(self, kind: str) -> str | None:
         """The stage name given for ``kind`` ("local", "global" or "refine"), if any."""
-        return getattr(self, f"{kind}_stage")  # type: ignore[no-any-return]
+        name: str | None = getattr(self, f"{kind}_stage")
+        return name
 
 
 @dataclass(frozen=True)
@@ -343,7 +351,8 @@ class Options(EngineOptions):
         Each under its own name, but the weights (known by their content) and the three stage names
         (together, as "stages"), as records have kept them from the start; stage options as plain dicts.
         """
-        values = {info.name: _recorded(info, getattr(self, info.name)) for info in option_infos(Options) if info.spec.pixels}
+        pixels = [info for info in option_infos(Options) if info.spec.pixels]
+        values = {info.name: _recorded(info, getattr(self, info.name)) for info in pixels}
         values["weights"] = file_digest(find_weights(self.weights))
         values["stages"] = [values.pop(f"{kind}_stage") for kind in STAGE_KINDS]
         return values
@@ -357,7 +366,7 @@ def _recorded(info: OptionInfo, value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class OutputOptions(_Checked):
+class OutputOptions(CheckedOptions):
     """How the coloured frames are written by ``dvcp colorize`` and ``dvcp batch``."""
 
     suffix: str | None = option(

@@ -27,7 +27,7 @@ from .runtime.shot_list import Shot, list_shots
 
 __all__ = ["colorize", "global_match", "local_propagate", "refine", "shots"]
 
-Format = vs.VideoFormat | vs.PresetVideoFormat | int | None
+type Format = vs.VideoFormat | vs.PresetVideoFormat | int | None
 
 # refine takes the engine's options and the matrix: what it needs to run the refine stage alone
 REFINE_OPTIONS = (*(info.name for info in option_infos(EngineOptions)), "matrix")

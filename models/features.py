@@ -91,6 +91,9 @@ class ResNetFeatures(FeatureExtractor):
     coarse_channels = 128
     fine_channels = 64
 
+    mean: Tensor  # ImageNet's, buffers
+    std: Tensor
+
     def __init__(self, depth: int = 18, weights: str | os.PathLike | None = None) -> None:
         super().__init__()
         if depth not in _RESNETS:

@@ -10,6 +10,7 @@ options to every shot that does not set them. Relative paths are relative to the
 
 from __future__ import annotations
 
+import itertools
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -93,7 +94,9 @@ def read_jobs(path: Path, device: str | None = None) -> list[ShotJob]:
         raise JobsError(f"{path} is not valid TOML: {exc}") from None
     unknown = sorted(set(data) - {"shot", "defaults"})
     if unknown:
-        raise JobsError(f"{path}: unknown table or key {unknown[0]!r} (a jobs file holds [defaults] and [[shot]] tables)")
+        raise JobsError(
+            f"{path}: unknown table or key {unknown[0]!r} (a jobs file holds [defaults] and [[shot]] tables)"
+        )
     shots = data.get("shot")
     if not isinstance(shots, list) or not shots or not all(isinstance(s, dict) for s in shots):
         raise JobsError(f"{path}: no [[shot]] tables; each shot is a [[shot]] table with input, output and keyframes")
@@ -109,7 +112,9 @@ def read_jobs(path: Path, device: str | None = None) -> list[ShotJob]:
     return jobs
 
 
-def _options(table: Mapping[str, Any], base: Path, error: Callable[[str], JobsError], allowed: tuple[str, ...]) -> dict[str, Any]:
+def _options(
+    table: Mapping[str, Any], base: Path, error: Callable[[str], JobsError], allowed: tuple[str, ...]
+) -> dict[str, Any]:
     """The checked options of ``table``, whose other keys must be in ``allowed``."""
     options = {}
     for key, value in table.items():
@@ -130,7 +135,7 @@ def _shot(table: dict[str, Any], number: int, base: Path, defaults: Mapping[str,
     def error(problem: str) -> JobsError:
         return JobsError(f"{label}: {problem}")
 
-    options = defaults | _options(table, base, error, SHOT_KEYS)
+    options = {**defaults, **_options(table, base, error, SHOT_KEYS)}
     missing = [key for key in ("input", "output", "keyframes") if key not in table]
     if missing:
         raise error(f"missing {' and '.join(missing)} (every shot needs input, output and keyframes)")
@@ -141,10 +146,10 @@ def _shot(table: dict[str, Any], number: int, base: Path, defaults: Mapping[str,
         except ValueError as exc:
             raise error(f"{key} {exc}") from None
 
-    def path(value: Any) -> Path:
+    def relative(value: Any) -> Path:
         return _path(value, base)
 
-    input_path, output = value("input", path), value("output", path)
+    input_path, output = value("input", relative), value("output", relative)
     name = value("name", _text) if "name" in table else str(table["output"])
     keyframes = _keyframes(table["keyframes"], base, error)
     frames = _frames(table["frames"], error) if "frames" in table else None
@@ -194,7 +199,7 @@ def _frames(value: Any, error: Callable[[str], JobsError]) -> tuple[int, int]:
 def _cuts(value: Any, frames: tuple[int, int] | None, error: Callable[[str], JobsError]) -> tuple[int, ...]:
     if not _frame_numbers(value) or not value:
         raise error(f"cuts must be a list of frame numbers where new shots begin, not {value!r}")
-    for before, after in zip(value, value[1:]):
+    for before, after in itertools.pairwise(value):
         if after <= before:
             raise error(f"cuts must increase: {after} comes after {before}")
     first, last = frames if frames is not None else (0, None)

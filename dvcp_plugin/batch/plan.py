@@ -59,7 +59,7 @@ def _plan(job: ShotJob, overwrite: bool) -> PlannedShot:
         return PlannedShot(job, (_part(job, (first, last), keyframes, job.output, job.name),))
     starts, ends = (first, *job.cuts), (*(cut - 1 for cut in job.cuts), last)
     parts = []
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=True):
         keyframes = {n - start: image for n, image in job.keyframes.items() if start <= n <= end}
         if not keyframes:
             raise JobsError(f"{job.label}: the shot of frames {start} to {end} (between its cuts) has no keyframe")

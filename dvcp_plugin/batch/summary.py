@@ -50,11 +50,13 @@ class ShotRecord:
 def shot_record(planned: PlannedShot, results: Sequence[Result] = (), assembly: Result | None = None) -> ShotRecord:
     """The record of a shot from what its parts and its reassembly reported (or from its plan)."""
     job = planned.job
-    base = {"name": job.name, "input": str(job.input), "output": str(job.output)}
     if planned.status is not None:
-        frames = sum(p.frames[1] - p.frames[0] + 1 for p in planned.reel.parts) if planned.reel else 0
+        spans = [p.frames for p in planned.reel.parts if p.frames is not None] if planned.reel else []
+        frames = sum(last - first + 1 for first, last in spans)
         kept = frames if planned.status == "skipped" else 0
-        return ShotRecord(**base, status=planned.status, frames=frames, kept=kept, error=planned.error)
+        return ShotRecord(
+            job.name, str(job.input), str(job.output), planned.status, frames=frames, kept=kept, error=planned.error
+        )
     steps = [*results, *([assembly] if assembly is not None else [])]
     failed = [r for r in steps if r.status == "failed"]
     if failed:
@@ -65,7 +67,8 @@ def shot_record(planned: PlannedShot, results: Sequence[Result] = (), assembly: 
         status = "done" if any(r.written for r in steps) else "skipped"
         error = traceback = None
     return ShotRecord(
-        **base, status=status, frames=sum(r.frames for r in results), written=sum(r.written for r in results),
+        job.name, str(job.input), str(job.output), status,
+        frames=sum(r.frames for r in results), written=sum(r.written for r in results),
         kept=sum(r.kept for r in results), seconds=sum(r.seconds for r in steps), error=error, traceback=traceback,
         parts=[_part_json(r) for r in steps] if planned.reel is not None else [],
     )

@@ -8,6 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -29,7 +30,8 @@ def bench_engine(config: BenchConfig) -> Engine:
     """The engine of ``config``: its weights, device, precision, chroma scale and threads."""
     return Engine(
         EngineOptions(
-            weights=config.weights, device=config.device, half=config.half,
+            weights=Path(config.weights) if config.weights is not None else None,
+            device=config.device, half=config.half,
             chroma_scale=config.chroma_scale, threads=config.threads,
         )
     )
@@ -80,7 +82,7 @@ def _timed_motion(engine: Engine, clock: Clock) -> Iterator[None]:
     try:
         yield
     finally:
-        for stage, original in zip(stages, originals):
+        for stage, original in zip(stages, originals, strict=True):
             stage.motion = original
 
 

@@ -11,12 +11,10 @@ import argparse
 import json
 from collections.abc import Callable, Collection
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 from ..errors import OptionError
-from ..options import EngineOptions, OptionInfo, StageOptions, option_infos
-
-Opts = TypeVar("Opts")
+from ..options import CheckedOptions, EngineOptions, OptionInfo, StageOptions, option_infos
 
 
 def parse_stage_options(text: str) -> dict[str, dict[str, Any]]:
@@ -66,7 +64,7 @@ def add_option_flags(parser: argparse.ArgumentParser, cls: type, names: Collecti
             parser.add_argument(flag, dest=info.name, type=_argument_type(info), metavar=metavar, help=info.spec.help)
 
 
-def options_of(args: argparse.Namespace, cls: type[Opts]) -> Opts:
+def options_of[Opts: CheckedOptions](args: argparse.Namespace, cls: type[Opts]) -> Opts:
     """The options of ``cls`` that the flags of ``args`` give (the others take their defaults)."""
     given = {info.name: getattr(args, info.name) for info in option_infos(cls) if hasattr(args, info.name)}
-    return cls.of(given)  # type: ignore[attr-defined,no-any-return]
+    return cls.of(given)

@@ -116,7 +116,7 @@ def evaluate_sequence(
             method_scores.psnr.append(psnr(output, truth))
             method_scores.ssim.append(ssim(output, truth))
             method_scores.chroma.append(mean_chroma(output))
-        if index in keep:
+        if sheet is not None and index in keep:
             sheet.rows.append(SheetRow(index, grey_u8(truth), truth, outputs))
         if on_frame is not None:
             on_frame()

@@ -61,7 +61,7 @@ def mean_by_frame(scores: SequenceOf[SequenceScores], method: str) -> list[float
     length = max(len(values) for values in series)
     means: list[float | None] = []
     for i in range(length):
-        values = [v[i] for v in series if i < len(v) and v[i] is not None]
+        values = [value for v in series if i < len(v) and (value := v[i]) is not None]
         means.append(float(np.mean(values)) if values else None)
     return means
 

@@ -16,7 +16,7 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -37,10 +37,9 @@ __all__ = ["Engine", "EngineOptions", "Grey", "KeyState", "StepInputs", "StepOut
 
 
 GLOBAL_ESTIMATES = ("stage", "key")
-T = TypeVar("T")
 
 
-def _on_team(method: Callable[..., T]) -> Callable[..., T]:
+def _on_team[T](method: Callable[..., T]) -> Callable[..., T]:
     """An engine method run with the engine's torch threads (see :meth:`Engine.run`)."""
 
     @functools.wraps(method)
@@ -54,7 +53,7 @@ def resolved_options(options: EngineOptions, weights: Mapping[str, Any]) -> Engi
     """``options`` with what a weights file (``weights``, as read) decides where they give nothing:
     the stage names (the file's stages, else the defaults) and the chroma scale."""
     stages = weights["stages"]
-    names = {
+    names: dict[str, Any] = {
         f"{kind}_stage": options.stage_name(kind) or (stages.get(kind) or {}).get("name") or DEFAULT_STAGES[kind]
         for kind in STAGE_KINDS
     }
@@ -94,12 +93,15 @@ class Engine:
             modules[kind] = self._build(kind, data, registry)
         if global_estimate == "key":
             modules["global"] = KeyChromaEstimate(modules["global"])
-        self.local, self.global_, self.refine = modules["local"], modules["global"], modules["refine"]
+        # stage modules, as their kinds' protocols say (models/propagation.py: LocalStage, GlobalStage)
+        self.local: Any = modules["local"]
+        self.global_: Any = modules["global"]
+        self.refine: torch.nn.Module = modules["refine"]
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
         self._team = ThreadTeam(self.options.threads) if self.options.threads is not None else None
 
-    def run(self, work: Callable[..., T], *args: Any) -> T:
+    def run[T](self, work: Callable[..., T], *args: Any) -> T:
         """``work(*args)`` with the engine's torch threads (on its thread team, when it has a count)."""
         return self._team.run(work, *args) if self._team is not None else work(*args)
 
@@ -113,7 +115,7 @@ class Engine:
         name = str(self.options.stage_name(kind))
         registered = registry.resolve(kind, name)
         same = section is not None and section["name"] == name
-        given = self.options.stage_options or {}
+        given: Mapping[str, Mapping[str, Any]] = self.options.stage_options or {}
         options = {**(section["options"] if same else {}), **given.get(kind, {})}
         if registered.spec.trained and not same:
             raise DvcpError(
@@ -127,7 +129,11 @@ class Engine:
         module = build_stage(kind, name, options, state, registry, source=" and ".join(origins) or "defaults")
         # channels-last convolutions: about a quarter less CPU time per frame (oneDNN), and the
         # layout tensor cores want in half precision
-        return module.to(self.device, self.dtype, memory_format=torch.channels_last).eval().requires_grad_(False)
+        return (
+            module.to(self.device, self.dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
+            .eval()
+            .requires_grad_(False)
+        )
 
     def _count(self, key: str) -> None:
         with self._stats_lock:

@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
 import vapoursynth as vs
@@ -126,10 +126,7 @@ def working_matrix(clip: vs.VideoNode, matrix: str | None) -> str:
     return "709" if clip.get_frame(0).props.get("_Matrix") == vs.MATRIX_BT709 else "601"
 
 
-Counted = TypeVar("Counted", bound=EngineOptions)
-
-
-def counted_threads(options: Counted) -> Counted:
+def counted_threads[Counted: EngineOptions](options: Counted) -> Counted:
     """``options`` with their torch threads counted: VapourSynth's ``core.num_threads`` where not given."""
     return replace(options, threads=options.threads or vs.core.num_threads)
 

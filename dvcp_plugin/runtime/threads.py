@@ -18,18 +18,16 @@ import threading
 import weakref
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from typing import Any
 
 import torch
-
-T = TypeVar("T")
 
 MAX_THREADS = 32  # of a team: its threads start as callers need them at once, up to this many
 _starting = threading.Lock()  # team threads start one at a time, so each reads the true default
 _member = threading.local()  # the team (a weak reference) a thread belongs to
 
 
-def _in_new_thread(work: Callable[[], T]) -> T:
+def _in_new_thread[T](work: Callable[[], T]) -> T:
     """``work()`` on a thread started for it (one that has never used torch)."""
     result: list[T] = []
     thread = threading.Thread(target=lambda: result.append(work()), name="dvcp-torch-default")
@@ -59,7 +57,7 @@ class ThreadTeam:
         self._pool = ThreadPoolExecutor(MAX_THREADS, name, initializer=_join, initargs=(weakref.ref(self), count))
         weakref.finalize(self, self._pool.shutdown, wait=False)
 
-    def run(self, work: Callable[..., T], *args: Any) -> T:
+    def run[T](self, work: Callable[..., T], *args: Any) -> T:
         """``work(*args)`` on one of the team's threads (in place when called from one)."""
         member = getattr(_member, "team", None)
         if member is not None and member() is self:

@@ -129,7 +129,9 @@ def dvcp_global_stages() -> list[StageSpec]:
 def dvcp_refine_stages() -> list[StageSpec]:
     """The reliability-weighted fusion and the paper's fully convolutional refinement."""
     return [
-        StageSpec("fusion", _fusion, "per-pixel blend of local and global estimates by their reliability, plus a correction"),
+        StageSpec(
+            "fusion", _fusion, "per-pixel blend of local and global estimates by their reliability, plus a correction"
+        ),
         StageSpec("fcn", _fcn, "fully convolutional fusion of local and global estimates"),
     ]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -37,7 +38,7 @@ class Sequence:
     frames: tuple[Path, ...]
 
 
-def find_sequences(data_dirs: list[str | Path], min_frames: int = 1) -> list[Sequence]:
+def find_sequences(data_dirs: SequenceOf[str | Path], min_frames: int = 1) -> list[Sequence]:
     """The sequences under ``data_dirs``: each is a sequence folder or a folder of sequence folders."""
     sequences: list[Sequence] = []
     for data_dir in data_dirs:

@@ -111,7 +111,7 @@ class Trainer:
     def _start_phase(self, phase: str) -> None:
         """Freeze everything but the phase's stages and give them a fresh optimiser."""
         self.phase = phase
-        params = []
+        params: list[nn.Parameter] = []
         for kind, module in self.modules.items():
             train = kind in PHASE_TRAINS[phase] and kind in self.trained_kinds
             module.requires_grad_(train).train(train)

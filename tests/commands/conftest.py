@@ -1,4 +1,5 @@
-"""Fixtures of the command-line tests: small input folders, and the `dvcp` command in a subprocess or in this process."""
+"""Fixtures of the command-line tests: small input folders, and the `dvcp` command in a subprocess or in
+this process."""
 
 from __future__ import annotations
 

@@ -46,7 +46,8 @@ CASES = [
     ("colorize", ["{grey}", "-k", "0={key}", "-o", "{out}", "--stage-options", '{"refine": {"colour": 1}}'],
      "the refine stage 'fusion' does not take the options {'colour': 1}"),
     ("eval", ["{data}", "--json", "{file}/scores.json"], "--json {file}/scores.json cannot be made: {file} is a file"),
-    ("eval", ["{data}", "--json", "{out}/s.json", "--plot", "{file}/psnr.png"], "--plot {file}/psnr.png cannot be made"),
+    ("eval", ["{data}", "--json", "{out}/s.json", "--plot", "{file}/psnr.png"],
+     "--plot {file}/psnr.png cannot be made"),
     ("eval", ["{data}", "--json", "{out}/s.json", "--sheet", "{out}"], "--sheet {out} is a folder"),
 ]
 
@@ -113,7 +114,8 @@ def test_a_bug_while_colouring_is_an_internal_error_with_its_traceback_kept(
     assert done.returncode == 70, done.stderr
     assert "error: " not in done.stderr and "Traceback" not in done.stderr  # not worded as a mistake of the input
     (line,) = [line for line in done.stderr.splitlines() if "internal error" in line]
-    assert line.startswith("dvcp colorize: internal error (a bug") and "ZeroDivisionError: a bug in the state cache" in line
+    assert line.startswith("dvcp colorize: internal error (a bug")
+    assert "ZeroDivisionError: a bug in the state cache" in line
     kept = Path(line.split("its traceback is in ")[1].split(";")[0])
     text = kept.read_text()
     kept.unlink()

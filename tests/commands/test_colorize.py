@@ -60,7 +60,8 @@ def test_16bit_tiff_sequence_keeps_its_depth_and_its_luma(tmp_path, weights, kin
     paths = write_sequence(tmp_path / "in", frames, ".tif")
     write_image(tmp_path / "key.tif", truth[0].astype(np.uint16))
 
-    assert colorize(tmp_path / "in", "-k", f"0={tmp_path / 'key.tif'}", "-o", tmp_path / "out", "--weights", weights) == 0
+    key = tmp_path / "key.tif"
+    assert colorize(tmp_path / "in", "-k", f"0={key}", "-o", tmp_path / "out", "--weights", weights) == 0
 
     grey = luma601(frames.astype(np.float64)) if kind == "colour" else frames.astype(np.float64)
     for k, path in enumerate(paths):
@@ -79,7 +80,8 @@ def test_8bit_png_sequence_gives_8bit_png(tmp_path, weights):
     truth = colour_frames(3)
     write_sequence(tmp_path / "in", np.rint(luma601(truth)).astype(np.uint8), ".png")
     write_image(tmp_path / "key.png", truth[0].astype(np.uint8))
-    assert colorize(tmp_path / "in", "-k", f"0={tmp_path / 'key.png'}", "-o", tmp_path / "out", "--weights", weights) == 0
+    key = tmp_path / "key.png"
+    assert colorize(tmp_path / "in", "-k", f"0={key}", "-o", tmp_path / "out", "--weights", weights) == 0
     out = read_image(tmp_path / "out" / "frame_0002.png")
     assert out.dtype == np.uint8 and out.shape == (48, 64, 3)
 

@@ -83,7 +83,9 @@ def test_a_changed_input_is_refused_and_nothing_is_written(tmp_path, grey_folder
     assert _frames(out) == before  # the two missing frames were not made from the new input
 
 
-def test_two_input_files_with_one_name_are_an_error_naming_both(tmp_path, grey_folder, weights, noise_frames, run_dvcp, assert_clean_error):
+def test_two_input_files_with_one_name_are_an_error_naming_both(
+    tmp_path, grey_folder, weights, noise_frames, run_dvcp, assert_clean_error
+):
     source, key = grey_folder(count=3)
     write_image(source / "f01.tif", noise_frames(1, 48, 64, seed=4)[0])
     done = run_dvcp("colorize", source, "-k", f"0={key}", "-o", tmp_path / "out", "--weights", weights)

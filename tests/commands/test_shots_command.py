@@ -48,7 +48,9 @@ def test_shots_lists_the_shots_and_fails_on_one_without_keyframe(script, run_dvc
     assert [line.split() for line in done.stdout.splitlines()[1:]] == [["1", "0", "19", "20", "0"]]
 
 
-def test_colorize_takes_a_script_and_its_unkeyed_cuts_option(tmp_path, script, weights, dvcp_in_process, assert_clean_error):
+def test_colorize_takes_a_script_and_its_unkeyed_cuts_option(
+    tmp_path, script, weights, dvcp_in_process, assert_clean_error
+):
     path, key = script
     done = dvcp_in_process("colorize", path, "-k", f"0={key}", "-o", tmp_path / "strict", "--weights", weights)
     assert_clean_error(done, "colorize", "frame 5 starts a new shot (_SceneChangePrev=1) but that shot has no keyframe")

@@ -23,7 +23,9 @@ def imagenet_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_imagenet_weights_through_stage_options(tmp_path, imagenet_like, weights, grey_folder, dvcp_in_process, monkeypatch):
+def test_imagenet_weights_through_stage_options(
+    tmp_path, imagenet_like, weights, grey_folder, dvcp_in_process, monkeypatch
+):
     monkeypatch.setattr("torch.hub.get_dir", lambda: str(tmp_path / "empty-hub"))  # not found in the cache
     clip = vs.core.std.BlankClip(format=vs.GRAY8, width=64, height=48, length=3, color=[100])
     key = np.dstack([np.full((48, 64), v, np.uint8) for v in (200, 90, 40)])

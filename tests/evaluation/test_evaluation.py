@@ -305,7 +305,8 @@ def test_the_key_chroma_ablation_changes_only_the_global_estimate(tiny_data, wei
     planes = [frame_planes(load_frame(p)) for p in sequence.frames[:4]]
     greys = [grey for grey, _ in planes]
     model = list(propagate_shot(Engine(EngineOptions(weights=weights)), greys, {0: planes[0][1]}))
-    ablated = list(propagate_shot(Engine(EngineOptions(weights=weights), global_estimate="key"), greys, {0: planes[0][1]}))
+    ablation = Engine(EngineOptions(weights=weights), global_estimate="key")
+    ablated = list(propagate_shot(ablation, greys, {0: planes[0][1]}))
     assert torch.equal(ablated[1].local, model[1].local)  # same local stage, same previous colours
     assert torch.equal(ablated[1].confidence, model[1].confidence)  # the confidence is kept
     assert torch.equal(ablated[1].global_, ablated[3].global_)  # the keyframe's chroma on every frame

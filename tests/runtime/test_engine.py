@@ -35,7 +35,7 @@ def test_engine_is_deterministic_across_instances(weights_file):
     first = [out.final for out in propagate_shot(Engine(EngineOptions(weights=weights_file)), greys, {0: chroma})]
     second = [out.final for out in propagate_shot(Engine(EngineOptions(weights=weights_file)), greys, {0: chroma})]
     assert len(first) == len(greys)
-    for a, b in zip(first, second):
+    for a, b in zip(first, second, strict=True):
         assert torch.equal(a, b)
 
 

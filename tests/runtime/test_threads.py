@@ -55,7 +55,7 @@ def test_two_engines_at_once_each_keep_their_count_and_leave_every_thread_its_ow
             caller.start()
         for caller in callers:
             caller.join()
-        later = threading.Thread(target=lambda: after.setdefault("a thread started afterwards", torch.get_num_threads()))
+        later = threading.Thread(target=lambda: after.update({"a thread started afterwards": torch.get_num_threads()}))
         later.start()
         later.join()
         after["this thread"] = torch.get_num_threads()

@@ -90,7 +90,8 @@ def test_resumed_run_equals_uninterrupted_run(tiny_data, tmp_path):
     engine = Engine(EngineOptions(weights=tmp_path / "b" / "last.pt"))
     assert engine.stage_names == {"local": "mcsepconv", "global": "anchor", "refine": "fusion"}
     # each phase's end is kept, for choosing among them on held-out clips
-    ends = {phase: read_checkpoint(tmp_path / "b" / f"after-{phase}.pt") for phase in ("local", "global", "refine", "joint")}
+    phases = ("local", "global", "refine", "joint")
+    ends = {phase: read_checkpoint(tmp_path / "b" / f"after-{phase}.pt") for phase in phases}
     assert [ends[p]["step"] for p in ("local", "global", "refine", "joint")] == [3, 5, 7, 9]
 
 
@@ -179,8 +180,8 @@ def test_export_sets_inference_options_on_the_stages_and_writes_nothing_on_a_bad
     config = small_config(tiny_data, tmp_path / "run", steps={"local": 1})
     Trainer(config, load_dataset(config)).run(progress=False)
     out = tmp_path / "w.pt"
-    assert main(["train", "--export", str(tmp_path / "run" / "last.pt"), str(out),
-                 "--stage-options", '{"local": {"interpolation": "bicubic"}, "global": {"match_confidence": 0.25}}']) == 0
+    options = '{"local": {"interpolation": "bicubic"}, "global": {"match_confidence": 0.25}}'
+    assert main(["train", "--export", str(tmp_path / "run" / "last.pt"), str(out), "--stage-options", options]) == 0
     data = load_weights(out)
     assert data["stages"]["local"]["options"] == {"kernel_size": 5, "widths": [8, 16], "interpolation": "bicubic"}
     engine = Engine(EngineOptions(weights=out))

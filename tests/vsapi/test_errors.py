@@ -31,7 +31,9 @@ def test_construction_errors_name_function_and_problem(function, make_clip, key_
             r"the clip has a variable format",
         ),
         "no keyframe": (clip, {}, {}, r"no keyframes were given; give at least one"),
-        "keyframe out of range": (clip, {0: key, 9: key}, {}, r"keyframe at frame 9 is out of range: the clip has 6 frames"),
+        "keyframe out of range": (
+            clip, {0: key, 9: key}, {}, r"keyframe at frame 9 is out of range: the clip has 6 frames"
+        ),
         "keyframe clip too short": (
             clip, vs.core.std.BlankClip(format=vs.RGB24, width=64, height=48, length=2),
             {"keyframe_frames": [0, 4]}, r"keyframe at frame 4 is out of range: the keyframe clip has 2 frames",
@@ -98,7 +100,8 @@ def _weights_with_local_options(tmp_path, options):
 
 
 BAD_OPTIONS = [
-    ({"global_stage": "resnet18"}, r"cannot build the global stage 'resnet18': ImageNet weights for ResNet-18 not found"),
+    ({"global_stage": "resnet18"},
+     r"cannot build the global stage 'resnet18': ImageNet weights for ResNet-18 not found"),
     ({"weights": "odd-options.pt"},
      r"the local stage 'mcsepconv' does not take the options \{'colour': 3\} \(weights file .*odd-options\.pt\)"),
     ({"stage_options": {"refine": {"colour": 1}}},
@@ -115,7 +118,9 @@ BAD_OPTIONS = [
 ]
 
 
-@pytest.mark.parametrize(("extra", "pattern"), BAD_OPTIONS, ids=[next(iter(e)) + str(i) for i, (e, _) in enumerate(BAD_OPTIONS)])
+@pytest.mark.parametrize(
+    ("extra", "pattern"), BAD_OPTIONS, ids=[next(iter(e)) + str(i) for i, (e, _) in enumerate(BAD_OPTIONS)]
+)
 def test_every_bad_option_is_a_vs_error_naming_the_function(
     extra, pattern, make_clip, key_image, weights, tmp_path, monkeypatch
 ):

@@ -52,7 +52,9 @@ def test_composed_stages_compute_each_frame_once_and_equal_colorize(make_clip, k
     assert _pipeline_of(colorized) is shared
     _assert_same(_all(colorized, planes), final_frames)
     assert stats["steps"] - steps == LENGTH - 1
-    assert any(not np.array_equal(f[1], l[1]) for f, l in zip(final_frames, local_frames))
+    assert any(
+        not np.array_equal(final[1], local[1]) for final, local in zip(final_frames, local_frames, strict=True)
+    )
 
 
 def test_refine_of_other_nodes_runs_the_refine_stage_on_their_frames(make_clip, key_image, paper_weights, planes):

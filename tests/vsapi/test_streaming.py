@@ -129,7 +129,9 @@ def test_stacked_views_with_16_requests_in_flight_compute_each_step_once(
 
 
 @pytest.mark.parametrize(("key", "first", "seeks"), [(0, 119, (47, 118, 3)), (119, 0, (70, 1, 116))])
-def test_a_seek_in_a_long_shot_recomputes_at_most_checkpoint_interval_steps(make_clip, key_image, opts, key, first, seeks):
+def test_a_seek_in_a_long_shot_recomputes_at_most_checkpoint_interval_steps(
+    make_clip, key_image, opts, key, first, seeks
+):
     # results for about one frame, checkpoints for a few: the others are spilled to disk, none lost
     out = dvcp_plugin.colorize(make_clip(length=120), {key: key_image()}, cache_mb=0.05, checkpoint_interval=4, **opts)
     pipeline_ = _pipeline_of(out)
