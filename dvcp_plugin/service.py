@@ -6,7 +6,7 @@ and only when the input, keyframes, weights and options that decide the pixels a
 them (:func:`run_settings`; see :mod:`dvcp_plugin.media.frame_writer`). A video file is written
 whole.
 
-Errors are ``DvcpError`` s, raised as they are made: bad keyframes or options, an output that
+Every error is a ``DvcpError``, raised as it is made: bad keyframes or options, an output that
 cannot be written, and a frame that cannot be made. For a frame, VapourSynth hands back only the
 text of what failed; the service takes the exception itself from the frame errors of its input and
 of its pipeline (:class:`~dvcp_plugin.filters.frame_errors.FrameErrors`) and raises that: a
@@ -55,7 +55,7 @@ class Colouring:
     """``source`` coloured from the keyframe images ``keys`` (by frame) with ``options``.
 
     Its nodes share one pipeline, which lives as long as this does: a frame written to a folder and
-    then to a video is computed once.
+    then to a video is computed once (while the state cache holds it).
     """
 
     def __init__(self, source: Source, keys: Mapping[int, Path], options: Options) -> None:
