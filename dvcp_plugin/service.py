@@ -8,10 +8,10 @@ whole.
 
 Mistakes the user can fix are ``DvcpError`` exceptions, raised as they are made: bad keyframes or
 options, an output that cannot be written, a frame that cannot be made. For a frame, VapourSynth
-hands back only the text of what failed; the service takes the exception itself from the frame errors of its input and
-of its pipeline (:class:`~dvcp_plugin.filters.frame_errors.FrameErrors`) and raises that: a
-``DvcpError`` the user can fix ("frame 5: ..."), or a bug with its own traceback. A failure of
-something else (a video decoder, a filter of the user's script) is a
+hands back only the text of what failed; the service takes the exception itself from the frame
+errors of its input and of its pipeline (:class:`~dvcp_plugin.filters.frame_errors.FrameErrors`)
+and raises that: a ``DvcpError`` the user can fix ("frame 5: ..."), or a bug with its own
+traceback. A failure of something else (a video decoder, a filter of the user's script) is a
 :class:`~dvcp_plugin.media.render.RenderError` in VapourSynth's words.
 """
 
