@@ -11,8 +11,8 @@ the engine's key are all made from these fields.
 Every instance is checked when it is made: a value an option cannot take is an
 :class:`~dvcp_plugin.errors.OptionError`, and values are normalised (paths as ``Path``, stage
 options frozen, matrices as "601" or "709"). ``None`` always means "not given": the option takes
-its default. :meth:`Options.of` makes options from those given by name and is the one place where
-defaults are filled in.
+its default. :meth:`Options.of` makes options from those given by name: every interface goes
+through it, so it is the one place where what the user did not give is filled in.
 
 Adding an option: a field here, in the class of its scope, and the code that uses it.
 """
@@ -91,7 +91,8 @@ def _value_type(hint: Any) -> type:
 
 
 class CheckedOptions:
-    """Checks and normalises every option of a frozen dataclass when an instance is made."""
+    """Checks and normalises every option of a frozen dataclass when an instance is made; an option
+    not given (None) takes its default."""
 
     def __post_init__(self) -> None:
         for f in fields(self):  # type: ignore[arg-type]
@@ -104,9 +105,11 @@ class CheckedOptions:
 
     @classmethod
     def of(cls, given: Mapping[str, Any]) -> Self:
-        """Options from those ``given`` by name (None: not given, the default); an unknown name is an error.
+        """Options from those ``given`` by name (None: not given); an unknown name is an error.
 
-        The one place where the options not given take their values.
+        Every interface makes its options here, the one place that knows which options the user
+        gave: whatever fills in those not given (their defaults now; a named set of options) goes
+        here, and leaves the given ones as they are.
         """
         names = [f.name for f in fields(cls)]  # type: ignore[arg-type]
         unknown = sorted(set(given) - set(names))
