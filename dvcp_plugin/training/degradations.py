@@ -132,7 +132,7 @@ def degrade(
     if d.blur > 0:
         frames = _blur(frames, 0.7 * d.blur * scale)
     if d.weave > 0:
-        theta = _weave(len(frames), 0.7 * d.weave * scale, frames.shape[-2:], rng(1))
+        theta = _weave(len(frames), 0.7 * d.weave * scale, (frames.shape[-2], frames.shape[-1]), rng(1))
         frames = _shift(frames, theta)
         moved = None if moved is None else _shift(moved, theta)
     if d.flicker > 0:
@@ -260,5 +260,8 @@ def _jpeg(frames: Tensor, quality: int) -> Tensor:
         ok, data = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, quality])
         if not ok:
             raise DegradationError("JPEG encoding of a degraded frame failed")
-        out.append(torch.from_numpy(cv2.imdecode(data, cv2.IMREAD_GRAYSCALE).astype(np.float32)))
+        decoded = cv2.imdecode(data, cv2.IMREAD_GRAYSCALE)
+        if decoded is None:
+            raise DegradationError("JPEG decoding of a degraded frame failed")
+        out.append(torch.from_numpy(decoded.astype(np.float32)))
     return torch.stack(out)[:, None]
