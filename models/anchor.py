@@ -20,12 +20,22 @@ speaks. The refine stage weighs it against the local estimate.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from dvcp_plugin.models.features import FeatureExtractor, FeaturePair
 from dvcp_plugin.models.global_stage import KeyState, feature_key_state, upsample
 from dvcp_plugin.models.matching import coarse_soft_match, soft_two_stage_match
-from dvcp_plugin.models.motion import MotionEstimator, inconsistency, reliability, resize_flow, warp
+from dvcp_plugin.models.motion import (
+    INCONSISTENCY_SCALE,
+    RESIDUAL_SCALE,
+    MotionEstimator,
+    aligned,
+    reliability,
+    resize_flow,
+    warp,
+)
+from dvcp_plugin.models.motion_local import check
 from dvcp_plugin.models.resolution import Grey
 
 
@@ -37,14 +47,25 @@ class KeyAnchoring(nn.Module):
         motion: MotionEstimator,
         extractor: FeatureExtractor,
         roi_size: int = 12,
+        check_motion: MotionEstimator | None = None,
         temperature: float = 0.02,
         coarse_temperature: float = 0.05,
         match_confidence: float = 0.5,
+        long_range: str = "motion",
+        consistency: str = "forward",
+        photometric: bool = False,
+        match_below: float | None = None,
+        inconsistency_scale: float = INCONSISTENCY_SCALE,
+        residual_scale: float = RESIDUAL_SCALE,
     ) -> None:
         super().__init__()
         self.motion, self.extractor = motion, extractor
+        self.check_motion = check_motion or motion
         self.roi_size, self.temperature, self.coarse_temperature = roi_size, temperature, coarse_temperature
         self.match_confidence = match_confidence
+        self.long_range, self.consistency, self.photometric = long_range, consistency, photometric
+        self.match_below = match_below
+        self.scales = (inconsistency_scale, residual_scale)
 
     def prepare_key(self, key_grey: Grey, key_chroma: Tensor) -> KeyState:
         """The keyframe's greys, chroma, features and chroma on the fine feature grid."""
@@ -54,11 +75,14 @@ class KeyAnchoring(nn.Module):
         """The feature-matching estimate alone (chroma, best cosine), differentiable in the encoder."""
         return self._match(self.extractor(grey.work), grey, key)
 
-    def _match(self, features: FeaturePair, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
+    def _match(
+        self, features: FeaturePair, grey: Grey, key: KeyState, cells: Tensor | None = None, fill: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
         assert key.features is not None and key.fine_chroma is not None
         ratio = self.extractor.coarse_stride // self.extractor.fine_stride
         chroma, similarity = soft_two_stage_match(
-            features, key.features, key.fine_chroma, self.roi_size, self.temperature, stride_ratio=ratio
+            features, key.features, key.fine_chroma, self.roi_size, self.temperature, stride_ratio=ratio,
+            cells=cells, fill=fill,
         )
         size = (grey.work.shape[-2], grey.work.shape[-1])
         return upsample(chroma, size), upsample(similarity, size)
@@ -81,14 +105,28 @@ class KeyAnchoring(nn.Module):
         if key_chroma.shape[0] != work.shape[0]:  # one keyframe for a batch of frames
             key_grey = Grey(*(t.expand(work.shape[0], -1, -1, -1) for t in key_grey))
             key_chroma = key_chroma.expand(work.shape[0], -1, -1, -1)
-        to_key = resize_flow(self.motion(grey.motion, key_grey.motion), size)
-        from_key = self.motion(key_grey.work, work)
-        trust = reliability(work, warp(key_grey.work, to_key), inconsistency(to_key, from_key))
+        level = 1 if self.long_range == "motion" else 0
+        to_key = resize_flow(self.motion(grey[level], key_grey[level]), size)
+        disagreement = check(self.check_motion, self.consistency, to_key, work, key_grey.work)
+        warped = warp(key_grey.work, to_key)
+        if self.photometric:
+            warped = aligned(warped, work)
+        trust = reliability(work, warped, disagreement, *self.scales)
         return warp(key_chroma, to_key), trust
 
     def forward(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
         """(chroma (B,2,h,w), confidence (B,1,h,w)) of ``grey`` from the keyframe (see the module doc)."""
         moved, trust = self.follow(grey, key)
-        matched, similarity = self.match(grey, key)
+        if self.match_below is None:
+            matched, similarity = self.match(grey, key)
+        else:  # only the coarse cells where the motion's reliability falls below match_below
+            stride = self.extractor.coarse_stride
+            need = F.max_pool2d((trust < self.match_below).float(), stride, ceil_mode=True).amax(dim=0).flatten()
+            cells = need.nonzero().flatten()
+            self.matched_cells = (len(cells), len(need))
+            if not len(cells):
+                return moved, trust
+            fill = F.avg_pool2d(moved, self.extractor.fine_stride, ceil_mode=True)
+            matched, similarity = self._match(self.extractor(grey.work), grey, key, cells, fill)
         chroma = trust * moved + (1.0 - trust) * matched
         return chroma, trust + (1.0 - trust) * similarity * self.match_confidence

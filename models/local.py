@@ -28,12 +28,13 @@ _HEAD_WEIGHT_SCALE = 0.1
 class LocalPlan(NamedTuple):
     """What a local stage computes from the grey frames alone, before it sees the previous colours.
 
-    ``vertical``/``horizontal``: per-pixel kernels (B,N,h,w); ``reliability`` (B,1,h,w) in [0, 1];
-    ``flow``: the backward motion the previous colours are warped by first, when the stage has one.
+    ``vertical``/``horizontal``: per-pixel kernels (B,N,h,w), None when a stage applies none (the
+    motion alone carries the colours); ``reliability`` (B,1,h,w) in [0, 1]; ``flow``: the backward
+    motion the previous colours are warped by first, when the stage has one.
     """
 
-    vertical: Tensor
-    horizontal: Tensor
+    vertical: Tensor | None
+    horizontal: Tensor | None
     reliability: Tensor
     flow: Tensor | None = None
 
@@ -86,6 +87,7 @@ class LocalPropagation(nn.Module):
 
     def apply(self, plan: LocalPlan, chroma_prev: Tensor) -> Tensor:  # type: ignore[override]  # the local stage's
         """The current chroma (B,2,h,w): the previous chroma convolved with each pixel's kernel."""
+        assert plan.vertical is not None and plan.horizontal is not None  # this stage always has kernels
         return per_pixel_separable_conv(chroma_prev, plan.vertical, plan.horizontal)
 
     def forward(self, prev: Grey, cur: Grey, chroma_prev: Tensor) -> tuple[Tensor, Tensor]:

@@ -110,6 +110,13 @@ def _nearest(query: _Codes, keys: _Codes, chunk_size: int) -> tuple[Tensor, Tens
     return torch.cat(distances, dim=1), torch.cat(indices, dim=1)
 
 
+def _nearest_index(query: _Codes, keys: _Codes) -> Tensor:
+    """Index (B, M) of the nearest key of every query, (B, M, C) against (B, N, C): the key with the
+    largest 2·q·k − |k|² (the distance less the query's own norm), exact in the integer codes."""
+    scores = torch.baddbmm(keys.norms.unsqueeze(1), query.vectors, keys.vectors.transpose(1, 2), beta=-1, alpha=2)
+    return scores.argmax(dim=-1)
+
+
 def _result(distance: Tensor, index: Tensor, key_chroma: Tensor, height: int, width: int) -> MatchResult:
     """Assemble a MatchResult from flat (B, Nq) distances and key indices."""
     batch = distance.shape[0]
@@ -259,7 +266,15 @@ def soft_match(
 
 
 def soft_two_stage_match(
-    query: FeaturePair, key: FeaturePair, key_chroma: Tensor, roi_size: int, temperature: float, *, stride_ratio: int
+    query: FeaturePair,
+    key: FeaturePair,
+    key_chroma: Tensor,
+    roi_size: int,
+    temperature: float,
+    *,
+    stride_ratio: int,
+    cells: Tensor | None = None,
+    fill: Tensor | None = None,
 ) -> tuple[Tensor, Tensor]:
     """Two-stage matching with a soft fine stage, the same in training and at inference.
 
@@ -268,6 +283,9 @@ def soft_two_stage_match(
     key's fine grid. Stage 2 takes, for each query fine position, the softmax (cosine / temperature)
     average of the window's chroma; it is differentiable in the features. Returns (chroma (B,2,Hf,Wf),
     confidence (B,1,Hf,Wf) = the best cosine similarity in the window, clamped to [0, 1]).
+
+    ``cells`` (flat indices into the query's coarse grid) limits the work to those cells; the other
+    fine positions take ``fill`` (B,2,Hf,Wf) as their chroma and confidence 0.
     """
     _check_features(query.coarse, key.coarse, "coarse")
     _check_features(query.fine, key.fine, "fine")
@@ -281,25 +299,30 @@ def soft_two_stage_match(
     coarse_h, coarse_w = query.coarse.shape[2:]
     key_h, key_w = key_fine.shape[2:]
     roi_h, roi_w = min(roi_size, key_h), min(roi_size, key_w)
+    # query fine positions grouped by coarse cell: pad the fine grid to s × the coarse grid
+    grouped = _group(F.normalize(query.fine, dim=1), coarse_h, coarse_w, s)
+    query_coarse = query.coarse.flatten(2)
+    if cells is not None:
+        grouped = grouped[:, :, cells]
+        query_coarse = query_coarse[:, :, cells]
     with torch.no_grad():
-        _, cell = _nearest(_codes(query.coarse), _codes(key_coarse), 4096)  # (B, Nq_c)
+        coarse_query = query_coarse.unsqueeze(-1)  # (B, Cc, n, 1): the chosen cells as a grid
+        cell = _nearest_index(_codes(coarse_query), _codes(key_coarse))  # (B, n)
         top = _window_starts(cell // key_coarse.shape[3], s, roi_h, key_h)
         left = _window_starts(cell % key_coarse.shape[3], s, roi_w, key_w)
         rows, columns = torch.arange(roi_h, device=cell.device), torch.arange(roi_w, device=cell.device)
         offsets = (rows[:, None] * key_w + columns).flatten()
-        candidates = ((top * key_w + left)[..., None] + offsets).flatten(1)  # (B, Nq_c · R)
-    cells, window = coarse_h * coarse_w, roi_h * roi_w
+        candidates = ((top * key_w + left)[..., None] + offsets).flatten(1)  # (B, n · R)
+    count, window = grouped.shape[2], roi_h * roi_w
     unit_key = F.normalize(key_fine, dim=1).flatten(2)
-    keys = torch.gather(unit_key, 2, candidates[:, None].expand(-1, channels, -1)).view(batch, channels, cells, window)
-    values = torch.gather(key_chroma.flatten(2), 2, candidates[:, None].expand(-1, 2, -1)).view(batch, 2, cells, window)
-    # query fine positions grouped by coarse cell: pad the fine grid to s × the coarse grid
-    padding = (0, coarse_w * s - fine_w, 0, coarse_h * s - fine_h)
-    unit_query = F.pad(F.normalize(query.fine, dim=1), padding, mode="replicate")
-    grouped = unit_query.view(batch, channels, coarse_h, s, coarse_w, s).permute(0, 1, 2, 4, 3, 5)
-    grouped = grouped.reshape(batch, channels, cells, s * s)
-    similarity = torch.einsum("bcnq,bcnr->bnqr", grouped, keys)  # (B, cells, s², R)
+    keys = torch.gather(unit_key, 2, candidates[:, None].expand(-1, channels, -1)).view(batch, channels, count, window)
+    values = torch.gather(key_chroma.flatten(2), 2, candidates[:, None].expand(-1, 2, -1)).view(batch, 2, count, window)
+    similarity = torch.einsum("bcnq,bcnr->bnqr", grouped, keys)  # (B, n, s², R)
     chroma = torch.einsum("bnqr,bcnr->bcnq", torch.softmax(similarity / temperature, dim=-1), values)
     confidence = similarity.max(dim=-1).values.clamp(0.0, 1.0)[:, None]
+    if cells is not None:
+        chroma = _scatter_cells(chroma, cells, _group(fill, coarse_h, coarse_w, s))
+        confidence = _scatter_cells(confidence, cells, confidence.new_zeros(batch, 1, coarse_h * coarse_w, s * s))
 
     def ungroup(x: Tensor) -> Tensor:
         c = x.shape[1]
@@ -307,6 +330,23 @@ def soft_two_stage_match(
         return full.reshape(batch, c, coarse_h * s, coarse_w * s)[..., :fine_h, :fine_w]
 
     return ungroup(chroma), ungroup(confidence)
+
+
+def _group(x: Tensor | None, coarse_h: int, coarse_w: int, s: int) -> Tensor:
+    """A fine-grid map (B,C,Hf,Wf) grouped by coarse cell: (B, C, Hc·Wc, s²)."""
+    if x is None:
+        raise ValueError("matching limited to some cells needs a fill for the others")
+    batch, c, fine_h, fine_w = x.shape
+    padded = F.pad(x, (0, coarse_w * s - fine_w, 0, coarse_h * s - fine_h), mode="replicate")
+    grouped = padded.view(batch, c, coarse_h, s, coarse_w, s).permute(0, 1, 2, 4, 3, 5)
+    return grouped.reshape(batch, c, coarse_h * coarse_w, s * s)
+
+
+def _scatter_cells(values: Tensor, cells: Tensor, into: Tensor) -> Tensor:
+    """``into`` (B,C,N,q) with the cells ``cells`` replaced by ``values`` (B,C,n,q)."""
+    out = into.clone()
+    out[:, :, cells] = values.to(out.dtype)
+    return out
 
 
 def coarse_soft_match(query_coarse: Tensor, key_coarse: Tensor, key_chroma: Tensor, temperature: float) -> Tensor:

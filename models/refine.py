@@ -8,8 +8,10 @@ estimate and its confidence.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
+from dvcp_plugin.models.motion import vector_length
 from dvcp_plugin.models.unet import HalfResolutionUNet, UNet
 
 _CHROMA_GAIN = 4.0  # chroma is small (|c| <~ 0.25 in practice); bring it to the range of the grey
@@ -52,9 +54,17 @@ class ReliabilityFusion(nn.Module):
     so that mixing two hues does not pale the colour that is fed back to the next frame.
     """
 
-    def __init__(self, stem: int = 16, widths: tuple[int, ...] = (24, 32, 48), keep_saturation: bool = False) -> None:
+    def __init__(
+        self,
+        stem: int = 16,
+        widths: tuple[int, ...] = (24, 32, 48),
+        keep_saturation: bool = False,
+        network: bool = True,
+        net_scale: int = 1,
+    ) -> None:
         super().__init__()
         self.keep_saturation = keep_saturation
+        self.network, self.net_scale = network, net_scale
         self.body = HalfResolutionUNet(7, stem, tuple(widths))
         self.head = nn.Conv2d(stem, 3, 3, padding=1)
         nn.init.zeros_(self.head.weight)
@@ -65,23 +75,31 @@ class ReliabilityFusion(nn.Module):
         self, grey: Tensor, local_chroma: Tensor, reliability: Tensor, global_chroma: Tensor, confidence: Tensor
     ) -> Tensor:
         """Return the fused chroma (B, 2, H, W)."""
+        rule = self.gain * (confidence - 0.5)
+        if not self.network:
+            return self._blend(local_chroma, global_chroma, torch.sigmoid(rule))
         x = torch.cat(
             [grey - 0.5, local_chroma * _CHROMA_GAIN, reliability, global_chroma * _CHROMA_GAIN, confidence], dim=1
         )
+        if self.net_scale > 1:
+            x = F.avg_pool2d(x, self.net_scale, ceil_mode=True)
         out = self.head(self.body(x))
-        blend = torch.sigmoid(out[:, :1] + self.gain * (confidence - 0.5))
+        if self.net_scale > 1:
+            out = F.interpolate(out, size=grey.shape[-2:], mode="bilinear", align_corners=False)
+        blend = torch.sigmoid(out[:, :1] + rule)
+        return self._blend(local_chroma, global_chroma, blend) + out[:, 1:] * _CORRECTION_SCALE
+
+    def _blend(self, local_chroma: Tensor, global_chroma: Tensor, blend: Tensor) -> Tensor:
+        """The two estimates blended by ``blend`` (with the blended chroma strength, when kept)."""
         mixed = local_chroma + blend * (global_chroma - local_chroma)
         if self.keep_saturation:
             mixed = _with_blended_magnitude(mixed, local_chroma, global_chroma, blend)
-        return mixed + out[:, 1:] * _CORRECTION_SCALE
+        return mixed
 
 
 def _with_blended_magnitude(mixed: Tensor, local: Tensor, global_: Tensor, blend: Tensor) -> Tensor:
     """``mixed`` rescaled to the blend of the two estimates' chroma magnitudes: averaging two colours of
     different hue would otherwise pale them, and the paler result is fed back to the next frame."""
-    def magnitude(chroma: Tensor) -> Tensor:
-        return chroma.norm(dim=1, keepdim=True)
-
-    wanted = magnitude(local) + blend * (magnitude(global_) - magnitude(local))
-    scale = (wanted / magnitude(mixed).clamp_min(1e-4)).clamp(1.0, _MAX_SATURATION_GAIN)
+    wanted = vector_length(local) + blend * (vector_length(global_) - vector_length(local))
+    scale = (wanted / vector_length(mixed).clamp_min(1e-4)).clamp(1.0, _MAX_SATURATION_GAIN)
     return mixed * scale
