@@ -9,7 +9,7 @@ hooks (see :mod:`dvcp_plugin.stages.builtin`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -31,7 +31,9 @@ class StageSpec:
     (an ImageNet ResNet, say) load them in the factory and set it to False. A factory that builds
     other registered components by name (a motion estimator) sets ``uses_registry``: it is then
     also given ``registry=``, the :class:`Components` of the registry that builds it, so a
-    private registry's own components are found there.
+    private registry's own components are found there. ``options``, when given, returns the names of
+    the options the factory takes (called only when a stage is built), so that an option it does not
+    take is named in the error, with those it does.
     """
 
     name: str
@@ -39,6 +41,7 @@ class StageSpec:
     description: str = ""
     trained: bool = True
     uses_registry: bool = False
+    options: Callable[[], Collection[str]] | None = None
 
 
 class Components(Protocol):

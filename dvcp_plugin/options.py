@@ -288,6 +288,50 @@ def _stage_options(name: str, value: Any) -> StageOptions | None:
     return StageOptions(value) or None
 
 
+# --- presets ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named set of ordinary options: points on the measured speed/quality curve (docs/PERFORMANCE.md).
+
+    ``stage_options`` are for the default stages (:data:`~dvcp_plugin.stages.build.DEFAULT_STAGES`)
+    and apply to a kind only when that kind's stage is the default one; ``chroma_scale`` applies when
+    none is given. Options given explicitly override the preset's.
+    """
+
+    description: str
+    stage_options: Mapping[str, Mapping[str, Any]]
+    chroma_scale: float | None = None
+
+
+PRESETS: dict[str, Preset] = {
+    "fast": Preset(
+        "cheap motion at the working resolution, no networks, matching where the motion fails",
+        {
+            "local": {"motion_options": {"preset": "fast"}, "resolution": "work", "consistency": "none",
+                      "photometric": True, "kernels": False},
+            "global": {"long_range": "work", "check_options": {"preset": "fast"}, "inconsistency_scale": 2.0,
+                       "roi_size": 8, "match_below": 0.9, "photometric": True},
+            "refine": {"network": False},
+        },
+    ),
+    "balanced": Preset(
+        "one DIS call's worth of motion per frame, small networks, matching where the motion fails",
+        {
+            "local": {"motion_options": {"preset": "fast"}, "consistency": "none", "photometric": True},
+            "global": {"long_range": "work", "inconsistency_scale": 2.0, "roi_size": 8, "match_below": 0.9,
+                       "photometric": True},
+        },
+    ),
+    "best": Preset(
+        "motion at the input's resolution checked both ways, matching everywhere, the full networks",
+        {"local": {"photometric": True}, "global": {"photometric": True}},
+    ),
+}
+DEFAULT_PRESET = "balanced"
+
+
 # --- the options ------------------------------------------------------------------------------------
 
 
@@ -295,6 +339,12 @@ def _stage_options(name: str, value: Any) -> StageOptions | None:
 class EngineOptions(CheckedOptions):
     """The options that make an engine: equal options (and equal weights) share one."""
 
+    preset: str = option(
+        DEFAULT_PRESET, _one_of(tuple(PRESETS)),
+        f"speed/quality preset, a named set of the options below that options given override: "
+        f"{', '.join(PRESETS)} (default {DEFAULT_PRESET})",
+        pixels=True, choices=tuple(PRESETS),
+    )
     weights: Path | None = option(
         None, _path, "weights file (default: $DVCP_WEIGHTS, else the shipped weights)", pixels=True
     )

@@ -12,6 +12,7 @@ chroma.
 from __future__ import annotations
 
 import functools
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping
@@ -26,8 +27,8 @@ from ..hookspecs import STAGE_KINDS
 from ..models.global_stage import KeyChromaEstimate, KeyState
 from ..models.propagation import StepInputs, StepOutput, chain_step, prepare_step, refine_step
 from ..models.resolution import Grey, downscale, grey_pyramid, motion_scale, working_size
-from ..options import EngineOptions
-from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
+from ..options import PRESETS, EngineOptions
+from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage, check_stage_options
 from ..stages.registry import StageRegistry, default_registry
 from ..stages.weights import find_weights, load_weights
 from .devices import resolve_device
@@ -50,15 +51,28 @@ def _on_team[T](method: Callable[..., T]) -> Callable[..., T]:
 
 
 def resolved_options(options: EngineOptions, weights: Mapping[str, Any]) -> EngineOptions:
-    """``options`` with what a weights file (``weights``, as read) decides where they give nothing:
-    the stage names (the file's stages, else the defaults) and the chroma scale."""
+    """``options`` with what the preset and a weights file (``weights``, as read) decide where they
+    give nothing: the stage names (the file's stages, else the defaults) and the chroma scale (the
+    preset's, else the file's)."""
     stages = weights["stages"]
     names: dict[str, Any] = {
         f"{kind}_stage": options.stage_name(kind) or (stages.get(kind) or {}).get("name") or DEFAULT_STAGES[kind]
         for kind in STAGE_KINDS
     }
-    scale = options.chroma_scale if options.chroma_scale is not None else weights.get("chroma_scale")
-    return replace(options, **names, chroma_scale=DEFAULT_CHROMA_SCALE if scale is None else scale)
+    scale = next(
+        (s for s in (options.chroma_scale, PRESETS[options.preset].chroma_scale, weights.get("chroma_scale"))
+         if s is not None),
+        DEFAULT_CHROMA_SCALE,
+    )
+    return replace(options, **names, chroma_scale=scale)
+
+
+def preset_stage_options(preset: str, kind: str, name: str) -> dict[str, Any]:
+    """The options ``preset`` sets on the ``kind`` stage ``name``: its own for the default stage, none
+    for another (a preset is made for the default stages)."""
+    if name != DEFAULT_STAGES[kind]:
+        return {}
+    return json.loads(json.dumps(PRESETS[preset].stage_options.get(kind, {})))  # a deep copy
 
 
 class Engine:
@@ -116,7 +130,13 @@ class Engine:
         registered = registry.resolve(kind, name)
         same = section is not None and section["name"] == name
         given: Mapping[str, Mapping[str, Any]] = self.options.stage_options or {}
-        options = {**(section["options"] if same else {}), **given.get(kind, {})}
+        sources = {
+            f"weights file {self.weights_path}": section["options"] if same else {},
+            f"preset {self.options.preset!r}": preset_stage_options(self.options.preset, kind, name),
+            "stage_options": given.get(kind, {}),
+        }
+        check_stage_options(kind, name, sources, registry)
+        options = {key: value for values in sources.values() for key, value in values.items()}
         if registered.spec.trained and not same:
             raise DvcpError(
                 f"weights file {self.weights_path} has no trained weights for the {kind} stage "
@@ -124,9 +144,8 @@ class Engine:
                 f"weights file {self.weights_path} has no {kind} stage"
             )
         state = section["state"] if registered.spec.trained else None
-        origins = [f"weights file {self.weights_path}"] if same and section["options"] else []
-        origins += ["stage_options"] if kind in given else []
-        module = build_stage(kind, name, options, state, registry, source=" and ".join(origins) or "defaults")
+        origins = " and ".join(source for source, values in sources.items() if values) or "defaults"
+        module = build_stage(kind, name, options, state, registry, source=origins)
         # channels-last convolutions: about a quarter less CPU time per frame (oneDNN), and the
         # layout tensor cores want in half precision
         return (

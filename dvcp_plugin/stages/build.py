@@ -16,13 +16,32 @@ DEFAULT_STAGES: dict[str, str] = {"local": "mcsepconv", "global": "anchor", "ref
 DEFAULT_CHROMA_SCALE = 0.5
 
 
+def check_stage_options(
+    kind: str, name: str, given: Mapping[str, Mapping[str, Any]], registry: StageRegistry | None = None
+) -> None:
+    """Refuse options the ``kind`` stage ``name`` does not take, naming them, where they came from
+    (the keys of ``given``: "stage_options", "weights file …", …) and the options it takes.
+    Stages that do not declare their options are left to their factory."""
+    declared = (registry or default_registry()).resolve(kind, name).spec.options
+    if declared is None:
+        return
+    takes = set(declared())
+    for source, options in given.items():
+        unknown = sorted(set(options) - takes)
+        if unknown:
+            raise StageError(
+                f"the {kind} stage {name!r} does not take the option{'s' if len(unknown) > 1 else ''} "
+                f"{', '.join(map(repr, unknown))} ({source}); it takes {', '.join(sorted(takes))}"
+            )
+
+
 def build_stage(
     kind: str,
     name: str,
     options: Mapping[str, Any] | None = None,
     state: Mapping[str, torch.Tensor] | None = None,
     registry: StageRegistry | None = None,
-    source: str = "stage options",
+    source: str = "stage_options",
 ) -> torch.nn.Module:
     """Build the ``kind`` stage called ``name`` and load ``state`` into it (strictly).
 
@@ -34,6 +53,7 @@ def build_stage(
     """
     registry = registry or default_registry()
     options = dict(options or {})
+    check_stage_options(kind, name, {source: options}, registry)
     try:
         module = registry.component(kind, name, **options)
     except TypeError as exc:  # an option the factory does not take, or a value of the wrong type

@@ -66,7 +66,7 @@ class Trainer:
             self.modules = {
                 kind: build_stage(
                     kind, config.stages[kind], config.stage_options.get(kind), init.get(kind), self.registry,
-                    source=f"--init {config.init}" if kind in init else "stage options",
+                    source=f"--init {config.init}" if kind in init else "--stage-options",
                 )
                 for kind in STAGE_KINDS
             }

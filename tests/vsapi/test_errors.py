@@ -103,9 +103,10 @@ BAD_OPTIONS = [
     ({"global_stage": "resnet18"},
      r"cannot build the global stage 'resnet18': ImageNet weights for ResNet-18 not found"),
     ({"weights": "odd-options.pt"},
-     r"the local stage 'mcsepconv' does not take the options \{'colour': 3\} \(weights file .*odd-options\.pt\)"),
+     r"the local stage 'mcsepconv' does not take the option 'colour' \(weights file .*odd-options\.pt\); "
+     r"it takes check_options, consistency, .*motion_options, .*widths"),
     ({"stage_options": {"refine": {"colour": 1}}},
-     r"the refine stage 'fusion' does not take the options \{'colour': 1\} \(stage_options\)"),
+     r"the refine stage 'fusion' does not take the option 'colour' \(stage_options\); it takes .*keep_saturation"),
     ({"stage_options": {"colour": {}}}, r"stage_options has unknown stage kind\(s\) colour"),
     ({"chroma_scale": "abc"}, r"chroma_scale='abc' must be a positive finite number"),
     ({"chroma_scale": 0}, r"chroma_scale=0 must be a positive finite number"),
