@@ -8,9 +8,10 @@ import vapoursynth as vs
 
 from ..commands.colorize import colorize_into, is_video, output_sink, run_settings
 from ..errors import DvcpError
-from ..media.frame_writer import FrameFolder
+from ..media.frame_writer import FrameFolder, ffmpeg_executable
 from ..media.render import Progress
 from ..media.sources import open_input
+from ..media.video_check import video_problem
 from .reels import read_ledger, recorded_part
 from .work import Part, Result
 
@@ -19,7 +20,8 @@ def colour_part(part: Part, overwrite: bool = False, progress: Progress | None =
     """Colour ``part`` into its output as ``dvcp colorize`` does, resuming or skipping finished work.
 
     A frame folder keeps the frames of an earlier run that still match its record; an existing
-    video, or a reel part already in its reel, is skipped (unless ``overwrite``). Any error is
+    video that reads back whole, or a reel part already in its reel, is skipped (unless
+    ``overwrite``), and a video that does not (cut short by a full disk) is written again. Any error is
     reported in the result, not raised, so one bad shot does not stop the others. ``progress`` is
     called with each frame written.
     """
@@ -30,15 +32,18 @@ def colour_part(part: Part, overwrite: bool = False, progress: Progress | None =
         if part.frames is not None:
             source = source.frames(*part.frames)
         frames = len(source.names)
+        replace = overwrite
         if is_video(part.output) and part.output.exists() and not overwrite:
-            return Result(part.name, "skipped", frames, kept=frames, seconds=time.monotonic() - started)
+            if video_problem(part.output, frames, ffmpeg_executable()) is None:
+                return Result(part.name, "skipped", frames, kept=frames, seconds=time.monotonic() - started)
+            replace = True  # not whole: an earlier run's file cut short
         sink = output_sink(source, part.output, part.suffix, part.ffmpeg_args)
         if isinstance(sink, FrameFolder) and part.reel is not None and not overwrite:
             if part.span in read_ledger(part.reel):  # coloured and moved into its reel by an earlier run
                 settings = run_settings(source, part.keyframes, part.options)
                 if recorded_part(part, settings, source.names, sink.suffix):
                     return Result(part.name, "skipped", frames, kept=frames, seconds=time.monotonic() - started)
-        resume = colorize_into(source, part.keyframes, sink, part.options, overwrite=overwrite, progress=progress)
+        resume = colorize_into(source, part.keyframes, sink, part.options, overwrite=replace, progress=progress)
     except (DvcpError, vs.Error) as exc:
         return Result(part.name, "failed", frames, seconds=time.monotonic() - started, error=str(exc).strip())
     except Exception as exc:  # noqa: BLE001 - anything else is still this shot's failure, reported with it

@@ -8,7 +8,8 @@ input's content, keyframe images, weights, options) must match the rerun's, so f
 different runs or inputs are never mixed, unless told to overwrite.
 
 Video files: YUV4MPEG frames are piped to ``ffmpeg``, which writes ``NAME.partial.SUFFIX``; the file
-is renamed to its final name only when every frame is in it.
+is synced, read back (:mod:`dvcp_plugin.media.video_check`) and renamed to its final name only when
+it decodes to every frame written.
 
 :func:`write_frames` and :func:`write_video` render a node into either, with the checks above.
 """
@@ -35,6 +36,7 @@ from ..filters.images import ImageError, encode_image
 from .manifest import PARTIAL, FrameRecord, RunRecord, describe_changes
 from .paths import OutputError, check_writable_file, check_writable_folder
 from .render import Progress, render
+from .video_check import sync_file, video_problem
 
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".avi", ".webm", ".nut", ".y4m")
 # ffmpeg options per container when the user gives none: lossless FFV1 in Matroska keeps every
@@ -190,6 +192,7 @@ class VideoFile:
         self.ffmpeg = ffmpeg_executable()
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()
+        self._frames = 0  # frames piped to ffmpeg
 
     def check(self, overwrite: bool) -> None:
         """Fail now, before any work, when the video cannot be written or would replace a file."""
@@ -239,6 +242,7 @@ class VideoFile:
                 if plane.dtype.itemsize == 2:
                     plane = plane.astype("<u2", copy=False)
                 process.stdin.write(np.ascontiguousarray(plane).tobytes())
+            self._frames += 1
         except BrokenPipeError:
             message = self._ffmpeg_message()
             self.abort()
@@ -261,7 +265,7 @@ class VideoFile:
             pass  # a broken pipe: ffmpeg stopped, and its own message says why
 
     def close(self) -> None:
-        """Finish the file and give it its final name."""
+        """Finish the file and, once it reads back whole, give it its final name."""
         if self._process is None:
             raise OutputError(f"no frames were written to {self.path}")
         self._close_input()
@@ -270,6 +274,15 @@ class VideoFile:
             message = self._ffmpeg_message()
             self.abort()
             raise OutputError(f"ffmpeg failed writing {self.path} (exit {code}): {message}")
+        try:
+            sync_file(self.partial)
+            problem = video_problem(self.partial, self._frames, self.ffmpeg)
+        except OSError as exc:
+            problem = f"it cannot be saved: {_reason(exc)}"
+        if problem is not None:
+            message = self._ffmpeg_message()
+            self.abort()
+            raise OutputError(f"ffmpeg did not write {self.path} whole ({problem}); ffmpeg said: {message}")
         self._process = None
         self._log.close()
         try:
