@@ -6,14 +6,16 @@ import argparse
 import os
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime, timezone
 from pathlib import Path
 
 from ..batch.driver import Cluster, import_ray, run_batch
-from ..batch.jobs import read_jobs
+from ..batch.jobs import ShotJob, read_jobs
 from ..batch.plan import plan_shots
 from ..batch.summary import Summary
 from ..errors import DvcpError
+from ..media.output_lock import OutputLock
 
 # fault injection: every worker's process exits after writing this many frames, the first time only
 FAULT_ENV = "DVCP_BATCH_FAULT_AFTER_FRAMES"
@@ -77,6 +79,14 @@ def run(args: argparse.Namespace) -> int:
     fault_after_frames = _fault_after_frames()
     import_ray()
     jobs = read_jobs(args.jobs, args.device)
+    with ExitStack() as locks:  # every output is this run's alone until it ends
+        for job in jobs:
+            locks.enter_context(OutputLock(job.output, f"{job.label}: the output"))
+        return _run_batch(args, jobs, fault_after_frames)
+
+
+def _run_batch(args: argparse.Namespace, jobs: list[ShotJob], fault_after_frames: int | None) -> int:
+    """The work of :func:`run`, holding the lock of every output."""
     planned = plan_shots(jobs, args.overwrite)
     path = args.summary or args.jobs.with_name(f"{args.jobs.stem}.summary.json")
     info = {

@@ -27,6 +27,7 @@ from ..filters.images import IMAGE_SUFFIXES
 from ..hookspecs import STAGE_KINDS
 from ..runtime.state_cache import UNKEYED_CUTS
 from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, Resume, VideoFile, write_frames, write_video
+from ..media.output_lock import OutputLock
 from ..media.paths import OutputError
 from ..media.render import Progress, RenderError, error_text
 from ..media.sources import Source, input_identity, open_input
@@ -281,6 +282,13 @@ def run(args: argparse.Namespace) -> int:
     find_weights(options.weights)
     output: Path = args.output
     check_output(args.input, output)
+    with OutputLock(output, "the output video" if is_video(output) else "the output folder"):
+        return _colorize(args, keys, options)
+
+
+def _colorize(args: argparse.Namespace, keys: Mapping[int, Path], options: Options) -> int:
+    """The work of :func:`run`, holding the output's lock."""
+    output: Path = args.output
     source = open_input(args.input, args.fps)
     sink = output_sink(source, output, args.suffix, args.ffmpeg_args)
     if isinstance(sink, VideoFile):
