@@ -59,7 +59,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dvcp`` console script."""
-    args, unknown = build_parser().parse_known_args(_attach_key_values(sys.argv[1:] if argv is None else list(argv)))
+    try:
+        parser = build_parser()
+    except (ImportError, OSError, MemoryError) as exc:  # torch or VapourSynth could not be loaded
+        print(f"dvcp: error: cannot load torch and VapourSynth ({str(exc).strip() or type(exc).__name__}); "
+              "importing them maps several GB of address space: if this process's memory is limited "
+              "(ulimit -v, a container), allow it more", file=sys.stderr)
+        return 1
+    args, unknown = parser.parse_known_args(_attach_key_values(sys.argv[1:] if argv is None else list(argv)))
     if unknown:
         print(f"dvcp {args.command}: error: unrecognized arguments: {' '.join(unknown)} "
               f"(see dvcp {args.command} --help)", file=sys.stderr)

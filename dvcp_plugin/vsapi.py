@@ -27,6 +27,7 @@ from .filters.keyframes import key_positions, make_keyframes
 from .filters.refine import refine_filter
 from .hookspecs import STAGE_KINDS
 from .media.render import error_text
+from .runtime.frame_limits import check_frame_size
 from .runtime.pipeline import EXPECTED, EngineKey, Pipeline, pipeline_of, shared_engine, shared_pipeline
 from .runtime.shots import Shot, scene_changes, split_shots
 from .runtime.state_cache import UNKEYED_CUTS
@@ -148,10 +149,11 @@ def _stage(function: str, field: str, clip: vs.VideoNode, keyframes: Any, **opti
             opt["device"], opt["half"], opt["local_stage"], opt["global_stage"], opt["refine_stage"],
             opt["weights"], opt["chroma_scale"], opt["stage_options"], opt["threads"],
         )
+        engine = shared_engine(engine_key)
+        check_frame_size(clip.height, clip.width, engine.chroma_scale, str(engine.device))  # before any frame
         working = _matrix(clip, opt["matrix"])
         fmt = output_format(opt["format"], clip.format)
         keys = make_keyframes(keyframes, clip, _keyframe_frames(opt["keyframe_frames"]), working)
-        engine = shared_engine(engine_key)
         key = (id(clip), keys.fingerprint, engine_key, working, cache_mb, checkpoint_interval, unkeyed_cuts)
         pipeline = shared_pipeline(
             key, lambda: Pipeline(clip, keys, engine, engine_key, working, cache_mb, checkpoint_interval, unkeyed_cuts)

@@ -24,6 +24,7 @@ from ..filters.errors import FilterError
 from ..filters.keyframes import Keyframes
 from ..filters.stages import Estimate, chroma_filter
 from .engine import Engine, EngineConfig
+from .frame_limits import allocation_failures
 from .state_cache import StateCache
 from .threads import torch_threads
 
@@ -117,7 +118,8 @@ class Pipeline:
             self._at_hand.frame = None
 
     def _estimate(self, n: int, field: str) -> Estimate:
-        with torch_threads(self.engine.config.threads):
+        memory = allocation_failures(*self.size, self.engine.chroma_scale, str(self.engine.device))
+        with torch_threads(self.engine.config.threads), memory:
             out = self.cache.estimate(n)
             if self.cache.is_keyframe(n):
                 chroma = self.keyframes.read_key(n)
