@@ -8,9 +8,9 @@ import vapoursynth as vs
 
 from ..commands.colorize import colorize_into, is_video, output_sink, run_settings
 from ..errors import DvcpError
-from ..media.frame_writer import FrameFolder, ffmpeg_executable
+from ..media.frame_writer import FrameFolder, VideoFile, ffmpeg_executable
 from ..media.render import Progress
-from ..media.sources import open_input
+from ..media.sources import Source, open_input
 from ..media.video_check import video_problem
 from .reels import read_ledger, recorded_part
 from .work import Part, Result
@@ -22,11 +22,20 @@ def colour_part(part: Part, overwrite: bool = False, progress: Progress | None =
     A frame folder keeps the frames of an earlier run that still match its record; an existing
     video that reads back whole, or a reel part already in its reel, is skipped (unless
     ``overwrite``), and a video that does not (cut short by a full disk) is written again. Any error is
-    reported in the result, not raised, so one bad shot does not stop the others. ``progress`` is
-    called with each frame written.
+    reported in the result, not raised, so one bad shot does not stop the others; a failed frame
+    folder's result still counts the frames this run wrote and those a rerun keeps. ``progress``
+    is called with each frame written.
     """
     started = time.monotonic()
     frames = 0
+    written: list[int] = []  # frames this run wrote, failed or not
+
+    def count(n: int) -> None:
+        written.append(n)
+        if progress is not None:
+            progress(n)
+
+    sink: FrameFolder | VideoFile | None = None
     try:
         source = open_input(part.input, part.fps)
         if part.frames is not None:
@@ -43,12 +52,26 @@ def colour_part(part: Part, overwrite: bool = False, progress: Progress | None =
                 settings = run_settings(source, part.keyframes, part.options)
                 if recorded_part(part, settings, source.names, sink.suffix):
                     return Result(part.name, "skipped", frames, kept=frames, seconds=time.monotonic() - started)
-        resume = colorize_into(source, part.keyframes, sink, part.options, overwrite=replace, progress=progress)
-    except (DvcpError, vs.Error) as exc:
-        return Result(part.name, "failed", frames, seconds=time.monotonic() - started, error=str(exc).strip())
-    except Exception as exc:  # noqa: BLE001 - anything else is still this shot's failure, reported with it
-        error = f"{type(exc).__name__}: {exc}"
-        return Result(part.name, "failed", frames, seconds=time.monotonic() - started, error=error)
-    written = len(resume.todo)
-    status = "done" if written else "skipped"
-    return Result(part.name, status, frames, written, resume.kept, time.monotonic() - started)
+        resume = colorize_into(source, part.keyframes, sink, part.options, overwrite=replace, progress=count)
+    except Exception as exc:  # noqa: BLE001 - whatever it is, it is this shot's failure, reported with it
+        error = str(exc).strip() if isinstance(exc, (DvcpError, vs.Error)) else f"{type(exc).__name__}: {exc}"
+        if not isinstance(sink, FrameFolder):  # a video that failed is removed whole
+            return Result(part.name, "failed", frames, seconds=time.monotonic() - started, error=error)
+        kept = max(0, _in_place(part, source, sink) - len(written))
+        return Result(part.name, "failed", frames, len(written), kept, time.monotonic() - started, error)
+    status = "done" if resume.todo else "skipped"
+    return Result(part.name, status, frames, len(resume.todo), resume.kept, time.monotonic() - started)
+
+
+def _in_place(part: Part, source: Source, folder: FrameFolder) -> int:
+    """The frames of ``folder`` that a rerun of ``part`` keeps: recorded for its settings, and unchanged."""
+    try:
+        if folder.record.recorded_settings() != run_settings(source, part.keyframes, part.options):
+            return 0
+    except (DvcpError, OSError):
+        return 0
+    records = folder.record.recorded_frames()
+    return sum(
+        1 for n in range(len(folder.names))
+        if (record := records.get(folder.path(n).name)) is not None and record.matches(folder.path(n))
+    )

@@ -28,7 +28,7 @@ from ..hookspecs import STAGE_KINDS
 from ..runtime.state_cache import UNKEYED_CUTS
 from ..media.frame_writer import VIDEO_SUFFIXES, FrameFolder, Resume, VideoFile, write_frames, write_video
 from ..media.output_lock import OutputLock
-from ..media.paths import OutputError
+from ..media.paths import OutputError, check_writable_file, check_writable_folder
 from ..media.render import Progress, RenderError, error_text
 from ..media.sources import Source, input_identity, open_input
 from ..stages.weights import find_weights
@@ -282,6 +282,10 @@ def run(args: argparse.Namespace) -> int:
     find_weights(options.weights)
     output: Path = args.output
     check_output(args.input, output)
+    if is_video(output):  # before the lock beside it, so that its message names the output
+        check_writable_file(output, "the output video")
+    else:
+        check_writable_folder(output, "the output folder")
     with OutputLock(output, "the output video" if is_video(output) else "the output folder"):
         return _colorize(args, keys, options)
 
@@ -302,6 +306,8 @@ def _colorize(args: argparse.Namespace, keys: Mapping[int, Path], options: Optio
     description = output.name if isinstance(sink, VideoFile) else f"{output.name}/"
     resume = colorize_into(source, keys, sink, options, overwrite=args.overwrite, description=description)
     notes = []
+    if resume.restarted:
+        notes.append(f"every frame made again: the earlier run had not finished and differed ({resume.restarted})")
     if resume.kept:
         notes.append(f"{resume.kept} kept from an earlier run")
     if resume.redone:

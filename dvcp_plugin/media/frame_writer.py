@@ -64,6 +64,7 @@ class Resume:
     todo: list[int]
     kept: int = 0
     redone: list[str] = field(default_factory=list)  # frame files that did not match their record
+    restarted: str | None = None  # how the settings of an unfinished earlier run, made again, differed
 
 
 class FrameFolder:
@@ -89,7 +90,10 @@ class FrameFolder:
 
         Frames that still match their record are kept; missing, unrecorded or changed ones are
         deleted and listed to be written. With ``overwrite`` every frame of these names is
-        written again. Stale temporaries of a crashed run are removed.
+        written again, and so is every frame of an earlier run that did not finish (it failed or
+        was stopped: fewer frames recorded than it had) when its settings differ, e.g. an input
+        frame that stopped it has been repaired since; a finished run's frames are never replaced
+        unless told. Stale temporaries of a crashed run are removed.
         """
         self.check()
         try:
@@ -98,8 +102,10 @@ class FrameFolder:
             kept: list[int] = []
             redone: list[int] = []
             records = self.record.recorded_frames()
+            restarted = None
             if present and not overwrite:
-                self._check_settings(settings, present)
+                restarted = self._check_settings(settings, present, len(records))
+            if present and not overwrite and restarted is None:
                 for n in present:
                     record = records.get(self.path(n).name)
                     (kept if record is not None and record.matches(self.path(n)) else redone).append(n)
@@ -117,9 +123,11 @@ class FrameFolder:
             todo=[n for n in range(len(self.names)) if n not in keep],
             kept=len(kept),
             redone=[self.path(n).name for n in redone],
+            restarted=restarted,
         )
 
-    def _check_settings(self, settings: Mapping[str, Any], present: list[int]) -> None:
+    def _check_settings(self, settings: Mapping[str, Any], present: list[int], recorded_frames: int) -> str | None:
+        """Refuse frames of another run's settings; the changes when that run did not finish (made again)."""
         recorded = self.record.recorded_settings()
         if recorded is None:
             raise OutputError(
@@ -127,11 +135,15 @@ class FrameFolder:
                 f"(e.g. {self.path(present[0]).name}); use --overwrite to replace them, or another folder"
             )
         changes = describe_changes(recorded, settings)
+        unfinished = isinstance(recorded.get("frames"), int) and recorded_frames < recorded["frames"]
+        if changes and unfinished:
+            return "; ".join(changes)
         if changes:
             raise OutputError(
                 f"{self.folder} holds frames made with other settings ({'; '.join(changes)}); "
                 "use --overwrite to make every frame again, or another folder"
             )
+        return None
 
     def write(self, n: int, frame: vs.VideoFrame) -> None:
         """Write frame ``n`` whole under a temporary name, rename it to its own, record it."""

@@ -74,9 +74,12 @@ class OutputLock:
             if _same_file(fd, self.path):
                 break
             os.close(fd)  # its holder removed it between our open and our lock: lock the new one
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        except OSError:
+            pass  # a full disk: the lock holds all the same, and the run meets the disk's error itself
 
     def release(self) -> None:
         """Remove the lock file and let the lock go (nothing happens when it is not held)."""

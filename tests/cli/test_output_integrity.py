@@ -165,3 +165,25 @@ def test_a_frame_written_short_is_never_left_under_its_name(tmp_path, grey_folde
     for path in out.glob("*.png"):
         assert read_image(path).shape == (48, 64, 3)  # whole frames only
     assert not _hidden_leftovers(out)
+
+
+def test_an_unfinished_run_stopped_by_a_damaged_frame_is_made_again_once_the_frame_is_repaired(
+    tmp_path, grey_folder, weights, capsys
+):
+    source, key = grey_folder(count=6)
+    reference = tmp_path / "reference"
+    assert colorize(source, "-k", f"0={key}", "-o", reference, "--weights", weights) == 0
+    whole = (source / "f03.png").read_bytes()
+    (source / "f03.png").write_bytes(whole[:300])
+    out = tmp_path / "out"
+    assert colorize(source, "-k", f"0={key}", "-o", out, "--weights", weights) == 1
+    assert sorted(_frames(out)) == ["f00.png", "f01.png", "f02.png"]
+
+    (source / "f03.png").write_bytes(whole)
+    capsys.readouterr()
+    assert colorize(source, "-k", f"0={key}", "-o", out, "--weights", weights) == 0
+    printed = capsys.readouterr().out
+    assert "wrote 6 frames" in printed
+    assert "every frame made again: the earlier run had not finished and differed " in printed
+    assert "(the input differs: f03.png changed)" in printed
+    assert _frames(out) == _frames(reference)
