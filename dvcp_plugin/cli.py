@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import re
+import signal
 import sys
+import threading
+from types import FrameType
 
 from .errors import DvcpError
 
@@ -71,14 +74,30 @@ def main(argv: list[str] | None = None) -> int:
         print(f"dvcp {args.command}: error: unrecognized arguments: {' '.join(unknown)} "
               f"(see dvcp {args.command} --help)", file=sys.stderr)
         return 1
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     try:
         return int(args.run(args) or 0)
     except DvcpError as exc:
         print(f"dvcp {args.command}: error: {exc}", file=sys.stderr)
         return 1
+    except Terminated:
+        print("dvcp: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("dvcp: interrupted", file=sys.stderr)
         return 130
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, stopping a command as Ctrl-C does: what it was writing is finished or removed, nothing is left."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
 
 
 if __name__ == "__main__":

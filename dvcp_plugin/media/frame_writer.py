@@ -158,6 +158,9 @@ class FrameFolder:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {final}: {_reason(exc)}") from None
+        except BaseException:  # Ctrl-C or SIGTERM while writing: no temporary is left
+            tmp.unlink(missing_ok=True)
+            raise
         self.record.add(FrameRecord(final.name, len(data), hashlib.sha256(data).hexdigest()))
 
     def close(self) -> None:
