@@ -6,12 +6,13 @@ its output for as long as the test needs; the second run is started while it is 
 
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,8 +43,22 @@ vs.core.std.ModifyFrame(blank, blank, fill).set_output()
 """
 
 
+_started: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_run_outlives_its_test():
+    """A run left waiting at its gate by a failed test is killed (a batch's reaper then stops its Ray)."""
+    yield
+    while _started:
+        process = _started.pop()
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
 @pytest.fixture
-def gated_input(tmp_path: Path, noise_frames: Callable[..., np.ndarray]) -> tuple[Path, Path, list[Path]]:
+def gated_input(tmp_path: Path, noise_frames: Callable[..., np.ndarray]) -> Iterator[tuple[Path, Path, list[Path]]]:
     """(a .vpy input whose last frame waits until the gate file exists, the gate file, two keyframes)."""
     frames = tmp_path / "frames.npy"
     np.save(frames, noise_frames(FRAMES, HEIGHT, WIDTH))
@@ -54,14 +69,17 @@ def gated_input(tmp_path: Path, noise_frames: Callable[..., np.ndarray]) -> tupl
     for k, seeds in enumerate(((1, 2, 3), (4, 5, 6))):
         keys.append(tmp_path / f"key{k}.png")
         write_image(keys[-1], np.stack([noise_frames(1, HEIGHT, WIDTH, seed)[0] for seed in seeds], axis=-1))
-    return script, gate, keys
+    yield script, gate, keys
+    gate.touch()
 
 
 def _dvcp(*args: object) -> subprocess.Popen[str]:
-    return subprocess.Popen(
+    process = subprocess.Popen(
         [sys.executable, "-m", "dvcp_plugin.cli", *map(str, args)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
+    _started.append(process)
+    return process
 
 
 def _finish(process: subprocess.Popen[str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -183,3 +201,68 @@ def test_a_second_batch_of_one_jobs_file_fails_at_once_naming_the_first(
     done = _finish(first)
     assert done.returncode == 0, done.stderr
     assert len(_pngs(out)) == FRAMES
+
+
+def _descendants(pid: int) -> dict[int, str]:
+    """The processes descended from ``pid``, with their start times (so a PID used again is not taken for them)."""
+    children: dict[int, list[int]] = {}
+    starts: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+        starts[int(entry.name)] = fields[19]
+    found: dict[int, str] = {}
+    todo = list(children.get(pid, ()))
+    while todo:
+        child = todo.pop()
+        found[child] = starts[child]
+        todo.extend(children.get(child, ()))
+    return found
+
+
+def _running(processes: dict[int, str]) -> list[str]:
+    """Those of ``processes`` still running (zombies have ended), by command."""
+    left = []
+    for pid, start in processes.items():
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rpartition(")")[2].split()
+        if fields[0] not in ("Z", "X") and fields[19] == start:
+            left.append(stat[stat.index("(") + 1 : stat.rindex(")")])
+    return left
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to follow Ray's processes")
+def test_the_ray_processes_of_a_batch_whose_driver_is_killed_are_stopped(tmp_path, gated_input, weights):
+    script, gate, keys = gated_input
+    out = tmp_path / "out"
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(
+        f'[defaults]\nweights = "{weights}"\n\n'
+        f'[[shot]]\ninput = "{script}"\noutput = "{out}"\nkeyframes = {{ 0 = "{keys[0]}" }}\n'
+    )
+    driver = _dvcp("batch", jobs, "--workers", "1", "--summary", tmp_path / "summary.json")
+    _wait_for(lambda: len(list(out.glob("*.png"))) >= 2, driver, "its first frames", timeout=300)
+    time.sleep(2)  # Ray's agents are up
+    started = _descendants(driver.pid)
+    assert any("raylet" in name for name in _running(started)), _running(started)
+
+    driver.send_signal(signal.SIGKILL)
+    driver.communicate()
+    try:
+        deadline = time.monotonic() + 60
+        while _running(started) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert _running(started) == []
+    finally:
+        gate.touch()
+        for pid, start in started.items():
+            if _running({pid: start}):
+                os.kill(pid, signal.SIGKILL)
