@@ -2,11 +2,12 @@
 
 By default an embedded Ray instance is started on this machine (and stopped at the end, and by
 :mod:`.reaper` when this driver is killed); with an address (``auto``, ``ray://HOST:10001``) the
-run joins that cluster; when Ray is already started in this process it is used as it is. Each actor holds its engines (:mod:`.worker`) and asks Ray
-for ``cpus_per_worker`` CPUs, and for one GPU when a shot runs on ``cuda``. A worker process that
-dies mid-shot is restarted by Ray and the shot retried (up to :data:`RETRIES` times): a frame
-folder keeps the frames already written, so the shot resumes. When a reel's parts are all
-coloured, its reassembly is the next piece of work handed out.
+run joins that cluster; when Ray is already started in this process it is used as it is. Each
+actor holds its engines (:mod:`.worker`) and asks Ray for ``cpus_per_worker`` CPUs, and for one
+GPU when a shot runs on ``cuda``. A worker process that dies mid-shot is restarted by Ray and the
+shot retried (up to :data:`RETRIES` times): a frame folder keeps the frames already written, so
+the shot resumes. When a reel's parts are all coloured, its reassembly is the next piece of work
+handed out.
 """
 
 from __future__ import annotations
