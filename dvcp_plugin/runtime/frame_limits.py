@@ -25,9 +25,12 @@ import torch
 
 from ..errors import DvcpError
 
-# OpenCV's DIS optical flow, which every built-in motion estimate uses at the working resolution,
-# refuses images below 12 pixels and crashes the process on some narrower than 16 (e.g. 12x50)
-MIN_WORKING_SIZE = 16
+# OpenCV's DIS optical flow, which the built-in motion estimates use at the working resolution,
+# refuses images with both sides below 12 pixels, and crashes the process (a segmentation fault)
+# on images under 16 pixels high and 40 or more wide (measured: 12x36 works, 12x40 and 15x40 crash)
+MIN_WORKING_SIDE = 12
+MIN_WIDE_WORKING_HEIGHT = 16
+WIDE = 40
 BYTES_PER_WORKING_PIXEL = 1800  # a little under the measured 1.9 kB: the check refuses only what cannot fit
 BYTES_PER_INPUT_PIXEL = 120
 _ALLOCATION_FAILURES = ("can't allocate memory", "not enough memory", "out of memory", "cannot allocate memory")
@@ -47,14 +50,21 @@ def _advice(chroma_scale: float, device: str) -> str:
 
 def check_frame_size(height: int, width: int, chroma_scale: float, device: str) -> None:
     """Raise :class:`FrameSizeError` when ``height`` × ``width`` frames cannot be coloured here."""
-    work = (round(height * chroma_scale), round(width * chroma_scale))
-    if min(work) < MIN_WORKING_SIZE:
-        least = math.ceil((MIN_WORKING_SIZE - 0.5) / chroma_scale)
+    work_h, work_w = round(height * chroma_scale), round(width * chroma_scale)
+    working = f"at chroma_scale {chroma_scale:g} dvcp works at {work_w}x{work_h}"
+    if min(work_h, work_w) < MIN_WORKING_SIDE:
+        least = math.ceil((MIN_WORKING_SIDE - 0.5) / chroma_scale)
         raise FrameSizeError(
-            f"the clip is {width}x{height}: at chroma_scale {chroma_scale:g} dvcp works at {work[1]}x{work[0]}, "
-            f"below the {MIN_WORKING_SIZE}x{MIN_WORKING_SIZE} its motion estimation needs; give frames of at "
-            f"least {least}x{least} (at chroma_scale 1, {MIN_WORKING_SIZE}x{MIN_WORKING_SIZE}), or a larger "
-            "chroma_scale (--chroma-scale)"
+            f"the clip is {width}x{height}: {working}, below the {MIN_WORKING_SIDE}x{MIN_WORKING_SIDE} its motion "
+            f"estimation needs; give frames of at least {least}x{least}, or a larger chroma_scale (--chroma-scale, "
+            "at most 1)"
+        )
+    if work_h < MIN_WIDE_WORKING_HEIGHT and work_w >= WIDE:
+        least = math.ceil((MIN_WIDE_WORKING_HEIGHT - 0.5) / chroma_scale)
+        raise FrameSizeError(
+            f"the clip is {width}x{height}: {working}, and its motion estimation needs {MIN_WIDE_WORKING_HEIGHT} "
+            f"working pixels of height for frames {WIDE} or more wide; give frames at least {least} high, or a "
+            "larger chroma_scale (--chroma-scale, at most 1)"
         )
     need = frame_bytes(height, width, chroma_scale)
     free = available_bytes(device)

@@ -102,7 +102,7 @@ def test_good_shots_equal_dvcp_colorize_of_the_same_shot(archive, weights, tmp_p
 
     assert shots["out/a"] | {"seconds": 0, "fps": 0} == {
         "name": "out/a", "input": str(root / "a"), "output": str(root / "out/a"), "status": "done",
-        "frames": FRAMES, "written": FRAMES, "kept": 0, "seconds": 0, "fps": 0, "error": None,
+        "frames": FRAMES, "written": FRAMES, "kept": 0, "missing": 0, "seconds": 0, "fps": 0, "error": None,
     }
     assert shots["out/a"]["seconds"] > 0 and shots["out/a"]["fps"] == pytest.approx(FRAMES / shots["out/a"]["seconds"], rel=1e-2)
     assert (shots["b, frames 2 to 6"]["status"], shots["b, frames 2 to 6"]["written"]) == ("done", 5)

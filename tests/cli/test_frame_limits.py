@@ -31,26 +31,35 @@ def _folder(path: Path, count: int, height: int, width: int) -> tuple[Path, Path
     return path, key
 
 
-@pytest.mark.parametrize(("width", "height", "working"), [(16, 16, "8x8"), (30, 30, "15x15"), (200, 24, "100x12")])
+@pytest.mark.parametrize(
+    ("width", "height", "message"),
+    [
+        (16, 16, "at chroma_scale 0.5 dvcp works at 8x8, below the 12x12 its motion estimation needs; give frames of "
+         "at least 23x23"),
+        (20, 20, "at chroma_scale 0.5 dvcp works at 10x10, below the 12x12"),
+        # OpenCV's DIS flow crashes the process on these (a segmentation fault, no message at all)
+        (200, 24, "at chroma_scale 0.5 dvcp works at 100x12, and its motion estimation needs 16 working pixels of height for frames 40 "
+         "or more wide; give frames at least 31 high"),
+        (80, 30, "at chroma_scale 0.5 dvcp works at 40x15, and its motion estimation needs 16 working pixels of height"),
+    ],
+)
 def test_a_clip_too_small_for_motion_estimation_is_refused_before_any_frame(
-    tmp_path, weights, run_dvcp, assert_clean_error, width, height, working
+    tmp_path, weights, run_dvcp, assert_clean_error, width, height, message
 ):
-    # OpenCV's DIS flow refuses some of these sizes and crashes the process on others (200x24)
     source, key = _folder(tmp_path / "small", 3, height, width)
     done = run_dvcp("colorize", source, "-k", f"0={key}", "-o", tmp_path / "out", "--weights", weights)
-    assert_clean_error(
-        done, "colorize",
-        f"the clip is {width}x{height}: at chroma_scale 0.5 dvcp works at {working}, below the 16x16 its motion "
-        "estimation needs; give frames of at least 31x31",
-    )
+    assert_clean_error(done, "colorize", f"the clip is {width}x{height}: {message}")
     assert not list((tmp_path / "out").glob("*.png")) if (tmp_path / "out").exists() else True
 
 
-def test_the_smallest_clip_is_coloured_and_a_script_gets_a_vs_error(core, weights):
-    clip = core.std.BlankClip(format=vs.GRAY8, width=32, height=32, length=3, color=[90])
-    key = np.full((32, 32, 3), (200, 120, 40), np.uint8)
-    out = dvcp_plugin.colorize(clip, {0: key}, weights=str(weights))
-    assert out.get_frame(2).width == 32
+@pytest.mark.parametrize(("width", "height"), [(24, 24), (32, 24), (78, 32), (64, 30)])
+def test_the_smallest_clips_are_coloured(core, weights, width, height):
+    clip = core.std.BlankClip(format=vs.GRAY8, width=width, height=height, length=3, color=[90])
+    out = dvcp_plugin.colorize(clip, {0: np.full((height, width, 3), (200, 120, 40), np.uint8)}, weights=str(weights))
+    assert out.get_frame(2).width == width
+
+
+def test_a_script_gets_a_vs_error_naming_the_function_and_chroma_scale_1_lowers_the_limit(core, weights):
     small = core.std.BlankClip(format=vs.GRAY8, width=20, height=20, length=3)
     with pytest.raises(vs.Error, match=r"^dvcp\.colorize: the clip is 20x20: at chroma_scale 0\.5 dvcp works at 10x10"):
         dvcp_plugin.colorize(small, {0: np.zeros((20, 20, 3), np.uint8)}, weights=str(weights))
