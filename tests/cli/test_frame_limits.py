@@ -38,9 +38,10 @@ def _folder(path: Path, count: int, height: int, width: int) -> tuple[Path, Path
          "at least 23x23"),
         (20, 20, "at chroma_scale 0.5 dvcp works at 10x10, below the 12x12"),
         # OpenCV's DIS flow crashes the process on these (a segmentation fault, no message at all)
-        (200, 24, "at chroma_scale 0.5 dvcp works at 100x12, and its motion estimation needs 16 working pixels of height for frames 40 "
-         "or more wide; give frames at least 31 high"),
-        (80, 30, "at chroma_scale 0.5 dvcp works at 40x15, and its motion estimation needs 16 working pixels of height"),
+        (200, 24, "at chroma_scale 0.5 dvcp works at 100x12, and its motion estimation needs 16 working pixels "
+         "of height for frames 40 or more wide; give frames at least 31 high"),
+        (80, 30, "at chroma_scale 0.5 dvcp works at 40x15, and its motion estimation needs 16 working pixels "
+         "of height"),
     ],
 )
 def test_a_clip_too_small_for_motion_estimation_is_refused_before_any_frame(

@@ -53,28 +53,17 @@ def _start(args: list[str], tmp: Path) -> subprocess.Popen[str]:
     )
 
 
-def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if process.poll() is not None:
-            pytest.fail(f"the run ended before {what}: {process.communicate()[1][-2000:]}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.05)
-
-
-def _long_request(tmp_path: Path, weights: Path, frames: int = 4000) -> subprocess.Popen[str]:
+def _long_request(tmp_path: Path, weights: Path, wait_for: Callable[..., None]) -> subprocess.Popen[str]:
     script = tmp_path / "long.py"
-    script.write_text(LONG_REQUEST.format(frames=frames, weights=str(weights)))
+    script.write_text(LONG_REQUEST.format(frames=4000, weights=str(weights)))
     process = _start([sys.executable, str(script)], tmp_path / "tmp")
-    _wait_for(lambda: bool(_spilled(tmp_path / "tmp")), process, "checkpoints were spilled")
+    wait_for(lambda: bool(_spilled(tmp_path / "tmp")), process, "checkpoints were spilled")
     return process
 
 
-def test_ctrl_c_stops_one_long_frame_request_within_a_few_frames(tmp_path, weights):
+def test_ctrl_c_stops_one_long_frame_request_within_a_few_frames(tmp_path, weights, wait_for):
     # 4000 chain steps take about 40 s on one core: without a check between steps Ctrl-C waits for all of them
-    process = _long_request(tmp_path, weights)
+    process = _long_request(tmp_path, weights, wait_for)
     time.sleep(0.5)
     process.send_signal(signal.SIGINT)
     sent = time.monotonic()
@@ -88,8 +77,8 @@ def test_ctrl_c_stops_one_long_frame_request_within_a_few_frames(tmp_path, weigh
     assert _spilled(tmp_path / "tmp") == []
 
 
-def test_sigterm_during_a_long_request_removes_the_checkpoint_folder(tmp_path, weights):
-    process = _long_request(tmp_path, weights)
+def test_sigterm_during_a_long_request_removes_the_checkpoint_folder(tmp_path, weights, wait_for):
+    process = _long_request(tmp_path, weights, wait_for)
     process.send_signal(signal.SIGTERM)
     process.communicate(timeout=30)
     assert process.returncode == -signal.SIGTERM  # it still dies of SIGTERM
@@ -99,7 +88,9 @@ def test_sigterm_during_a_long_request_removes_the_checkpoint_folder(tmp_path, w
 @pytest.mark.parametrize(
     ("signum", "code", "said"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
 )
-def test_dvcp_colorize_stopped_by_a_signal_leaves_nothing_behind(tmp_path, weights, noise_frames, signum, code, said):
+def test_dvcp_colorize_stopped_by_a_signal_leaves_nothing_behind(
+    tmp_path, weights, noise_frames, wait_for, signum, code, said
+):
     source = tmp_path / "in"
     source.mkdir()
     for k, frame in enumerate(noise_frames(400, 48, 64)):
@@ -112,7 +103,7 @@ def test_dvcp_colorize_stopped_by_a_signal_leaves_nothing_behind(tmp_path, weigh
          "--weights", str(weights), "--cache-mb", "0.05"],
         tmp_path / "tmp",
     )
-    _wait_for(lambda: bool(_spilled(tmp_path / "tmp")) and len(list(out.glob("*.png"))) > 20, process, "frames")
+    wait_for(lambda: bool(_spilled(tmp_path / "tmp")) and len(list(out.glob("*.png"))) > 20, process, "frames")
     process.send_signal(signum)
     _, err = process.communicate(timeout=60)
     assert process.returncode == code, err[-2000:]
@@ -122,9 +113,9 @@ def test_dvcp_colorize_stopped_by_a_signal_leaves_nothing_behind(tmp_path, weigh
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".dvcp-lock")] == []
 
 
-def test_a_later_run_removes_the_folders_of_killed_processes_and_keeps_live_ones(tmp_path, weights):
+def test_a_later_run_removes_the_folders_of_killed_processes_and_keeps_live_ones(tmp_path, weights, wait_for):
     tmp = tmp_path / "tmp"
-    killed = _long_request(tmp_path, weights)
+    killed = _long_request(tmp_path, weights, wait_for)
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     left = _spilled(tmp)

@@ -87,17 +87,6 @@ def _finish(process: subprocess.Popen[str], timeout: float = 300) -> subprocess.
     return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
-def _wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if process.poll() is not None:
-            pytest.fail(f"the first run ended before {what}: {process.communicate()[1]}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail(f"timed out waiting for {what}")
-        time.sleep(0.1)
-
-
 def _pngs(folder: Path) -> dict[str, bytes]:
     return {p.name: p.read_bytes() for p in sorted(folder.glob("*.png"))}
 
@@ -106,13 +95,21 @@ def _colorize(script: Path, key: Path, output: Path, weights: Path) -> subproces
     return _dvcp("colorize", script, "-k", f"0={key}", "-o", output, "--weights", weights)
 
 
+def _colorize_writing(
+    script: Path, key: Path, out: Path, weights: Path, wait_for: Callable[..., None]
+) -> subprocess.Popen[str]:
+    """A ``dvcp colorize`` of the gated input into the folder ``out``, once it has written its first frames."""
+    process = _colorize(script, key, out, weights)
+    wait_for(lambda: len(list(out.glob("*.png"))) >= 2, process, "its first frames")
+    return process
+
+
 def test_a_second_run_on_a_frame_folder_fails_at_once_naming_the_first(
-    tmp_path, gated_input, weights, assert_clean_error
+    tmp_path, gated_input, weights, assert_clean_error, wait_for
 ):
     script, gate, keys = gated_input
     out = tmp_path / "out"
-    first = _colorize(script, keys[0], out, weights)
-    _wait_for(lambda: len(list(out.glob("*.png"))) >= 2, first, "its first frames")
+    first = _colorize_writing(script, keys[0], out, weights, wait_for)
 
     second = _finish(_colorize(script, keys[1], out, weights), timeout=90)
     assert first.poll() is None  # refused while the first run was still writing
@@ -129,12 +126,12 @@ def test_a_second_run_on_a_frame_folder_fails_at_once_naming_the_first(
 
 @pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
 def test_a_second_run_on_a_video_fails_at_once_and_the_video_is_the_first_runs(
-    tmp_path, gated_input, weights, assert_clean_error
+    tmp_path, gated_input, weights, assert_clean_error, wait_for
 ):
     script, gate, keys = gated_input
     video = tmp_path / "g.mkv"
     first = _colorize(script, keys[0], video, weights)
-    _wait_for(lambda: (tmp_path / "g.partial.mkv").exists(), first, "ffmpeg to start")
+    wait_for(lambda: (tmp_path / "g.partial.mkv").exists(), first, "ffmpeg to start")
 
     second = _finish(_colorize(script, keys[1], video, weights), timeout=90)
     assert first.poll() is None
@@ -157,11 +154,12 @@ def _frame_md5s(video: Path) -> list[str]:
     return [line.rsplit(",", 1)[-1].strip() for line in done.stdout.splitlines() if not line.startswith("#")]
 
 
-def test_runs_on_other_outputs_go_on_and_a_killed_runs_lock_never_blocks(tmp_path, gated_input, weights, grey_folder):
+def test_runs_on_other_outputs_go_on_and_a_killed_runs_lock_never_blocks(
+    tmp_path, gated_input, weights, grey_folder, wait_for
+):
     script, gate, keys = gated_input
     out = tmp_path / "out"
-    first = _colorize(script, keys[0], out, weights)
-    _wait_for(lambda: len(list(out.glob("*.png"))) >= 2, first, "its first frames")
+    first = _colorize_writing(script, keys[0], out, weights, wait_for)
 
     source, key = grey_folder(count=3)
     other = _finish(_dvcp("colorize", source, "-k", f"0={key}", "-o", tmp_path / "other", "--weights", weights))
@@ -179,18 +177,26 @@ def test_runs_on_other_outputs_go_on_and_a_killed_runs_lock_never_blocks(tmp_pat
     assert _pngs(out) == _pngs(reference) and len(_pngs(out)) == FRAMES
 
 
-def test_a_second_batch_of_one_jobs_file_fails_at_once_naming_the_first(
-    tmp_path, gated_input, weights, assert_clean_error
-):
-    script, gate, keys = gated_input
+def _batch_writing(
+    tmp_path: Path, script: Path, key: Path, weights: Path, wait_for: Callable[..., None]
+) -> tuple[Path, Path, subprocess.Popen[str]]:
+    """(output, jobs file, process): a ``dvcp batch`` of the gated shot, once it has written its first frames."""
     out = tmp_path / "out"
     jobs = tmp_path / "jobs.toml"
     jobs.write_text(
         f'[defaults]\nweights = "{weights}"\n\n'
-        f'[[shot]]\ninput = "{script}"\noutput = "{out}"\nkeyframes = {{ 0 = "{keys[0]}" }}\n'
+        f'[[shot]]\ninput = "{script}"\noutput = "{out}"\nkeyframes = {{ 0 = "{key}" }}\n'
     )
-    first = _dvcp("batch", jobs, "--workers", "1", "--summary", tmp_path / "first.json")
-    _wait_for(lambda: len(list(out.glob("*.png"))) >= 2, first, "its first frames", timeout=300)
+    process = _dvcp("batch", jobs, "--workers", "1", "--summary", tmp_path / "first.json")
+    wait_for(lambda: len(list(out.glob("*.png"))) >= 2, process, "its first frames", timeout=300)
+    return out, jobs, process
+
+
+def test_a_second_batch_of_one_jobs_file_fails_at_once_naming_the_first(
+    tmp_path, gated_input, weights, assert_clean_error, wait_for
+):
+    script, gate, keys = gated_input
+    out, jobs, first = _batch_writing(tmp_path, script, keys[0], weights, wait_for)
 
     second = _finish(_dvcp("batch", jobs, "--workers", "1", "--summary", tmp_path / "second.json"), timeout=90)
     assert first.poll() is None
@@ -240,16 +246,9 @@ def _running(processes: dict[int, str]) -> list[str]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc to follow Ray's processes")
-def test_the_ray_processes_of_a_batch_whose_driver_is_killed_are_stopped(tmp_path, gated_input, weights):
+def test_the_ray_processes_of_a_batch_whose_driver_is_killed_are_stopped(tmp_path, gated_input, weights, wait_for):
     script, gate, keys = gated_input
-    out = tmp_path / "out"
-    jobs = tmp_path / "jobs.toml"
-    jobs.write_text(
-        f'[defaults]\nweights = "{weights}"\n\n'
-        f'[[shot]]\ninput = "{script}"\noutput = "{out}"\nkeyframes = {{ 0 = "{keys[0]}" }}\n'
-    )
-    driver = _dvcp("batch", jobs, "--workers", "1", "--summary", tmp_path / "summary.json")
-    _wait_for(lambda: len(list(out.glob("*.png"))) >= 2, driver, "its first frames", timeout=300)
+    _, _, driver = _batch_writing(tmp_path, script, keys[0], weights, wait_for)
     time.sleep(2)  # Ray's agents are up
     started = _descendants(driver.pid)
     assert any("raylet" in name for name in _running(started)), _running(started)
