@@ -33,7 +33,9 @@ def main() -> None:
         for n, frame in enumerate(shot):
             write_image(args.archive / f"shot{k:02d}" / f"{n:05d}.png", grey_u8(frame))
         write_image(args.archive / f"key{k:02d}.png", shot[0])
-        jobs.append(f'[[shot]]\ninput = "shot{k:02d}"\noutput = "out/shot{k:02d}"\nkeyframes = {{ 0 = "key{k:02d}.png" }}\n')
+        jobs.append(
+            f'[[shot]]\ninput = "shot{k:02d}"\noutput = "out/shot{k:02d}"\nkeyframes = {{ 0 = "key{k:02d}.png" }}\n'
+        )
     (args.archive / "jobs.toml").write_text("\n".join(jobs))
     print(f"{args.shots} shots of {args.frames} frames {width}x{height}: {args.archive / 'jobs.toml'}")
 

@@ -35,13 +35,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from dvcp_plugin.bench.bench_report import markdown, report
 from dvcp_plugin.bench.common import BenchConfig
-from dvcp_plugin.bench.report import markdown, report
 from dvcp_plugin.commands.bench import machine, run_config
 from dvcp_plugin.evaluation.methods import output_rgb
 from dvcp_plugin.evaluation.metrics import psnr
 from dvcp_plugin.media.demo_shot import make_shot
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.options import EngineOptions
+from dvcp_plugin.runtime.engine import Engine
+from dvcp_plugin.runtime.sequential import propagate_shot
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import find_weights, save_weights
 from dvcp_plugin.training.data import frame_planes
@@ -59,10 +61,10 @@ def _size(text: str) -> tuple[int, int]:
 def _engine_frames(weights: Path, stages: dict[str, str], device: str, half: bool,
                    greys: list[torch.Tensor], chroma: torch.Tensor) -> list[np.ndarray]:
     """The engine's output frames (8-bit RGB) of the shot."""
-    engine = Engine(EngineConfig(weights=weights, device=device, half=half, global_=stages.get("global")))
+    engine = Engine(EngineOptions(weights=weights, device=device, half=half, global_stage=stages.get("global")))
     size = tuple(greys[0].shape)
     return [output_rgb(grey, engine.to_full(out.final, size))
-            for grey, out in zip(greys, engine.run_shot(greys, chroma), strict=True)]
+            for grey, out in zip(greys, propagate_shot(engine, greys, {0: chroma}), strict=True)]
 
 
 def _filter_frames(weights: Path, device: str, half: bool, shot: np.ndarray) -> list[np.ndarray]:
@@ -99,7 +101,8 @@ def checks(shot: np.ndarray, shipped: Path, motion: Path, cuda: bool) -> list[di
     planes = [frame_planes(rgb) for rgb in shot]
     greys, chroma = [grey for grey, _ in planes], planes[0][1]
     results = []
-    for label, weights, stages in (("shipped stages", shipped, {}), ("motion-compensated stages", motion, MOTION_STAGES)):
+    runs = (("shipped stages", shipped, {}), ("motion-compensated stages", motion, MOTION_STAGES))
+    for label, weights, stages in runs:
         cpu = _engine_frames(weights, stages, "cpu", False, greys, chroma)
         if cuda:
             fp32 = _engine_frames(weights, stages, "cuda", False, greys, chroma)

@@ -65,7 +65,15 @@ yy, xx = np.mgrid[:height, : width + 2 * length].astype(np.float64)
 wide = 0.5 + 0.4 * (np.sin(xx / 4.0) * np.cos(yy / 6.0) + 0.5 * np.sin((xx + yy) / 9.0)) / 1.5
 samples = np.rint(255 * wide).astype(np.uint8)
 blank = vs.core.std.BlankClip(format=vs.GRAY8, width=width + 2 * length, height=height, length=1, keep=True)
-source = blank.std.ModifyFrame(blank, lambda n, f: (lambda out: (np.copyto(np.asarray(out[0]), samples), out)[1])(f.copy()))
+
+
+def _fill(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+    out = f.copy()
+    np.copyto(np.asarray(out[0]), samples)
+    return out
+
+
+source = blank.std.ModifyFrame(blank, _fill)
 clip = vs.core.std.Splice([source.std.CropAbs(width, height, left=2 * (length - n)) for n in range(length)])
 clip = clip.resize.Point(format=vs.YUV420P8, range_s="full")
 key = np.dstack([np.rint(255 * wide[:, :width] * c).astype(np.uint8) for c in (1.0, 0.6, 0.3)])

@@ -1,13 +1,27 @@
-"""The ``dvcp`` command: one sub-command per module in :mod:`dvcp_plugin.commands`."""
+"""The ``dvcp`` command: one sub-command per module in :mod:`dvcp_plugin.commands`.
+
+This is the command line's edge. A ``DvcpError`` (a mistake the user can fix) is one line,
+``dvcp COMMAND: error: ...``, and exit status 1. Any other exception is a bug: it is never worded
+as a mistake of the input; it says it is an internal error, where its traceback was written and
+that ``--debug`` prints it, and exits with status 70 (EX_SOFTWARE). Ctrl-C and SIGTERM stop a
+command alike, leaving no partial output (status 130 and 143). dvcp's log (the ``logging`` records
+of ``dvcp_plugin``) goes to stderr as ``dvcp COMMAND: ...`` lines, from INFO up, and from DEBUG up
+with ``--debug``, which also prints the traceback of any error.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import re
 import signal
 import sys
+import tempfile
 import threading
+import traceback
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import FrameType
 
 from .errors import DvcpError
@@ -48,16 +62,69 @@ def _attach_key_values(argv: list[str]) -> list[str]:
     return out
 
 
+INTERNAL_ERROR = 70  # exit status of a bug (sysexits' EX_SOFTWARE)
+_DEBUG_HELP = "log everything, and print the traceback of any error"
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every sub-command's options."""
     parser = _Parser(prog="dvcp", description="Deep Video Color Propagation for VapourSynth.")
+    parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(f"dvcp_plugin.commands.{module_name}")
         command = sub.add_parser(name, help=help_text, description=help_text)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
         module.add_arguments(command)
         command.set_defaults(run=module.run)
     return parser
+
+
+class _Stderr(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a record comes (tests replace it)."""
+
+    @property
+    def stream(self) -> object:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: object) -> None:
+        pass
+
+
+@contextmanager
+def _log_to_stderr(command: str, debug: bool) -> Iterator[None]:
+    """Show dvcp's log on stderr as ``dvcp COMMAND: ...`` lines while the command runs."""
+    logger = logging.getLogger("dvcp_plugin")
+    handler, level = _Stderr(), logger.level
+    handler.setFormatter(logging.Formatter(f"dvcp {command}: " + ("[%(name)s] " if debug else "") + "%(message)s"))
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG if debug else logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
+def _internal_error(command: str, exc: BaseException, debug: bool) -> int:
+    """Say that ``exc`` is a bug, and where its traceback is; status :data:`INTERNAL_ERROR`."""
+    text = "".join(traceback.format_exception(exc))
+    if debug:
+        where = "its traceback is above"
+        print(text, file=sys.stderr, end="")
+    else:
+        try:
+            with tempfile.NamedTemporaryFile(
+                "w", prefix=f"dvcp-{command}-", suffix=".traceback.txt", delete=False
+            ) as file:
+                file.write(text)
+            where = f"its traceback is in {file.name}; run again with --debug to print it"
+        except OSError:
+            where = "run again with --debug to print its traceback"
+    print(f"dvcp {command}: internal error (a bug in dvcp or a plugin, not a mistake in what you gave): "
+          f"{type(exc).__name__}: {exc}; {where}", file=sys.stderr)
+    return INTERNAL_ERROR
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,20 +143,25 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     main_thread = threading.current_thread() is threading.main_thread()
     previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
-    try:
-        return int(args.run(args) or 0)
-    except DvcpError as exc:
-        print(f"dvcp {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except Terminated:
-        print("dvcp: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
-    except KeyboardInterrupt:
-        print("dvcp: interrupted", file=sys.stderr)
-        return 130
-    finally:
-        if main_thread:
-            signal.signal(signal.SIGTERM, previous)
+    with _log_to_stderr(args.command, args.debug):
+        try:
+            return int(args.run(args) or 0)
+        except DvcpError as exc:
+            if args.debug:
+                traceback.print_exception(exc, file=sys.stderr)
+            print(f"dvcp {args.command}: error: {exc}", file=sys.stderr)
+            return 1
+        except Terminated:
+            print("dvcp: terminated", file=sys.stderr)
+            return 128 + signal.SIGTERM
+        except KeyboardInterrupt:
+            print("dvcp: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # noqa: BLE001 - a bug: said to be one, never as a clean error
+            return _internal_error(args.command, exc, args.debug)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
 
 
 class Terminated(KeyboardInterrupt):

@@ -1,8 +1,39 @@
-"""Exceptions raised by dvcp. Filters turn them into ``vs.Error`` with the function's name."""
+"""The errors dvcp raises on purpose: every one a :class:`DvcpError`.
+
+A ``DvcpError`` is a mistake the user can fix, and its message says how. Any other exception is a
+bug (in dvcp or in a plugin). The edges turn a ``DvcpError`` into what their users read: the
+VapourSynth functions into ``vs.Error("dvcp.<function>: ...")``, the command line into one line
+``dvcp <command>: error: ...``; nothing below them parses an error's text.
+
+This module imports nothing, so that every layer, ``models/`` included, raises from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_NO_VALUE: Any = object()
 
 
 class DvcpError(Exception):
     """Base class of every error dvcp raises on purpose."""
+
+
+class OptionError(DvcpError):
+    """An option with a value it cannot take: ``name``, ``problem`` ("must be in (0, 1]") and ``value``.
+
+    Its message is the VapourSynth functions' way of naming it, ``chroma_scale=1.5 must be in
+    (0, 1]``; other interfaces (a jobs file) word it from the parts.
+    """
+
+    def __init__(self, name: str, problem: str, value: Any = _NO_VALUE) -> None:
+        self.name, self.problem, self.value = name, problem, value
+        shown = name if value is _NO_VALUE else f"{name}={value!r}"
+        super().__init__(f"{shown} {problem}")
+
+
+class FilterError(DvcpError):
+    """Bad input to a filter: a clip, keyframe or format the user can fix; the message says how."""
 
 
 class UnknownStageError(DvcpError, KeyError):

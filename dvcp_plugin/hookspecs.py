@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import pluggy
 
@@ -28,13 +28,24 @@ class StageSpec:
 
     ``factory(**options)`` builds the ``torch.nn.Module``. ``trained`` says whether its weights
     come from a dvcp weights file (section named after the kind); stages with their own weights
-    (an ImageNet ResNet, say) load them in the factory and set it to False.
+    (an ImageNet ResNet, say) load them in the factory and set it to False. A factory that builds
+    other registered components by name (a motion estimator) sets ``uses_registry``: it is then
+    also given ``registry=``, the :class:`Components` of the registry that builds it, so a
+    private registry's own components are found there.
     """
 
     name: str
     factory: Callable[..., Any]
     description: str = ""
     trained: bool = True
+    uses_registry: bool = False
+
+
+class Components(Protocol):
+    """The registry building a stage, as a factory with ``uses_registry`` is given it."""
+
+    def component(self, kind: str, name: str, **options: Any) -> Any:
+        """Build the registered ``kind`` (e.g. "motion") called ``name`` with ``options``."""
 
 
 @hookspec
@@ -47,7 +58,8 @@ def dvcp_local_stages() -> list[StageSpec]:
 
 @hookspec
 def dvcp_global_stages() -> list[StageSpec]:
-    """Return global stages: ``prepare_key(grey, chroma) -> KeyState``, ``module(grey, key) -> (chroma, confidence)``."""
+    """Return global stages: ``prepare_key(grey, chroma) -> KeyState``,
+    ``module(grey, key) -> (chroma, confidence)``."""
 
 
 @hookspec

@@ -1,1 +1,2 @@
-"""VapourSynth streaming filters: one per stage, and frame <-> tensor conversion."""
+"""VapourSynth streaming filters: one per stage, frame <-> tensor conversion, and the errors their frame
+callbacks keep."""

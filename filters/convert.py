@@ -32,13 +32,10 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
-from dvcp_plugin.models.color import MATRICES, luma_chroma_to_rgb, rgb_to_luma_chroma
-
-from .errors import FilterError
+from dvcp_plugin.errors import FilterError
+from dvcp_plugin.models.color import FRAME_MATRICES, MATRICES, luma_chroma_to_rgb, rgb_to_luma_chroma
 
 WORKING_MATRICES = tuple(MATRICES)
-# frame _Matrix values that name a working matrix (5 and 6 are both BT.601)
-FRAME_MATRICES: dict[int, str] = {vs.MATRIX_BT709: "709", vs.MATRIX_BT470_BG: "601", vs.MATRIX_ST170_M: "601"}
 MATRIX_CODES: dict[str, int] = {"601": vs.MATRIX_ST170_M, "709": vs.MATRIX_BT709}
 PRIMARIES_TRANSFER: dict[str, tuple[int, int]] = {
     "601": (vs.PRIMARIES_ST170_M, vs.TRANSFER_BT601),
@@ -167,8 +164,8 @@ def frame_chroma(frame: vs.VideoFrame, matrix: str) -> torch.Tensor:
     result = torch.from_numpy(chroma)
     if source != matrix:
         luma = torch.from_numpy(normalise(np.asarray(frame[0]), fmt, rng))
-        rgb = luma_chroma_to_rgb(luma[None, None].clamp(0, 1), result[None], source)
-        result = rgb_to_luma_chroma(rgb, matrix)[1][0]
+        rgb_tensor = luma_chroma_to_rgb(luma[None, None].clamp(0, 1), result[None], source)
+        result = rgb_to_luma_chroma(rgb_tensor, matrix)[1][0]
     return result
 
 

@@ -16,6 +16,8 @@ import numpy as np
 import simplejpeg
 from PIL import Image, UnidentifiedImageError
 
+from dvcp_plugin.errors import DvcpError
+
 from .files import write_all
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
@@ -24,7 +26,7 @@ _PNG_GREY_TYPES = (0, 4)  # IHDR colour types: grey, grey with alpha
 _JPEG_SIGNATURE = b"\xff\xd8\xff"
 
 
-class ImageError(OSError):
+class ImageError(DvcpError):
     """An image that cannot be read or written; the message names the file."""
 
 

@@ -23,8 +23,9 @@ import numpy as np
 import torch
 import vapoursynth as vs
 
+from dvcp_plugin.errors import FilterError
+
 from .convert import array_chroma, check_clip, frame_chroma, to_444
-from .errors import FilterError
 from .images import ImageError, read_image
 
 

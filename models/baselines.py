@@ -38,7 +38,7 @@ class FlowPropagation:
                 f"expected grey (H,W) and chroma (2,H,W) of one size, got {tuple(key_grey.shape)} "
                 f"and {tuple(key_chroma.shape)}"
             )
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        self._dis = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
         self._grey = _grey_u8(key_grey)
         self._chroma = np.ascontiguousarray(key_chroma.detach().float().cpu().permute(1, 2, 0).numpy())
         height, width = self._grey.shape
@@ -49,7 +49,7 @@ class FlowPropagation:
         current = _grey_u8(grey)
         if current.shape != self._grey.shape:
             raise ValueError(f"frame of size {current.shape} in a shot of size {self._grey.shape}")
-        flow = self._dis.calc(current, self._grey, None)
+        flow = self._dis.calc(current, self._grey, None)  # type: ignore[call-overload]  # None: a new flow
         self._chroma = cv2.remap(
             self._chroma, self._grid + flow, None, interpolation=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
         )

@@ -23,7 +23,9 @@ from dvcp_plugin.models.propagation import StepOutput
 EPSILON = 0.05
 
 
-def blend_weights(forward_confidence: Tensor, backward_confidence: Tensor, from_a: int, to_b: int) -> tuple[Tensor, Tensor]:
+def blend_weights(
+    forward_confidence: Tensor, backward_confidence: Tensor, from_a: int, to_b: int
+) -> tuple[Tensor, Tensor]:
     """(w_a, w_b) of frame n from each chain's confidence, ``from_a`` = n − a and ``to_b`` = b − n (both > 0)."""
     if from_a <= 0 or to_b <= 0:
         raise ValueError(f"a blended frame lies strictly between its keyframes, got n - a = {from_a}, b - n = {to_b}")

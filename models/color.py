@@ -17,6 +17,8 @@ MATRICES: dict[str, tuple[float, float]] = {
     "601": (0.299, 0.114),
     "709": (0.2126, 0.0722),
 }
+# H.273 matrix_coefficients codes (a frame's _Matrix) that name a working matrix: 5 and 6 are both BT.601
+FRAME_MATRICES: dict[int, str] = {1: "709", 5: "601", 6: "601"}
 
 
 def _coefficients(matrix: str) -> tuple[float, float]:

@@ -16,6 +16,8 @@ import torch
 import torchvision
 from torch import Tensor, nn
 
+from dvcp_plugin.errors import DvcpError
+
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -27,7 +29,7 @@ class FeaturePair(NamedTuple):
     fine: Tensor
 
 
-class MissingWeightsError(FileNotFoundError):
+class MissingWeightsError(DvcpError, FileNotFoundError):
     """The pretrained weights a feature extractor needs are not on this machine."""
 
 
@@ -88,6 +90,9 @@ class ResNetFeatures(FeatureExtractor):
     fine_stride = 2
     coarse_channels = 128
     fine_channels = 64
+
+    mean: Tensor  # ImageNet's, buffers
+    std: Tensor
 
     def __init__(self, depth: int = 18, weights: str | os.PathLike | None = None) -> None:
         super().__init__()

@@ -7,7 +7,7 @@ the previous frame, so they can run ahead of the recursive chain.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -31,7 +31,8 @@ class KeyState(NamedTuple):
 
     def nbytes(self) -> int:
         """Bytes held by the tensors of this state (a shared tensor counted once)."""
-        tensors = {id(t): t for t in (*self.grey, self.chroma, *(self.features or ()), self.fine_chroma) if t is not None}
+        held = (*self.grey, self.chroma, *(self.features or ()), self.fine_chroma)
+        tensors = {id(t): t for t in held if t is not None}
         return sum(t.numel() * t.element_size() for t in tensors.values())
 
 
@@ -51,7 +52,11 @@ class GlobalMatching(nn.Module):
     """Two-stage nearest-neighbour colour transfer from a keyframe, with a soft variant for training."""
 
     def __init__(
-        self, extractor: FeatureExtractor, roi_size: int | None = None, chunk_size: int = 4096, temperature: float = 0.05
+        self,
+        extractor: FeatureExtractor,
+        roi_size: int | None = None,
+        chunk_size: int = 4096,
+        temperature: float = 0.05,
     ) -> None:
         super().__init__()
         self.extractor = extractor
@@ -93,6 +98,8 @@ class GlobalMatching(nn.Module):
 class KeyChromaEstimate(nn.Module):
     """A global stage whose estimate is replaced by the keyframe's chroma, its confidence kept: the
     ablation that shows what the global estimate itself is worth."""
+
+    stage: Any  # the global stage module it wraps
 
     def __init__(self, stage: nn.Module) -> None:
         super().__init__()

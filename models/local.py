@@ -43,11 +43,13 @@ def kernel_head(in_channels: int, kernel_size: int, centre_weight: float, weight
     if kernel_size < 1 or kernel_size % 2 == 0:
         raise ValueError(f"kernel_size must be a positive odd number, got {kernel_size}")
     head = nn.Conv2d(in_channels, kernel_size, 3, padding=1)
+    bias = head.bias
+    assert bias is not None
     with torch.no_grad():
         head.weight.mul_(weight_scale)
-        head.bias.zero_()
+        bias.zero_()
         if kernel_size > 1:
-            head.bias[kernel_size // 2] = math.log(centre_weight * (kernel_size - 1) / (1 - centre_weight))
+            bias[kernel_size // 2] = math.log(centre_weight * (kernel_size - 1) / (1 - centre_weight))
     return head
 
 
@@ -82,7 +84,7 @@ class LocalPropagation(nn.Module):
         vertical, horizontal = self.net(prev.work, cur.work)
         return LocalPlan(vertical, horizontal, torch.ones_like(cur.work))
 
-    def apply(self, plan: LocalPlan, chroma_prev: Tensor) -> Tensor:
+    def apply(self, plan: LocalPlan, chroma_prev: Tensor) -> Tensor:  # type: ignore[override]  # the local stage's
         """The current chroma (B,2,h,w): the previous chroma convolved with each pixel's kernel."""
         return per_pixel_separable_conv(chroma_prev, plan.vertical, plan.horizontal)
 

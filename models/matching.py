@@ -42,7 +42,7 @@ class MatchResult(NamedTuple):
 
     chroma: Tensor  # (B, 2, Hf, Wf) chroma of the matched key position
     confidence: Tensor  # (B, 1, Hf, Wf) 1 - distance / 4
-    index: Tensor  # (B, Hf, Wf) int64 flat index into the key fine grid
+    index: Tensor  # type: ignore[assignment]  # (B, Hf, Wf) int64 flat index into the key fine grid
     distance: Tensor  # (B, Hf, Wf) squared L2 distance of unit features, in [0, 4]
 
 
@@ -285,14 +285,16 @@ def soft_two_stage_match(
         _, cell = _nearest(_codes(query.coarse), _codes(key_coarse), 4096)  # (B, Nq_c)
         top = _window_starts(cell // key_coarse.shape[3], s, roi_h, key_h)
         left = _window_starts(cell % key_coarse.shape[3], s, roi_w, key_w)
-        offsets = (torch.arange(roi_h, device=cell.device)[:, None] * key_w + torch.arange(roi_w, device=cell.device)).flatten()
+        rows, columns = torch.arange(roi_h, device=cell.device), torch.arange(roi_w, device=cell.device)
+        offsets = (rows[:, None] * key_w + columns).flatten()
         candidates = ((top * key_w + left)[..., None] + offsets).flatten(1)  # (B, Nq_c · R)
     cells, window = coarse_h * coarse_w, roi_h * roi_w
     unit_key = F.normalize(key_fine, dim=1).flatten(2)
     keys = torch.gather(unit_key, 2, candidates[:, None].expand(-1, channels, -1)).view(batch, channels, cells, window)
     values = torch.gather(key_chroma.flatten(2), 2, candidates[:, None].expand(-1, 2, -1)).view(batch, 2, cells, window)
     # query fine positions grouped by coarse cell: pad the fine grid to s × the coarse grid
-    unit_query = F.pad(F.normalize(query.fine, dim=1), (0, coarse_w * s - fine_w, 0, coarse_h * s - fine_h), mode="replicate")
+    padding = (0, coarse_w * s - fine_w, 0, coarse_h * s - fine_h)
+    unit_query = F.pad(F.normalize(query.fine, dim=1), padding, mode="replicate")
     grouped = unit_query.view(batch, channels, coarse_h, s, coarse_w, s).permute(0, 1, 2, 4, 3, 5)
     grouped = grouped.reshape(batch, channels, cells, s * s)
     similarity = torch.einsum("bcnq,bcnr->bnqr", grouped, keys)  # (B, cells, s², R)
@@ -315,7 +317,8 @@ def coarse_soft_match(query_coarse: Tensor, key_coarse: Tensor, key_chroma: Tens
     """
     _check_features(query_coarse, key_coarse, "coarse")
     key_coarse = _match_batch(query_coarse, key_coarse)
-    values = F.adaptive_avg_pool2d(_match_batch(query_coarse, key_chroma), key_coarse.shape[-2:]).flatten(2).transpose(1, 2)
+    coarse_size = (key_coarse.shape[-2], key_coarse.shape[-1])
+    values = F.adaptive_avg_pool2d(_match_batch(query_coarse, key_chroma), coarse_size).flatten(2).transpose(1, 2)
     similarity = torch.bmm(_flatten(query_coarse), _flatten(key_coarse).transpose(1, 2))
     chroma = torch.bmm(torch.softmax(similarity / temperature, dim=-1), values)
     batch, _, height, width = query_coarse.shape

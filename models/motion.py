@@ -37,7 +37,8 @@ class MotionEstimator(ABC):
 
     @abstractmethod
     def __call__(self, source: Tensor, target: Tensor) -> Tensor:
-        """The flow from ``source`` to ``target``, both grey (B,1,H,W) in [0, 1]; float32 on their device, no gradient."""
+        """The flow from ``source`` to ``target``, both grey (B,1,H,W) in [0, 1]; float32 on their device,
+        no gradient."""
 
 
 class DISMotion(MotionEstimator):
@@ -62,7 +63,7 @@ class DISMotion(MotionEstimator):
         if size in objects:
             objects.move_to_end(size)
         else:
-            objects[size] = cv2.DISOpticalFlow_create(DIS_PRESETS[self.preset])
+            objects[size] = cv2.DISOpticalFlow.create(DIS_PRESETS[self.preset])
             if len(objects) > SIZES_PER_THREAD:  # a fresh object gives the flow a used one would
                 objects.popitem(last=False)
         return objects[size]
@@ -72,7 +73,8 @@ class DISMotion(MotionEstimator):
         and returned on ``source``'s device."""
         a, b = to_u8(source), to_u8(target)
         dis = self._dis((a.shape[-2], a.shape[-1]))
-        flows = np.stack([dis.calc(a[i, 0], b[i, 0], None) for i in range(a.shape[0])])
+        # None: OpenCV makes the flow (its stubs do not say so)
+        flows = np.stack([dis.calc(a[i, 0], b[i, 0], None) for i in range(a.shape[0])])  # type: ignore[call-overload]
         return torch.from_numpy(flows).permute(0, 3, 1, 2).to(source.device, torch.float32)
 
 

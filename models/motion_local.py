@@ -71,7 +71,7 @@ class MotionCompensatedPropagation(nn.Module):
         trust = reliability(cur.work, warped_grey, disagreement)
         return LocalPlan(vertical, horizontal, trust, backward)
 
-    def apply(self, plan: LocalPlan, chroma_prev: Tensor) -> Tensor:
+    def apply(self, plan: LocalPlan, chroma_prev: Tensor) -> Tensor:  # type: ignore[override]  # the local stage's
         """The current chroma (B,2,h,w): the previous chroma warped, then convolved per pixel."""
         assert plan.flow is not None
         warped = warp(chroma_prev, plan.flow, self.interpolation)

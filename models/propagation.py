@@ -8,13 +8,37 @@ the local stage applied to the previous final chroma, then refine.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 from torch import Tensor, nn
 
 from dvcp_plugin.models.global_stage import KeyState
 from dvcp_plugin.models.local import LocalPlan
 from dvcp_plugin.models.resolution import Grey
+
+
+class LocalStage(Protocol):
+    """What a local stage module does (see ``dvcp_plugin.hookspecs``)."""
+
+    def plan(self, prev: Grey, cur: Grey) -> LocalPlan:
+        """Motion, kernels and reliability of ``cur`` from the two greys."""
+        ...
+
+    def apply(self, plan: LocalPlan, chroma_prev: Tensor) -> Tensor:
+        """The local estimate: the previous chroma carried along ``plan``."""
+        ...
+
+
+class GlobalStage(Protocol):
+    """What a global stage module does (see ``dvcp_plugin.hookspecs``)."""
+
+    def prepare_key(self, key_grey: Grey, key_chroma: Tensor) -> KeyState:
+        """The keyframe's state, computed once."""
+        ...
+
+    def __call__(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
+        """The global estimate of ``grey`` and its confidence."""
+        ...
 
 
 class StepInputs(NamedTuple):
@@ -35,13 +59,17 @@ class StepOutput(NamedTuple):
     reliability: Tensor
 
 
-def prepare_step(local_stage: nn.Module, global_stage: nn.Module, key: KeyState, prev: Grey, cur: Grey) -> StepInputs:
+def prepare_step(
+    local_stage: LocalStage, global_stage: GlobalStage, key: KeyState, prev: Grey, cur: Grey
+) -> StepInputs:
     """The part of frame ``cur``'s step that does not need the previous colours."""
     global_chroma, confidence = global_stage(cur, key)
     return StepInputs(local_stage.plan(prev, cur), global_chroma, confidence)
 
 
-def chain_step(local_stage: nn.Module, refine_stage: nn.Module, inputs: StepInputs, cur: Grey, chroma_prev: Tensor) -> StepOutput:
+def chain_step(
+    local_stage: LocalStage, refine_stage: nn.Module, inputs: StepInputs, cur: Grey, chroma_prev: Tensor
+) -> StepOutput:
     """The recursive part: the local estimate from the previous final chroma, then the fusion."""
     local = local_stage.apply(inputs.plan, chroma_prev)
     reliability = inputs.plan.reliability
@@ -50,8 +78,8 @@ def chain_step(local_stage: nn.Module, refine_stage: nn.Module, inputs: StepInpu
 
 
 def propagate_step(
-    local_stage: nn.Module,
-    global_stage: nn.Module,
+    local_stage: LocalStage,
+    global_stage: GlobalStage,
     refine_stage: nn.Module,
     key: KeyState,
     prev: Grey,

@@ -31,7 +31,7 @@ class RefinementNet(nn.Module):
         self.body = UNet(6, tuple(widths))
         self.head = nn.Conv2d(self.body.out_channels, 2, 3, padding=1)
         nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        nn.init.zeros_(self.head.bias)  # type: ignore[arg-type]  # the head has a bias
 
     def forward(
         self, grey: Tensor, local_chroma: Tensor, reliability: Tensor, global_chroma: Tensor, confidence: Tensor
@@ -58,7 +58,7 @@ class ReliabilityFusion(nn.Module):
         self.body = HalfResolutionUNet(7, stem, tuple(widths))
         self.head = nn.Conv2d(stem, 3, 3, padding=1)
         nn.init.zeros_(self.head.weight)
-        nn.init.zeros_(self.head.bias)
+        nn.init.zeros_(self.head.bias)  # type: ignore[arg-type]  # the head has a bias
         self.gain = nn.Parameter(torch.tensor(_INITIAL_GAIN))
 
     def forward(

@@ -50,4 +50,5 @@ def per_pixel_separable_conv(image: Tensor, vertical: Tensor, horizontal: Tensor
         row_sum = (rows * taps).sum(dim=-1)  # (B,C,H,W)
         term = row_sum * vertical[:, i : i + 1]
         out = term if out is None else out + term
+    assert out is not None  # size >= 1
     return out

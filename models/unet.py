@@ -41,7 +41,8 @@ class UNet(nn.Module):
         for module in self.modules():
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """Map (B, in_channels, H, W) to (B, widths[0], H, W)."""
@@ -82,7 +83,8 @@ class HalfResolutionUNet(nn.Module):
         for module in (*self.stem.modules(), *self.mix.modules()):
             if isinstance(module, nn.Conv2d):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
 
     def forward(self, x: Tensor) -> Tensor:
         """Map (B, in_channels, H, W) to (B, stem, H, W)."""

@@ -13,11 +13,11 @@ import dvcp_plugin.models
 
 # lowest first: a module may import from its own layer and the layers below ("" is dvcp_plugin/__init__.py)
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("models",),
+    ("models", "errors"),
     ("filters",),
-    ("errors", "hookspecs", "stages"),
+    ("hookspecs", "stages", "options"),
     ("runtime", "media"),
-    ("vsapi", "training", "evaluation", "bench"),
+    ("vsapi", "service", "training", "evaluation", "bench"),
     ("commands", "batch", "cli", ""),
 )
 ROOTS = {

@@ -15,12 +15,11 @@ from __future__ import annotations
 import logging
 import math
 import os
-import sys
 import time
 import uuid
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..errors import DvcpError
@@ -28,7 +27,9 @@ from .plan import PlannedShot
 from .progress import BatchProgress, FrameCounter
 from .reaper import Reaper
 from .summary import ShotRecord, Summary, shot_record
-from .work import Result
+from .work import Result, failed
+
+log = logging.getLogger(__name__)
 
 RETRIES = 3  # times a shot is retried after its worker process died
 POLL_SECONDS = 0.5  # how often the progress bar takes the frame count while waiting
@@ -54,15 +55,11 @@ class Cluster:
     cpus_per_worker: float = 1.0
 
 
-def run_batch(
-    planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary, overwrite: bool = False,
-    fault_after_frames: int | None = None,
-) -> None:
+def run_batch(planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary, overwrite: bool = False) -> None:
     """Colour every planned shot on Ray, recording each shot in ``summary`` as it finishes.
 
     The summary is first written once Ray has room for the workers (a :class:`DvcpError` if it has
-    none). ``fault_after_frames``: each worker's process exits after writing that many frames, the
-    first time only (see :mod:`.worker`).
+    none).
     """
     if not any(shot.parts for shot in planned):  # every shot settled by its plan: no need for Ray
         summary.write()
@@ -75,7 +72,7 @@ def run_batch(
     try:
         started_here = _connect(ray, cluster)
         try:
-            run = _Run(ray, planned, cluster, summary, overwrite, fault_after_frames)
+            run = _Run(ray, planned, cluster, summary, overwrite)
             summary.write()
             run.run(started)
         finally:
@@ -109,12 +106,11 @@ class _Run:
     """One batch on a connected Ray: the actors, the work queue and what came back."""
 
     def __init__(
-        self, ray: Any, planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary, overwrite: bool,
-        fault_after_frames: int | None,
+        self, ray: Any, planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary, overwrite: bool
     ) -> None:
         """Check that the cluster has room for the workers; they start in :meth:`run`."""
         self.ray, self.planned, self.summary, self.overwrite = ray, planned, summary, overwrite
-        self.cpus_per_worker, self.fault_after_frames = cluster.cpus_per_worker, fault_after_frames
+        self.cpus_per_worker = cluster.cpus_per_worker
         self.results: dict[int, list[Result | None]] = {
             i: [None] * len(shot.parts) for i, shot in enumerate(planned) if shot.status is None
         }
@@ -137,7 +133,7 @@ class _Run:
             need = f"{cluster.cpus_per_worker:g} CPU(s)" + (" and a GPU (a shot runs on cuda)" if gpus else "")
             raise DvcpError(f"the Ray cluster ({cpus:g} CPUs, {gpus_there} GPUs) has no room for a worker of {need}")
         if cluster.workers is not None and cluster.workers > room:
-            print(f"dvcp batch: the Ray cluster has room for {room} worker(s), not {cluster.workers}", file=sys.stderr)
+            log.warning("the Ray cluster has room for %d worker(s), not %d", room, cluster.workers)
         return min(cluster.workers or room, room)
 
     def run(self, started: float) -> None:
@@ -153,7 +149,7 @@ class _Run:
         worker = self.ray.remote(
             num_cpus=self.cpus_per_worker, num_gpus=self.gpus, max_restarts=-1, max_task_retries=RETRIES,
         )(ShotWorker)
-        actors = [worker.remote(name, self.fault_after_frames) for _ in range(self.workers)]
+        actors = [worker.remote(name) for _ in range(self.workers)]
         try:
             try:
                 self.ray.get([actor.__ray_ready__.remote() for actor in actors])
@@ -201,15 +197,17 @@ class _Run:
         """What the worker returned, or a failed result saying why there is none."""
         exceptions = self.ray.exceptions
         try:
-            return self.ray.get(ref)
+            result: Result = self.ray.get(ref)
         except exceptions.RayActorError as exc:
             error = f"its worker process died {RETRIES + 1} times while colouring it ({_first_line(exc)})"
-        except exceptions.RayTaskError as exc:
-            cause = exc.cause
-            error = f"{type(cause).__name__}: {cause}"
+            result = Result(name, "failed", error=error, traceback=str(exc))
+        except exceptions.RayTaskError as exc:  # the worker's own code raised: a bug (its text holds the traceback)
+            result = replace(failed(name, exc.cause), traceback=str(exc))
         except exceptions.RayError as exc:
-            error = _first_line(exc)
-        return Result(name, "failed", error=error)
+            result = Result(name, "failed", error=_first_line(exc), traceback=str(exc))
+        if result.status == "failed":
+            log.debug("%s failed: %s\n%s", name, result.error, result.traceback)
+        return result
 
     def _finished(self, shot: int, part: int | None, result: Result) -> ShotRecord | None:
         """Take in a part's or a reassembly's result; the shot's record when that finished the shot."""

@@ -10,18 +10,16 @@ options to every shot that does not set them. Relative paths are relative to the
 
 from __future__ import annotations
 
-import argparse
-import json
+import itertools
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
-from fractions import Fraction
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..commands.colorize import OUTPUT_SUFFIXES, Options, check_output, is_video, parse_fps, parse_stage_options
-from ..errors import DvcpError
-from ..runtime.state_cache import UNKEYED_CUTS
+from ..errors import DvcpError, OptionError
+from ..media.outputs import check_output, is_video
+from ..options import OptionInfo, Options, OutputOptions, StageOptions, option_infos
 from .reels import staging
 
 
@@ -41,102 +39,45 @@ class ShotJob:
     options: Options = field(default_factory=Options)
     frames: tuple[int, int] | None = None  # first and last frame of the input to colour
     cuts: tuple[int, ...] = ()  # frames of the input where a new shot begins
-    suffix: str | None = None
-    fps: Fraction = Fraction(24)
-    ffmpeg_args: str | None = None
+    output_options: OutputOptions = field(default_factory=OutputOptions)
 
 
-Check = Callable[[Any, Path], Any]  # (TOML value, the jobs file's folder) -> option value; ValueError if bad
-
-
-def _text(value: Any, base: Path) -> str:
+def _text(value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ValueError("must be a non-empty string")
     return value
 
 
 def _path(value: Any, base: Path) -> Path:
-    return base / _text(value, base)
+    return base / _text(value)
 
 
-def _flag(value: Any, base: Path) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError("must be true or false")
-    return value
-
-
-def _positive(value: Any, base: Path) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise ValueError("must be a positive number")
-    return float(value)
-
-
-def _count(value: Any, base: Path) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError("must be a positive integer")
-    return value
-
-
-def _chroma_scale(value: Any, base: Path) -> float:
-    scale = _positive(value, base)
-    if scale > 1:
-        raise ValueError("must be in (0, 1]")
-    return scale
-
-
-def _device(value: Any, base: Path) -> str:
+def _device(value: Any) -> str:
     if value not in ("cpu", "cuda"):
         raise ValueError(f"must be 'cpu' or 'cuda', not {value!r} (each Ray worker has its own GPU, seen as 'cuda')")
     return str(value)
 
 
-def _matrix(value: Any, base: Path) -> str:
-    if str(value) not in ("601", "709") or isinstance(value, bool):
-        raise ValueError("must be '601' or '709'")
-    return str(value)
-
-
-def _suffix(value: Any, base: Path) -> str:
-    if value not in OUTPUT_SUFFIXES:
-        raise ValueError(f"must be one of {', '.join(OUTPUT_SUFFIXES)}")
-    return str(value)
-
-
-def _fps(value: Any, base: Path) -> Fraction:
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError("must be a frame rate such as 24 or \"24000/1001\"")
-    try:
-        return parse_fps(str(value))
-    except argparse.ArgumentTypeError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _stage_options(value: Any, base: Path) -> dict[str, dict[str, Any]]:
-    if not isinstance(value, dict):
-        raise ValueError('must be a table of options per stage kind, e.g. { global = { imagenet_weights = "r.pth" } }')
-    try:
-        return parse_stage_options(json.dumps(value))
-    except TypeError:
-        raise ValueError("holds a value that is not a number, text, boolean or list") from None
-    except argparse.ArgumentTypeError as exc:
-        raise ValueError(str(exc)) from None
-
-
-def _unkeyed_cuts(value: Any, base: Path) -> str:
-    if value not in UNKEYED_CUTS:
-        raise ValueError(f"must be {' or '.join(repr(mode) for mode in UNKEYED_CUTS)}")
-    return str(value)
-
-
-# the options of `dvcp colorize` a shot (or [defaults]) may set, with their checks
-OPTIONS: dict[str, Check] = {
-    "weights": _path, "device": _device, "half": _flag, "local_stage": _text, "global_stage": _text,
-    "refine_stage": _text, "chroma_scale": _chroma_scale, "stage_options": _stage_options, "matrix": _matrix,
-    "cache_mb": _positive, "unkeyed_cuts": _unkeyed_cuts, "threads": _count, "suffix": _suffix, "fps": _fps,
-    "ffmpeg_args": _text,
-}
-ENGINE_OPTIONS = frozenset(f.name for f in fields(Options))
+# the options of `dvcp colorize` a shot (or [defaults]) may set: the colouring options and how the output is written
+OPTIONS: dict[str, OptionInfo] = {info.name: info for info in (*option_infos(Options), *option_infos(OutputOptions))}
 SHOT_KEYS = ("name", "input", "output", "keyframes", "frames", "cuts")
+
+
+def _option(info: OptionInfo, value: Any, base: Path) -> Any:
+    """A jobs file's value of an option, checked as the option checks it; TOML's types where they differ
+    from Python's (true or false, tables), paths relative to the jobs file, and a device a Ray worker has."""
+    if info.kind is bool and not isinstance(value, bool):
+        raise ValueError("must be true or false")
+    if info.kind is StageOptions and not isinstance(value, dict):
+        raise ValueError('must be a table of options per stage kind, e.g. { global = { imagenet_weights = "r.pth" } }')
+    if info.kind in (str, Path):
+        value = _path(value, base) if info.kind is Path else _text(value)
+    if info.name == "device":
+        value = _device(value)
+    try:
+        return info.spec.check(info.name, value)
+    except OptionError as exc:
+        raise ValueError(exc.problem) from None
 
 
 def read_jobs(path: Path, device: str | None = None) -> list[ShotJob]:
@@ -154,7 +95,9 @@ def read_jobs(path: Path, device: str | None = None) -> list[ShotJob]:
         raise JobsError(f"{path} is not valid TOML: {exc}") from None
     unknown = sorted(set(data) - {"shot", "defaults"})
     if unknown:
-        raise JobsError(f"{path}: unknown table or key {unknown[0]!r} (a jobs file holds [defaults] and [[shot]] tables)")
+        raise JobsError(
+            f"{path}: unknown table or key {unknown[0]!r} (a jobs file holds [defaults] and [[shot]] tables)"
+        )
     shots = data.get("shot")
     if not isinstance(shots, list) or not shots or not all(isinstance(s, dict) for s in shots):
         raise JobsError(f"{path}: no [[shot]] tables; each shot is a [[shot]] table with input, output and keyframes")
@@ -164,13 +107,15 @@ def read_jobs(path: Path, device: str | None = None) -> list[ShotJob]:
         raise JobsError(f"{path}: defaults must be a table of options ([defaults])")
     defaults = _options(defaults, base, lambda problem: JobsError(f"{path}: [defaults]: {problem}"), ())
     if device is not None:
-        defaults["device"] = _device(device, base)
+        defaults["device"] = _device(device)
     jobs = [_shot(shot, k, base, defaults, path) for k, shot in enumerate(shots, 1)]
     _check_unique(jobs, path)
     return jobs
 
 
-def _options(table: Mapping[str, Any], base: Path, error: Callable[[str], JobsError], allowed: tuple[str, ...]) -> dict[str, Any]:
+def _options(
+    table: Mapping[str, Any], base: Path, error: Callable[[str], JobsError], allowed: tuple[str, ...]
+) -> dict[str, Any]:
     """The checked options of ``table``, whose other keys must be in ``allowed``."""
     options = {}
     for key, value in table.items():
@@ -179,7 +124,7 @@ def _options(table: Mapping[str, Any], base: Path, error: Callable[[str], JobsEr
         if key not in OPTIONS:
             raise error(f"unknown key {key!r} (known: {', '.join((*allowed, *OPTIONS))})")
         try:
-            options[key] = OPTIONS[key](value, base)
+            options[key] = _option(OPTIONS[key], value, base)
         except ValueError as exc:
             raise error(f"{key} {exc}") from None
     return options
@@ -191,18 +136,21 @@ def _shot(table: dict[str, Any], number: int, base: Path, defaults: Mapping[str,
     def error(problem: str) -> JobsError:
         return JobsError(f"{label}: {problem}")
 
-    options = defaults | _options(table, base, error, SHOT_KEYS)
+    options = {**defaults, **_options(table, base, error, SHOT_KEYS)}
     missing = [key for key in ("input", "output", "keyframes") if key not in table]
     if missing:
         raise error(f"missing {' and '.join(missing)} (every shot needs input, output and keyframes)")
 
-    def value(key: str, check: Check) -> Any:
+    def value(key: str, check: Callable[[Any], Any]) -> Any:
         try:
-            return check(table[key], base)
+            return check(table[key])
         except ValueError as exc:
             raise error(f"{key} {exc}") from None
 
-    input_path, output = value("input", _path), value("output", _path)
+    def relative(value: Any) -> Path:
+        return _path(value, base)
+
+    input_path, output = value("input", relative), value("output", relative)
     name = value("name", _text) if "name" in table else str(table["output"])
     keyframes = _keyframes(table["keyframes"], base, error)
     frames = _frames(table["frames"], error) if "frames" in table else None
@@ -217,9 +165,13 @@ def _shot(table: dict[str, Any], number: int, base: Path, defaults: Mapping[str,
         raise error(str(exc)) from None
     return ShotJob(
         name=name, label=label, input=input_path, output=output, keyframes=keyframes, frames=frames, cuts=cuts,
-        options=Options(**{k: v for k, v in options.items() if k in ENGINE_OPTIONS}),
-        suffix=options.get("suffix"), fps=options.get("fps", Fraction(24)), ffmpeg_args=options.get("ffmpeg_args"),
+        options=Options.of(_of(Options, options)), output_options=OutputOptions.of(_of(OutputOptions, options)),
     )
+
+
+def _of(cls: type, options: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``options`` that are options of ``cls``."""
+    return {info.name: options[info.name] for info in option_infos(cls) if info.name in options}
 
 
 def _keyframes(value: Any, base: Path, error: Callable[[str], JobsError]) -> dict[int, Path]:
@@ -248,7 +200,7 @@ def _frames(value: Any, error: Callable[[str], JobsError]) -> tuple[int, int]:
 def _cuts(value: Any, frames: tuple[int, int] | None, error: Callable[[str], JobsError]) -> tuple[int, ...]:
     if not _frame_numbers(value) or not value:
         raise error(f"cuts must be a list of frame numbers where new shots begin, not {value!r}")
-    for before, after in zip(value, value[1:]):
+    for before, after in itertools.pairwise(value):
         if after <= before:
             raise error(f"cuts must increase: {after} comes after {before}")
     first, last = frames if frames is not None else (0, None)

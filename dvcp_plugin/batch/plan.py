@@ -9,11 +9,11 @@ keyframe for every part of a reel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..commands.colorize import is_video
 from ..media.frame_writer import ffmpeg_executable
+from ..media.outputs import is_video
 from ..media.sources import InputError, open_input
 from ..media.video_check import video_problem
 from .jobs import JobsError, ShotJob
@@ -45,7 +45,7 @@ def _plan(job: ShotJob, overwrite: bool) -> PlannedShot:
     if job.frames is None and not job.cuts:
         return PlannedShot(job, (_part(job, None, job.keyframes, job.output, job.name),))
     try:
-        count = len(open_input(job.input, job.fps).names)
+        count = len(open_input(job.input, job.output_options.fps).names)
     except InputError as exc:
         return PlannedShot(job, status="failed", error=str(exc))
     first, last = job.frames if job.frames is not None else (0, count - 1)
@@ -61,13 +61,13 @@ def _plan(job: ShotJob, overwrite: bool) -> PlannedShot:
         return PlannedShot(job, (_part(job, (first, last), keyframes, job.output, job.name),))
     starts, ends = (first, *job.cuts), (*(cut - 1 for cut in job.cuts), last)
     parts = []
-    for start, end in zip(starts, ends):
+    for start, end in zip(starts, ends, strict=True):
         keyframes = {n - start: image for n, image in job.keyframes.items() if start <= n <= end}
         if not keyframes:
             raise JobsError(f"{job.label}: the shot of frames {start} to {end} (between its cuts) has no keyframe")
         output = part_output(job.output, start, end)
         parts.append(_part(job, (start, end), keyframes, output, f"{job.name} [{start}-{end}]", reel=True))
-    reel = Reel(job.output, tuple(parts), job.ffmpeg_args)
+    reel = Reel(job.output, tuple(parts), job.output_options.ffmpeg_args)
     if overwrite:
         return PlannedShot(job, reel.parts, reel)
     if is_video(job.output) and job.output.exists():
@@ -88,8 +88,8 @@ def _part(
     reel: bool = False,
 ) -> Part:
     """A part of ``job``; parts of a reel are written as lossless staging files and know their reel."""
+    output_options = replace(job.output_options, ffmpeg_args=None) if reel else job.output_options
     return Part(
         name=name, input=job.input, frames=frames, keyframes=keyframes, output=output, options=job.options,
-        suffix=job.suffix, fps=job.fps, ffmpeg_args=None if reel else job.ffmpeg_args,
-        reel=job.output if reel else None,
+        output_options=output_options, reel=job.output if reel else None,
     )

@@ -30,15 +30,14 @@ from typing import Any
 
 import vapoursynth as vs
 
-from ..commands.colorize import clip_fps, is_video
-from ..errors import DvcpError
 from ..media.frame_writer import VideoFile, write_video
 from ..media.frames import image_files
 from ..media.manifest import FrameRecord, RunRecord, describe_changes, write_atomically
+from ..media.outputs import clip_fps, is_video
 from ..media.paths import OutputError
 from ..media.sources import open_video
 from ..media.video_check import video_problem
-from .work import Part, Reel, Result
+from .work import Part, Reel, Result, failed
 
 LEDGER = ".dvcp-reel.json"
 STAGING = ".dvcp-parts"
@@ -120,8 +119,8 @@ def assemble(reel: Reel, overwrite: bool = False) -> Result:
             written = _assemble_video(reel, overwrite)
         else:
             written = _assemble_folder(reel, overwrite)
-    except (DvcpError, vs.Error) as exc:
-        return Result(name, "failed", seconds=time.monotonic() - started, error=str(exc).strip())
+    except Exception as exc:  # noqa: BLE001 - any error is this reel's failure, reported with it
+        return failed(name, exc, seconds=time.monotonic() - started)
     shutil.rmtree(staging(reel.output), ignore_errors=True)
     return Result(name, "done", written, written, seconds=time.monotonic() - started)
 

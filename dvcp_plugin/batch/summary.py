@@ -1,4 +1,5 @@
-"""The summary file of a batch: every shot's frames (written, kept, missing), seconds, fps, status and error.
+"""The summary file of a batch: every shot's frames (written, kept, missing), seconds, frames per
+second, status and error (and for a failed shot, the traceback of its failure).
 
 It is JSON, rewritten (atomically) each time a shot finishes, so it shows a long run's progress
 and what was done when a run stops early; shots not finished yet have the status ``pending``.
@@ -31,6 +32,7 @@ class ShotRecord:
     kept: int = 0
     seconds: float = 0.0
     error: str | None = None
+    traceback: str | None = None  # where a failed shot failed
     parts: list[dict[str, Any]] = field(default_factory=list)  # a reel's parts and reassembly
 
     @property
@@ -46,36 +48,44 @@ class ShotRecord:
         data["fps"] = round(self.written / self.seconds, 3) if self.written and self.seconds > 0 else None
         if not self.parts:
             del data["parts"]
+        if self.traceback is None:
+            del data["traceback"]
         return data
 
 
 def shot_record(planned: PlannedShot, results: Sequence[Result] = (), assembly: Result | None = None) -> ShotRecord:
     """The record of a shot from what its parts and its reassembly reported (or from its plan)."""
     job = planned.job
-    base = {"name": job.name, "input": str(job.input), "output": str(job.output)}
     if planned.status is not None:
-        frames = sum(p.frames[1] - p.frames[0] + 1 for p in planned.reel.parts) if planned.reel else 0
+        spans = [p.frames for p in planned.reel.parts if p.frames is not None] if planned.reel else []
+        frames = sum(last - first + 1 for first, last in spans)
         kept = frames if planned.status == "skipped" else 0
-        return ShotRecord(**base, status=planned.status, frames=frames, kept=kept, error=planned.error)
+        return ShotRecord(
+            job.name, str(job.input), str(job.output), planned.status, frames=frames, kept=kept, error=planned.error
+        )
     steps = [*results, *([assembly] if assembly is not None else [])]
     failed = [r for r in steps if r.status == "failed"]
     if failed:
         status = "failed"
         error = failed[0].error if planned.reel is None else f"{failed[0].name}: {failed[0].error}"
+        traceback = failed[0].traceback
     else:
         status = "done" if any(r.written for r in steps) else "skipped"
-        error = None
+        error = traceback = None
     return ShotRecord(
-        **base, status=status, frames=sum(r.frames for r in results), written=sum(r.written for r in results),
-        kept=sum(r.kept for r in results), seconds=sum(r.seconds for r in steps), error=error,
+        job.name, str(job.input), str(job.output), status,
+        frames=sum(r.frames for r in results), written=sum(r.written for r in results),
+        kept=sum(r.kept for r in results), seconds=sum(r.seconds for r in steps), error=error, traceback=traceback,
         parts=[_part_json(r) for r in steps] if planned.reel is not None else [],
     )
 
 
 def _part_json(result: Result) -> dict[str, Any]:
+    """A part's or a reassembly's entry (its traceback is the shot's, when it is the one that failed)."""
     data = asdict(result)
     data["missing"] = max(0, result.frames - result.written - result.kept)
     data["seconds"] = round(result.seconds, 3)
+    del data["traceback"]
     return data
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
+import traceback
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 
-from ..commands.colorize import Options
+from ..errors import DvcpError
+from ..options import Options, OutputOptions
 
-STATUSES = ("done", "skipped", "failed")  # done: frames written; skipped: finished by an earlier run
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -21,9 +23,7 @@ class Part:
     keyframes: dict[int, Path]
     output: Path
     options: Options = field(default_factory=Options)
-    suffix: str | None = None
-    fps: Fraction = Fraction(24)
-    ffmpeg_args: str | None = None
+    output_options: OutputOptions = field(default_factory=OutputOptions)
     reel: Path | None = None  # the reel's output, when this part is reassembled into one
 
     @property
@@ -47,9 +47,28 @@ class Result:
     """What a worker reports for a part or a reassembly."""
 
     name: str
-    status: str  # one of STATUSES
+    status: str  # done (frames written), skipped (finished by an earlier run) or failed
     frames: int = 0  # frames of the part
     written: int = 0  # frames written by this run
     kept: int = 0  # frames kept from an earlier run
     seconds: float = 0.0
-    error: str | None = None
+    error: str | None = None  # what went wrong, in a line (a bug: "internal error: ...")
+    traceback: str | None = None  # where it went wrong, for a failure
+
+
+def failed(
+    name: str, exc: BaseException, frames: int = 0, seconds: float = 0.0, *, written: int = 0, kept: int = 0
+) -> Result:
+    """The result of a part or a reassembly that failed with ``exc``; its traceback is kept and logged.
+
+    A ``DvcpError`` is said by its message; anything else is a bug, and says so. ``written`` and
+    ``kept`` count the frames this run wrote before it failed and those a rerun keeps.
+    """
+    text = "".join(traceback.format_exception(exc))
+    if isinstance(exc, DvcpError):
+        error = str(exc).strip()
+        log.warning("%s failed: %s\n%s", name, error, text)
+    else:
+        error = f"internal error (a bug, not a problem of the shot): {type(exc).__name__}: {exc}"
+        log.error("%s failed: %s\n%s", name, error, text)
+    return Result(name, "failed", frames, written, kept, seconds, error, text)

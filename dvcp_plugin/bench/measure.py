@@ -36,8 +36,8 @@ import torch
 
 from ..errors import DvcpError
 from .common import BenchConfig
-from .engine import measure_engine
-from .filter import measure_filter, measure_long_shot
+from .engine_bench import measure_engine
+from .filter_bench import measure_filter, measure_long_shot
 
 _MEASURES: dict[str, Callable[[BenchConfig], dict[str, Any]]] = {
     "engine": measure_engine,

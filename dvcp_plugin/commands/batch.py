@@ -3,22 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from ..batch.driver import Cluster, import_ray, run_batch
 from ..batch.jobs import ShotJob, read_jobs
 from ..batch.plan import plan_shots
 from ..batch.summary import Summary
-from ..errors import DvcpError
 from ..media.output_lock import OutputLock
-
-# fault injection: every worker's process exits after writing this many frames, the first time only
-FAULT_ENV = "DVCP_BATCH_FAULT_AFTER_FRAMES"
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
@@ -65,37 +60,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--overwrite", action="store_true", help="recolour every shot instead of resuming")
 
 
-def _fault_after_frames() -> int | None:
-    text = os.environ.get(FAULT_ENV)
-    if not text:
-        return None
-    if not text.isdigit() or int(text) < 1:
-        raise DvcpError(f"{FAULT_ENV}={text!r} must be a positive number of frames")
-    return int(text)
-
-
 def run(args: argparse.Namespace) -> int:
     """Colour the jobs file's shots; exit 1 when the file is bad or any shot failed."""
-    fault_after_frames = _fault_after_frames()
     import_ray()
     jobs = read_jobs(args.jobs, args.device)
     with ExitStack() as locks:  # every output is this run's alone until it ends
         for job in jobs:
             locks.enter_context(OutputLock(job.output, f"{job.label}: the output"))
-        return _run_batch(args, jobs, fault_after_frames)
+        return _run_batch(args, jobs)
 
 
-def _run_batch(args: argparse.Namespace, jobs: list[ShotJob], fault_after_frames: int | None) -> int:
+def _run_batch(args: argparse.Namespace, jobs: list[ShotJob]) -> int:
     """The work of :func:`run`, holding the lock of every output."""
     planned = plan_shots(jobs, args.overwrite)
     path = args.summary or args.jobs.with_name(f"{args.jobs.stem}.summary.json")
     info = {
         "jobs": str(args.jobs.absolute()), "address": args.address or "local",
-        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
     }
     summary = Summary(path, planned, info)
     cluster = Cluster(address=args.address, workers=args.workers, cpus_per_worker=args.cpus_per_worker)
-    run_batch(planned, cluster, summary, args.overwrite, fault_after_frames)
+    run_batch(planned, cluster, summary, args.overwrite)
     totals = summary.totals()
     for record in summary.records:
         if record.status == "failed":

@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
+from ..bench.bench_report import markdown, report
 from ..bench.common import KINDS, BenchConfig
-from ..bench.report import markdown, report
 from ..errors import DvcpError
 from ..runtime.devices import cpu_model
 from ..stages.build import untrained_weights

@@ -26,12 +26,14 @@ from ..evaluation.metrics import mean_psnr
 from ..evaluation.pictures import contact_sheet
 from ..filters.images import read_image, write_image
 from ..media.demo_shot import make_shot
-from ..media.frame_writer import FrameFolder, VideoFile, write_frames, write_video
+from ..media.frame_writer import FrameFolder, VideoFile
 from ..media.paths import check_writable_folder
 from ..media.sources import open_folder
 from ..models.color import grey_u8
+from ..options import Options
+from ..service import Colouring
 from ..stages.weights import find_weights
-from .colorize import Options, add_engine_arguments, colorize_node, folder_format, run_settings, video_format
+from .flags import add_option_flags, options_of
 
 FRAMES, HEIGHT, WIDTH, FPS = 24, 192, 320, Fraction(24)
 FRAME_NAMES = [f"{k:05d}.png" for k in range(FRAMES)]
@@ -42,7 +44,7 @@ OWN_ENTRIES = {"grey", "truth", "colorized", "key.png", "contact_sheet.png", "co
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """--out, --weights, --device."""
     parser.add_argument("--out", type=Path, default=Path("dvcp-demo"), help="output folder (default ./dvcp-demo)")
-    add_engine_arguments(parser)
+    add_option_flags(parser, Options, ("weights", "device"))
 
 
 def check_out(out: Path) -> None:
@@ -63,7 +65,7 @@ def check_out(out: Path) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Make the shot, colour it, write the files and print the scores."""
-    options = Options(weights=args.weights, device=args.device)
+    options = options_of(args, Options)
     find_weights(options.weights)
     out: Path = args.out
     check_out(out)
@@ -79,13 +81,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"dvcp demo: colouring a {FRAMES}-frame {WIDTH}x{HEIGHT} sample shot from its frame 0", file=sys.stderr)
 
     source = open_folder(out / "grey", FPS)
-    keys = {0: key}
-    ffmpeg = shutil.which("ffmpeg") is not None
-    # both nodes share one pipeline, so the video reuses the frames computed for the folder
-    rgb = colorize_node(source, keys, folder_format(source), options)
-    yuv = colorize_node(source, keys, video_format(source), options) if ffmpeg else None
-    folder = FrameFolder(out / "colorized", source.names, ".png")
-    write_frames(rgb, folder, run_settings(source, keys, options), overwrite=True, description="colorized/")
+    colouring = Colouring(source, {0: key}, options)  # the video reuses the frames computed for the folder
+    colouring.write(FrameFolder(out / "colorized", source.names, ".png"), overwrite=True, description="colorized/")
     result = np.stack([read_image(out / "colorized" / f"{k:05d}.png") for k in range(FRAMES)])
     flow, key_copy = (colour_shot(BASELINES[name], shot) for name in ("flow", "key"))
     sheet = out / "contact_sheet.png"
@@ -95,11 +92,10 @@ def run(args: argparse.Namespace) -> int:
         for k in (0, FRAMES // 3, 2 * FRAMES // 3, FRAMES - 1)
     ]
     write_image(sheet, contact_sheet(rows))
-    if yuv is not None:
-        video = out / "colorized.mp4"
-        write_video(yuv, VideoFile(video, FPS), overwrite=True, description=video.name)
+    video = out / "colorized.mp4" if shutil.which("ffmpeg") is not None else None
+    if video is not None:
+        colouring.write(VideoFile(video, FPS), overwrite=True, description=video.name)
     else:
-        video = None
         print("dvcp demo: ffmpeg not found, so no video was written (the frames are in colorized/)", file=sys.stderr)
 
     print(f"input (grey)    {out / 'grey'}/")

@@ -12,7 +12,8 @@ from urllib.parse import urlparse
 
 from ..errors import DvcpError
 from ..hookspecs import COMPONENT_KINDS
-from ..runtime.engine import Engine, EngineConfig
+from ..options import EngineOptions
+from ..runtime.engine import Engine
 from ..stages.registry import default_registry
 from ..stages.weights import WEIGHTS_ENV, find_weights
 
@@ -92,7 +93,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"weights      MISSING: {exc}")
     else:
         try:  # read, checked for non-finite values and built into the stages they are for
-            Engine(EngineConfig(weights=path))
+            Engine(EngineOptions(weights=path))
             print(f"weights      {path} (override with weights=PATH or ${WEIGHTS_ENV})")
         except DvcpError as exc:
             problems += 1

@@ -18,9 +18,10 @@ from ..evaluation.report import table_lines
 from ..filters.files import write_all
 from ..filters.images import write_image
 from ..media.paths import OutputError, check_writable_file
-from ..runtime.engine import GLOBAL_ESTIMATES, Engine, EngineConfig
-from .colorize import parse_stage_options
+from ..options import EngineOptions
+from ..runtime.engine import GLOBAL_ESTIMATES, Engine
 from ..training.data import find_sequences
+from .flags import add_option_flags, options_of
 
 
 def _baselines(text: str) -> list[str]:
@@ -66,18 +67,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", help="PSNR-by-frame PNG (default: next to the JSON, *-psnr.png)")
     parser.add_argument("--sheet", help="contact sheet PNG (default: next to the JSON, *-sheet.png)")
     parser.add_argument("--sheet-sequence", help="sequence shown on the contact sheet (default: the first)")
-    parser.add_argument("--weights", help="weights file or training checkpoint (default: the shipped weights)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
-    parser.add_argument("--half", action="store_true", help="half precision (CUDA only)")
-    parser.add_argument("--threads", type=int, help="CPU threads for torch and OpenCV")
-    parser.add_argument(
-        "--chroma-scale", type=float,
-        help="chroma working resolution relative to the input (default: the weights file's)",
-    )
-    parser.add_argument(
-        "--stage-options", type=parse_stage_options, metavar="JSON",
-        help="stage options on top of the weights file's, JSON {kind: {option: value}}",
-    )
+    add_option_flags(parser, EngineOptions, ("weights", "device", "half", "chroma_scale", "stage_options"))
+    parser.add_argument("--threads", type=int, help="CPU threads for torch and OpenCV (default: torch's)")
     parser.add_argument(
         "--estimate", choices=ESTIMATES, default="final",
         help="which of dvcp's estimates is scored: final (the output), or the local or global stage's "
@@ -108,9 +99,7 @@ def run(args: argparse.Namespace) -> int:
     for option, path in (("--json", json_path), ("--plot", plot_path), ("--sheet", sheet_path)):
         check_writable_file(path, option)
     sequences = sorted(find_sequences(args.data), key=lambda s: s.name)
-    engine = Engine(EngineConfig(weights=args.weights, device=args.device, half=args.half, threads=args.threads,
-                                 global_estimate=args.global_estimate, stage_options=args.stage_options or {},
-                                 chroma_scale=args.chroma_scale))
+    engine = Engine(options_of(args, EngineOptions), global_estimate=args.global_estimate)
     if args.threads:
         cv2.setNumThreads(args.threads)
     sheet_name = args.sheet_sequence or sequences[0].name

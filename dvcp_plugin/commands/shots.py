@@ -13,12 +13,12 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
-import vapoursynth as vs
-
 from ..errors import DvcpError
-from ..media.render import error_text
 from ..media.sources import open_input
-from .colorize import add_unkeyed_cuts_argument, parse_key
+from ..options import Options
+from ..service import input_shots
+from .colorize import parse_key
+from .flags import add_option_flags, options_of
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,20 +31,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "-k", "--key", dest="keys", type=parse_key, action="append", default=[], metavar="FRAME=IMAGE",
         help="a keyframe, as for dvcp colorize (only its frame number is used; repeat for more)",
     )
-    add_unkeyed_cuts_argument(parser)
+    add_option_flags(parser, Options, ("unkeyed_cuts",))
 
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per shot; exit 1 when keyframes were given and a shot holds none."""
-    from .. import vsapi
-
     source = open_input(args.input, Fraction(24))
     keys = {frame: str(image) for frame, image in args.keys}
     print(f"dvcp shots: {source.description}", file=sys.stderr)
-    try:
-        shots = vsapi.shots(source.clip, keys if keys else None, unkeyed_cuts=args.unkeyed_cuts)
-    except vs.Error as exc:
-        raise DvcpError(error_text(exc).removeprefix("dvcp.shots: ")) from None
+    shots = input_shots(source, keys, options_of(args, Options).unkeyed_cuts)
     print(f"{'shot':>5} {'first':>7} {'last':>7} {'frames':>7}  keyframes")
     for number, shot in enumerate(shots, 1):
         listed = " ".join(map(str, shot.keyframes)) or "-"

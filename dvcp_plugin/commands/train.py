@@ -8,19 +8,20 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from ..hookspecs import STAGE_KINDS
 from ..media.paths import check_writable_folder
 from ..training.checkpoints import export_weights
 from ..training.config import PHASES, TrainConfig, TrainingError
 from ..training.trainer import Trainer, load_dataset
-from .colorize import parse_stage_options
+from .flags import parse_stage_options
 
 _DEFAULTS = TrainConfig(data=[], out="")
 
 
-def _phase_values(text: list[str] | None, kind: type, option: str) -> dict[str, float]:
-    values: dict[str, float] = {}
+def _phase_values(text: list[str] | None, kind: type, option: str) -> dict[str, Any]:
+    values: dict[str, Any] = {}
     for item in text or []:
         phase, sep, value = item.partition("=")
         if not sep or phase not in PHASES:
@@ -97,7 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Train, resume or export."""
     if args.export:
-        path = export_weights(*args.export, stage_options=args.stage_options)
+        checkpoint, weights = args.export
+        path = export_weights(checkpoint, weights, stage_options=args.stage_options)
         print(f"dvcp train: wrote {path} ({Path(path).stat().st_size / 1e6:.1f} MB)", file=sys.stderr)
         return 0
     if not args.data or not args.out:

@@ -68,7 +68,7 @@ def dvcp_method(engine: Engine, estimate: str = "final") -> Method:
 
     def run(greys: Sequence[Tensor], keys: Mapping[int, Tensor]) -> Iterator[Tensor]:
         for out in propagate_shot(engine, greys, keys):
-            yield engine.to_full(getattr(out, field), tuple(greys[0].shape))
+            yield engine.to_full(getattr(out, field), (greys[0].shape[-2], greys[0].shape[-1]))
 
     return run
 
@@ -83,4 +83,5 @@ def colour_shot(method: Method, shot: np.ndarray) -> np.ndarray:
     """Colour a uint8 RGB shot (N,H,W,3) with ``method`` from its 8-bit grey and frame 0's chroma -> (N,H,W,3)."""
     planes = [frame_planes(frame) for frame in shot]
     greys = [grey for grey, _ in planes]
-    return np.stack([output_rgb(grey, chroma) for grey, chroma in zip(greys, method(greys, {0: planes[0][1]}), strict=True)])
+    chromas = method(greys, {0: planes[0][1]})
+    return np.stack([output_rgb(grey, chroma) for grey, chroma in zip(greys, chromas, strict=True)])

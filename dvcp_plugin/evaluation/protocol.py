@@ -20,7 +20,8 @@ on the frames before it). Frames are read in natural name order, as ``dvcp color
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence as SequenceOf
+from collections.abc import Callable, Mapping
+from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,8 +64,9 @@ def sheet_frames(count: int, keyframes: SequenceOf[int] = (0,), rows: int = 5) -
 KeySpec = int | str  # a frame number, or "last"
 
 
-def key_positions(keys: SequenceOf[KeySpec], count: int, name: str) -> list[int]:
-    """The keyframe positions of a sequence whose first ``count`` frames are coloured ("last" = count − 1)."""
+def keyframe_numbers(keys: SequenceOf[KeySpec], count: int, name: str) -> list[int]:
+    """The frame numbers of keyframes given as numbers or "last" (= count − 1), in a sequence whose
+    first ``count`` frames are coloured."""
     positions = sorted({count - 1 if key == "last" else int(key) for key in keys})
     if not positions or positions[0] < 0:
         raise DataError(f"keyframes {list(keys)} must be frame numbers from 0, or last")
@@ -88,7 +90,7 @@ def evaluate_sequence(
     count = min(frames, len(sequence.frames))
     if count < 2:
         raise DataError(f"sequence {sequence.name} has {len(sequence.frames)} frame(s); scoring needs at least 2")
-    positions = key_positions(keys, count, sequence.name)
+    positions = keyframe_numbers(keys, count, sequence.name)
     truths = [load_frame(path) for path in sequence.frames[:count]]
     shapes = {t.shape for t in truths}
     if len(shapes) != 1:
@@ -114,7 +116,7 @@ def evaluate_sequence(
             method_scores.psnr.append(psnr(output, truth))
             method_scores.ssim.append(ssim(output, truth))
             method_scores.chroma.append(mean_chroma(output))
-        if index in keep:
+        if sheet is not None and index in keep:
             sheet.rows.append(SheetRow(index, grey_u8(truth), truth, outputs))
         if on_frame is not None:
             on_frame()
@@ -143,7 +145,7 @@ def evaluate(
     if sheet_sequence is not None and sheet_sequence not in names:
         raise DataError(f"contact-sheet sequence {sheet_sequence!r} is not among {', '.join(names)}")
     for sequence in sequences:  # every sequence's keyframes are checked before any work
-        key_positions(keys, min(max(frames), len(sequence.frames)), sequence.name)
+        keyframe_numbers(keys, min(max(frames), len(sequence.frames)), sequence.name)
     methods = {"dvcp": dvcp_method(engine, estimate), **{name: BASELINES[name] for name in baselines}}
     started = time.monotonic()
     scores, sheet = [], None

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..options import StageOptions
 from ..runtime.engine import Engine
 from .methods import LABELS
 from .metrics import colour_drift
@@ -60,7 +61,7 @@ def mean_by_frame(scores: SequenceOf[SequenceScores], method: str) -> list[float
     length = max(len(values) for values in series)
     means: list[float | None] = []
     for i in range(length):
-        values = [v[i] for v in series if i < len(v) and v[i] is not None]
+        values = [value for v in series if i < len(v) and (value := v[i]) is not None]
         means.append(float(np.mean(values)) if values else None)
     return means
 
@@ -87,12 +88,12 @@ def build_report(
         "model": {
             "weights": str(engine.weights_path),
             "stages": dict(engine.stage_names),
-            "stage_options": {kind: dict(options) for kind, options in engine.config.stage_options.items()},
+            "stage_options": (engine.options.stage_options or StageOptions({})).plain(),
             "chroma_scale": engine.chroma_scale,
             "device": str(engine.device),
             "half": engine.dtype == torch.float16,
             "estimate": estimate,  # which of dvcp's estimates is scored
-            "global_estimate": engine.config.global_estimate,
+            "global_estimate": engine.global_estimate,
         },
         "seconds": round(seconds, 1),
         "steps": int(engine.stats["steps"]),

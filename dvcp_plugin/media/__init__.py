@@ -1,1 +1,2 @@
-"""Media in and out of the command line: frame folders and videos as clips, frame writing, the sample shot."""
+"""Media in and out of the command line: frame folders, videos and scripts as clips, what an output path
+means, frame writing and its record, the sample shot."""

@@ -64,7 +64,8 @@ def make_shot(frames: int = 24, height: int = 192, width: int = 320, seed: int =
             v = -(xx - cx) * np.sin(theta) + (yy - cy) * np.cos(theta)
             stripes = 0.5 + 0.5 * np.sin(2 * np.pi * u / period)
             spots = shading[
-                np.clip((v + height).astype(int), 0, 2 * height - 1), np.clip((u + height).astype(int), 0, 2 * height - 1)
+                np.clip((v + height).astype(int), 0, 2 * height - 1),
+                np.clip((u + height).astype(int), 0, 2 * height - 1),
             ]
             texture = 0.6 + 0.25 * stripes + 0.3 * spots
             paint = (np.array(colour, np.float32) / 255.0) * texture[:, :, None]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import sys
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -16,7 +15,11 @@ from ..errors import DvcpError
 
 
 class RenderError(DvcpError):
-    """A frame that could not be made; the message is the error's own, without a Python traceback."""
+    """Frame ``n`` of a clip could not be made; ``message`` says why."""
+
+    def __init__(self, n: int, message: str) -> None:
+        self.n = n
+        super().__init__(f"frame {n}: {message}")
 
 
 Progress = Callable[[int], None]  # called with each frame's number once it is written
@@ -32,26 +35,6 @@ class FrameSink(Protocol):
     def abort(self) -> None: ...
 
 
-_TRACEBACK = "Traceback (most recent call last):"
-_EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*\w*(?:Error|Exception): ")
-
-
-def error_text(exc: vs.Error) -> str:
-    """The message of a VapourSynth error, without the Python traceback that VapourSynth puts in it.
-
-    An exception raised in a Python frame callback reaches the caller as a ``vs.Error`` whose text
-    is the whole formatted traceback; the message is its last exception line, without the type.
-    """
-    text = str(exc).strip()
-    if _TRACEBACK not in text:
-        return text
-    lines = text[text.rindex(_TRACEBACK) :].splitlines()[1:]
-    last = max((i for i, line in enumerate(lines) if line and not line[0].isspace()), default=None)
-    if last is None:
-        return text
-    return _EXCEPTION_LINE.sub("", "\n".join(lines[last:])).strip()
-
-
 def render(
     clip: vs.VideoNode, frames: Sequence[int], sink: FrameSink, in_flight: int, description: str | None = None,
     progress: Progress | None = None,
@@ -60,8 +43,8 @@ def render(
 
     With a ``description``, a progress bar with frames per second and time left goes to stderr;
     ``progress``, when given, is called with each frame's number once the frame is written. On an
-    error the sink is aborted (finished frames of a folder stay) and the error is raised; a
-    ``vs.Error`` becomes a :class:`RenderError` with its message alone.
+    error the sink is aborted (finished frames of a folder stay) and the error is raised; a frame
+    that could not be made (a ``vs.Error``) is a :class:`RenderError` naming it.
     """
     pending: deque[tuple[int, Future[vs.VideoFrame]]] = deque()
     todo = iter(frames)
@@ -81,7 +64,10 @@ def render(
                 request_next()
             while pending:
                 n, future = pending.popleft()
-                frame = future.result()
+                try:
+                    frame = future.result()
+                except vs.Error as exc:  # VapourSynth's words, whatever failed (see FrameErrors for dvcp's own)
+                    raise RenderError(n, str(exc).strip()) from exc
                 request_next()
                 sink.write(n, frame)
                 bar.update(1)
@@ -93,6 +79,4 @@ def render(
             if not isinstance(exc, KeyboardInterrupt):
                 for _, future in pending:  # let frames already asked for finish before the caller moves on
                     future.exception()
-            if isinstance(exc, vs.Error):
-                raise RenderError(error_text(exc)) from None
             raise

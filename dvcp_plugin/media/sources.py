@@ -23,6 +23,7 @@ import vapoursynth as vs
 from ..errors import DvcpError
 from ..filters.arrays import array_clip, image_kind
 from ..filters.files import file_digest
+from ..filters.frame_errors import FrameErrors
 from ..filters.images import IMAGE_SUFFIXES, ImageError, read_header, read_image, unreadable
 from .frames import image_files
 
@@ -33,7 +34,11 @@ class InputError(DvcpError):
 
 @dataclass(frozen=True)
 class Source:
-    """An opened input, or a range of its frames: its clip, an output name stem per frame, sample depth, files."""
+    """An opened input, or a range of its frames: its clip, an output name stem per frame, sample depth, files.
+
+    ``errors`` keeps what went wrong reading a frame of a frame folder (see
+    :class:`~dvcp_plugin.filters.frame_errors.FrameErrors`).
+    """
 
     clip: vs.VideoNode
     names: list[str]
@@ -42,6 +47,7 @@ class Source:
     description: str
     files: tuple[Path, ...]  # what the clip is read from: a frame folder's frames, a video or a script
     first: int = 0  # the input's frame at this clip's frame 0 (see :meth:`frames`)
+    errors: FrameErrors | None = None
 
     def frames(self, first: int, last: int) -> Source:
         """Frames ``first`` to ``last`` (inclusive) of this input, keeping their names.
@@ -92,13 +98,13 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
     try:
         first = read_image(paths[0])
     except ImageError as exc:
-        raise InputError(str(exc)) from None
+        raise InputError(str(exc)) from exc
     size, colour = (first.shape[1], first.shape[0]), first.ndim == 3
     for path in paths[1:]:
         try:
             other_size, other_colour = read_header(path)
         except ImageError as exc:
-            raise InputError(str(exc)) from None
+            raise InputError(str(exc)) from exc
         if other_size != size:
             raise InputError(
                 f"{path} is {other_size[0]}x{other_size[1]} but {paths[0].name} is {size[0]}x{size[1]}; "
@@ -109,11 +115,12 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
                 f"{path} is {'colour' if other_colour else 'grey'} but {paths[0].name} is "
                 f"{'colour' if colour else 'grey'}; every frame of a sequence must be of the same kind"
             )
-    clip = array_clip(lambda n: read_image(paths[n]), len(paths), first, fps, lambda n: str(paths[n]))
+    errors = FrameErrors()
+    clip = array_clip(lambda n: read_image(paths[n]), len(paths), first, fps, lambda n: str(paths[n]), errors)
     return Source(
         clip=clip, names=[p.stem for p in paths], bits=8 * first.itemsize, suffix=paths[0].suffix.lower(),
         description=f"{len(paths)} {image_kind(first)} frames {size[0]}x{size[1]} from {folder}",
-        files=tuple(paths),
+        files=tuple(paths), errors=errors,
     )
 
 
@@ -147,7 +154,7 @@ def open_video(path: Path) -> Source:
     try:
         clip = vs.core.bs.VideoSource(source=str(path))
     except vs.Error as exc:
-        raise InputError(f"cannot read the video {path}: {str(exc).strip()}") from None
+        raise InputError(f"cannot read the video {path}: {str(exc).strip()}") from exc
     fmt = _integer_clip(clip, f"the video {path}")
     return Source(
         clip=clip, names=_numbered(clip.num_frames), bits=fmt.bits_per_sample,
@@ -165,7 +172,7 @@ def open_script(path: Path) -> Source:
         runpy.run_path(str(path), run_name="__vapoursynth__")
     except Exception as exc:  # whatever the user's script raises
         text = str(exc).strip() or type(exc).__name__
-        raise InputError(f"the script {path} failed: {text}") from None
+        raise InputError(f"the script {path} failed: {text}") from exc
     output = vs.get_outputs().get(0)
     if not isinstance(output, vs.VideoOutputTuple):
         raise InputError(f"the script {path} sets no video output 0; end it with clip.set_output()")

@@ -1,1 +1,2 @@
-"""The runtime: the engine that runs a shot, its state cache, and the pipelines the VapourSynth functions share."""
+"""The runtime: the engine that runs a shot on its own torch threads, its state cache, the pipelines the
+VapourSynth functions share and the engines they share, shot lists, and one-pass shot colouring."""

@@ -11,11 +11,11 @@ chroma.
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 import torch
@@ -26,77 +26,97 @@ from ..hookspecs import STAGE_KINDS
 from ..models.global_stage import KeyChromaEstimate, KeyState
 from ..models.propagation import StepInputs, StepOutput, chain_step, prepare_step, refine_step
 from ..models.resolution import Grey, downscale, grey_pyramid, motion_scale, working_size
+from ..options import EngineOptions
 from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES, build_stage
 from ..stages.registry import StageRegistry, default_registry
 from ..stages.weights import find_weights, load_weights
 from .devices import resolve_device
-from .threads import torch_threads
+from .threads import ThreadTeam
 
-__all__ = ["Engine", "EngineConfig", "Grey", "KeyState", "StepInputs", "StepOutput"]
+__all__ = ["Engine", "EngineOptions", "Grey", "KeyState", "StepInputs", "StepOutput"]
 
 
 GLOBAL_ESTIMATES = ("stage", "key")
 
 
-@dataclass(frozen=True)
-class EngineConfig:
-    """How to build an engine. ``None`` stage names and scale come from the weights file."""
+def _on_team[T](method: Callable[..., T]) -> Callable[..., T]:
+    """An engine method run with the engine's torch threads (see :meth:`Engine.run`)."""
 
-    local: str | None = None
-    global_: str | None = None
-    refine: str | None = None
-    weights: str | Path | None = None
-    device: str = "cpu"
-    half: bool = False
-    chroma_scale: float | None = None
-    motion_scale: float | None = None
-    stage_options: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    threads: int | None = None
-    # "key": the global estimate replaced by the keyframe's chroma, its confidence kept (an ablation)
-    global_estimate: str = "stage"
+    @functools.wraps(method)
+    def on_team(self: Engine, *args: Any) -> T:
+        return self.run(method, self, *args)
 
-    def stage_name(self, kind: str) -> str | None:
-        """The stage name asked for ``kind``, if any."""
-        return {"local": self.local, "global": self.global_, "refine": self.refine}[kind]
+    return on_team
+
+
+def resolved_options(options: EngineOptions, weights: Mapping[str, Any]) -> EngineOptions:
+    """``options`` with what a weights file (``weights``, as read) decides where they give nothing:
+    the stage names (the file's stages, else the defaults) and the chroma scale."""
+    stages = weights["stages"]
+    names: dict[str, Any] = {
+        f"{kind}_stage": options.stage_name(kind) or (stages.get(kind) or {}).get("name") or DEFAULT_STAGES[kind]
+        for kind in STAGE_KINDS
+    }
+    scale = options.chroma_scale if options.chroma_scale is not None else weights.get("chroma_scale")
+    return replace(options, **names, chroma_scale=DEFAULT_CHROMA_SCALE if scale is None else scale)
 
 
 class Engine:
     """Owns the local, global and refine stages, the device and the working resolution.
 
-    It changes no process-wide state: its work runs with ``config.threads`` torch CPU threads
-    (see :func:`dvcp_plugin.runtime.threads.torch_threads`), and it leaves cuDNN's flags alone
-    (forward convolutions chosen by cuDNN's heuristics are deterministic).
+    ``options`` say how to build it; the stage names and the chroma scale they leave open come from
+    the weights file (:attr:`options` holds them all, :func:`resolved_options`). ``global_estimate``
+    "key" replaces the global estimate by the keyframe's chroma, its confidence kept (an ablation).
+    It changes no process-wide state. With ``options.threads`` its torch work runs on threads of
+    its own, each with that many torch CPU threads (a :class:`~dvcp_plugin.runtime.threads.ThreadTeam`),
+    whichever thread asks for it; without, on the caller's thread as it is. It leaves cuDNN's flags
+    alone (forward convolutions chosen by cuDNN's heuristics are deterministic).
     """
 
-    def __init__(self, config: EngineConfig | None = None, registry: StageRegistry | None = None) -> None:
-        self.config = config = config or EngineConfig()
-        self.device = resolve_device(config.device, config.half)
-        self.dtype = torch.float16 if config.half else torch.float32
-        self.weights_path = find_weights(config.weights)
+    def __init__(
+        self, options: EngineOptions | None = None, registry: StageRegistry | None = None,
+        global_estimate: str = "stage",
+    ) -> None:
+        options = options or EngineOptions()
+        if global_estimate not in GLOBAL_ESTIMATES:
+            raise DvcpError(f"global_estimate must be one of {', '.join(GLOBAL_ESTIMATES)}, got {global_estimate!r}")
+        self.device = resolve_device(options.device, options.half)
+        self.dtype = torch.float16 if options.half else torch.float32
+        self.weights_path = find_weights(options.weights)
         data = load_weights(self.weights_path)
-        scale = config.chroma_scale if config.chroma_scale is not None else data.get("chroma_scale")
-        self.chroma_scale = float(scale if scale is not None else DEFAULT_CHROMA_SCALE)
-        if not 0.0 < self.chroma_scale <= 1.0:
-            raise DvcpError(f"chroma_scale must be in (0, 1], got {self.chroma_scale}")
-        self.stage_names: dict[str, str] = {}
+        self.options = resolved_options(options, data)
+        self.chroma_scale: float = self.options.chroma_scale  # type: ignore[assignment]
+        self.global_estimate = global_estimate
         modules: dict[str, torch.nn.Module] = {}
         registry = registry or default_registry()
         for kind in STAGE_KINDS:
             modules[kind] = self._build(kind, data, registry)
-        if config.global_estimate not in GLOBAL_ESTIMATES:
-            raise DvcpError(f"global_estimate must be one of {', '.join(GLOBAL_ESTIMATES)}, got {config.global_estimate!r}")
-        if config.global_estimate == "key":
+        if global_estimate == "key":
             modules["global"] = KeyChromaEstimate(modules["global"])
-        self.local, self.global_, self.refine = modules["local"], modules["global"], modules["refine"]
+        # stage modules, as their kinds' protocols say (models/propagation.py: LocalStage, GlobalStage)
+        self.local: Any = modules["local"]
+        self.global_: Any = modules["global"]
+        self.refine: torch.nn.Module = modules["refine"]
         self.stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
+        self._team = ThreadTeam(self.options.threads) if self.options.threads is not None else None
+
+    def run[T](self, work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)`` with the engine's torch threads (on its thread team, when it has a count)."""
+        return self._team.run(work, *args) if self._team is not None else work(*args)
+
+    @property
+    def stage_names(self) -> dict[str, str]:
+        """The stage built for each kind."""
+        return {kind: str(self.options.stage_name(kind)) for kind in STAGE_KINDS}
 
     def _build(self, kind: str, data: dict[str, Any], registry: StageRegistry) -> torch.nn.Module:
         section = data["stages"].get(kind)
-        name = self.config.stage_name(kind) or (section or {}).get("name") or DEFAULT_STAGES[kind]
+        name = str(self.options.stage_name(kind))
         registered = registry.resolve(kind, name)
         same = section is not None and section["name"] == name
-        options = {**(section["options"] if same else {}), **self.config.stage_options.get(kind, {})}
+        given: Mapping[str, Mapping[str, Any]] = self.options.stage_options or {}
+        options = {**(section["options"] if same else {}), **given.get(kind, {})}
         if registered.spec.trained and not same:
             raise DvcpError(
                 f"weights file {self.weights_path} has no trained weights for the {kind} stage "
@@ -105,12 +125,15 @@ class Engine:
             )
         state = section["state"] if registered.spec.trained else None
         origins = [f"weights file {self.weights_path}"] if same and section["options"] else []
-        origins += ["stage_options"] if kind in self.config.stage_options else []
+        origins += ["stage_options"] if kind in given else []
         module = build_stage(kind, name, options, state, registry, source=" and ".join(origins) or "defaults")
-        self.stage_names[kind] = name
         # channels-last convolutions: about a quarter less CPU time per frame (oneDNN), and the
         # layout tensor cores want in half precision
-        return module.to(self.device, self.dtype, memory_format=torch.channels_last).eval().requires_grad_(False)
+        return (
+            module.to(self.device, self.dtype, memory_format=torch.channels_last)  # type: ignore[call-overload]
+            .eval()
+            .requires_grad_(False)
+        )
 
     def _count(self, key: str) -> None:
         with self._stats_lock:
@@ -122,7 +145,7 @@ class Engine:
 
     def motion_size(self, height: int, width: int) -> tuple[int, int]:
         """The resolution motion is estimated at for an input of ``height`` × ``width``."""
-        scale = motion_scale(height, width, self.chroma_scale, self.config.motion_scale)
+        scale = motion_scale(height, width, self.chroma_scale)
         return working_size(height, width, scale)
 
     @staticmethod
@@ -138,54 +161,57 @@ class Engine:
             return image.pin_memory().to(self.device, non_blocking=True)
         return image.to(self.device)
 
+    @_on_team
     def to_working(self, image: torch.Tensor) -> torch.Tensor:
         """(H,W), (C,H,W) or (1,C,H,W) full-resolution float -> (1,C,h,w) on the device.
 
         The downscaling runs in float32 whatever the engine's precision; its result is then cast.
         """
         image = self._upload(image)
-        with torch_threads(self.config.threads):
-            return downscale(image, self.working_size(image.shape[-2], image.shape[-1])).to(self.dtype)
+        return downscale(image, self.working_size(image.shape[-2], image.shape[-1])).to(self.dtype)
 
+    @_on_team
     def to_grey(self, grey: torch.Tensor) -> Grey:
         """A full-resolution grey (H,W) -> :class:`Grey` at the working and motion resolutions."""
         image = self._upload(grey)
         height, width = image.shape[-2:]
-        with torch_threads(self.config.threads):
-            pyramid = grey_pyramid(image, self.working_size(height, width), self.motion_size(height, width))
-            return Grey(*(level.to(self.dtype) for level in pyramid))
+        pyramid = grey_pyramid(image, self.working_size(height, width), self.motion_size(height, width))
+        return Grey(*(level.to(self.dtype) for level in pyramid))
 
+    @_on_team
     @torch.inference_mode()
     def prepare_key(self, grey: torch.Tensor, chroma: torch.Tensor) -> KeyState:
         """Keyframe state from its full-resolution grey and chroma; computed once per keyframe."""
         self._count("key_features")
-        with torch_threads(self.config.threads):
-            return self.global_.prepare_key(self.to_grey(grey), self.to_working(chroma))
+        return self.global_.prepare_key(self.to_grey(grey), self.to_working(chroma))
 
+    @_on_team
     def key_output(self, chroma: torch.Tensor) -> StepOutput:
         """The estimates at a keyframe: every one is the keyframe's own chroma, confidence 1."""
         work = self.to_working(chroma)
         ones = torch.ones_like(work[:, :1])
         return StepOutput(local=work, global_=work, confidence=ones, final=work, reliability=ones)
 
+    @_on_team
     @torch.inference_mode()
     def prepare(self, key: KeyState, prev: Grey, cur: Grey) -> StepInputs:
         """The non-recursive part of frame ``cur``'s step (motion, kernels, global estimate)."""
         self._count("prepared")
-        with torch_threads(self.config.threads):
-            return prepare_step(self.local, self.global_, key, prev, cur)
+        return prepare_step(self.local, self.global_, key, prev, cur)
 
+    @_on_team
     @torch.inference_mode()
     def chain(self, inputs: StepInputs, cur: Grey, chroma_prev: torch.Tensor) -> StepOutput:
         """The recursive part of a step: local from the previous final chroma, then refine."""
         self._count("steps")
-        with torch_threads(self.config.threads):
-            return chain_step(self.local, self.refine, inputs, cur, chroma_prev)
+        return chain_step(self.local, self.refine, inputs, cur, chroma_prev)
 
+    @_on_team
     def step(self, key: KeyState, prev: Grey, cur: Grey, chroma_prev: torch.Tensor) -> StepOutput:
         """One whole frame: :meth:`prepare` then :meth:`chain`."""
         return self.chain(self.prepare(key, prev, cur), cur, chroma_prev)
 
+    @_on_team
     @torch.inference_mode()
     def refine_full(
         self, grey: torch.Tensor, local: torch.Tensor, global_: torch.Tensor, confidence: torch.Tensor
@@ -195,12 +221,11 @@ class Engine:
         The local estimate's reliability is unknown here and taken as 1.
         """
         work = self.to_working
-        with torch_threads(self.config.threads):
-            confidence = work(confidence)
-            final = refine_step(
-                self.refine, work(grey), work(local), torch.ones_like(confidence), work(global_), confidence
-            )
-            return self.to_full(final, (grey.shape[-2], grey.shape[-1]))
+        confidence = work(confidence)
+        final = refine_step(
+            self.refine, work(grey), work(local), torch.ones_like(confidence), work(global_), confidence
+        )
+        return self.to_full(final, (grey.shape[-2], grey.shape[-1]))
 
     @staticmethod
     def to_full(chroma: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -216,23 +241,3 @@ class Engine:
             torch.cuda.current_stream(chroma.device).synchronize()
             return host
         return chroma[0]
-
-    def run_shot(self, greys: Iterable[torch.Tensor], key_chroma: torch.Tensor) -> Iterator[StepOutput]:
-        """Colour a shot sequentially: the first grey is the keyframe's, ``key_chroma`` its colour.
-
-        Yields one :class:`StepOutput` per frame at the working resolution, keyframe first.
-        """
-        frames = iter(greys)
-        try:
-            first = next(frames)
-        except StopIteration:
-            return
-        key = self.prepare_key(first, key_chroma)
-        out = self.key_output(key_chroma)
-        yield out
-        prev = self.to_grey(first)
-        for grey in frames:
-            cur = self.to_grey(grey)
-            out = self.step(key, prev, cur, out.final)
-            yield out
-            prev = cur

@@ -30,12 +30,13 @@ import torch
 
 from .engine import Engine, Grey, KeyState, StepInputs
 
+
 def worker_count(engine: Engine) -> int:
     """1 when a worker can prepare beside the chain (a GPU, or CPU cores for two torch teams), else 0."""
     if engine.device.type != "cpu":
         return 1
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return 1 if cores >= 2 * (engine.config.threads or torch.get_num_threads()) else 0
+    return 1 if cores >= 2 * (engine.options.threads or torch.get_num_threads()) else 0
 
 
 Frame = Grey | torch.Tensor  # a grey frame already at the working resolutions, or its full-resolution luma

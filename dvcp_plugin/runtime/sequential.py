@@ -18,7 +18,9 @@ from ..models.bidirectional import blend_chains
 from .engine import Engine, KeyState, StepOutput
 
 
-def propagate_shot(engine: Engine, greys: Sequence[torch.Tensor], keys: Mapping[int, torch.Tensor]) -> Iterator[StepOutput]:
+def propagate_shot(
+    engine: Engine, greys: Sequence[torch.Tensor], keys: Mapping[int, torch.Tensor]
+) -> Iterator[StepOutput]:
     """Colour one shot: full-resolution greys (H,W), ``keys`` {frame: full-resolution chroma (2,H,W)}.
 
     Yields every frame's :class:`StepOutput` at the working resolution, in frame order; a keyframe's

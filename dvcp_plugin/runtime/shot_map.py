@@ -28,7 +28,6 @@ from dataclasses import dataclass
 
 from ..errors import DvcpError
 
-UNKEYED_CUTS = ("error", "continue")
 KeyAt = Callable[[int], bool]  # key_at(n): whether a keyframe can be read at frame n
 
 _UNKNOWN, _SAME_SHOT, _CUT = 0, 1, 2  # what is known of a frame: nothing, no scene change, a scene change
@@ -69,8 +68,6 @@ class ShotMap:
     def __init__(
         self, length: int, keyframes: Iterable[int], key_at: KeyAt | None = None, unkeyed_cuts: str = "error"
     ) -> None:
-        if unkeyed_cuts not in UNKEYED_CUTS:
-            raise ValueError(f"unkeyed_cuts must be one of {UNKEYED_CUTS}, not {unkeyed_cuts!r}")
         self.keyframes = sorted(set(keyframes))
         if not self.keyframes:
             raise ShotError("no keyframes were given")

@@ -22,21 +22,25 @@ reused, not recomputed.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
 
 import torch
 
+from ..errors import DvcpError
 from ..models.bidirectional import blend_chains
 from . import interrupts
 from .engine import Engine, KeyState, StepOutput
 from .frame_reader import FrameReader, ReadFrame
 from .prepare_ahead import Frame, Preparer, worker_count
-from .shot_map import UNKEYED_CUTS, Chain, KeyAt, Route, ShotError, ShotMap
+from .shot_map import Chain, KeyAt, Route, ShotError, ShotMap
 from .state_store import StateStore
 
-__all__ = ["UNKEYED_CUTS", "ReadFrame", "ReadKey", "ShotError", "StateCache"]
+__all__ = ["ReadFrame", "ReadKey", "ShotError", "StateCache"]
+
+log = logging.getLogger(__name__)
 
 # read_key(n) -> full-resolution chroma (2,H,W) of the keyframe at n
 ReadKey = Callable[[int], torch.Tensor]
@@ -47,7 +51,9 @@ class StateCache:
 
     ``workers``: threads that prepare steps ahead of the chains (None: :func:`worker_count`; 0: each
     request prepares its own steps before it takes the chain's lock); with a worker, ``ahead`` is how
-    many frames past the one requested each chain prepares.
+    many frames past the one requested each chain prepares. ``unreadable`` are the errors with which
+    ``read_frame`` says a frame cannot be read: a frame read ahead that fails so is left to its own
+    request, and any other error goes up.
     """
 
     def __init__(
@@ -63,6 +69,7 @@ class StateCache:
         unkeyed_cuts: str = "error",
         ahead: int = 1,
         workers: int | None = None,
+        unreadable: tuple[type[BaseException], ...] = (DvcpError,),
     ) -> None:
         interrupts.watch()  # Ctrl-C stops a long request between two steps (see :mod:`.interrupts`)
         workers = worker_count(engine) if workers is None else workers
@@ -75,6 +82,7 @@ class StateCache:
         self._locks_lock = threading.Lock()
         self._key_lock = threading.Lock()  # keyframe states are made under it, each once
         self._last_request = -1
+        self._unreadable = unreadable
 
     @property
     def keyframes(self) -> list[int]:
@@ -104,7 +112,7 @@ class StateCache:
         if len(outs) == 1:
             return outs[0]
         assert route.forward is not None and route.backward is not None
-        return blend_chains(outs[0], outs[1], n - route.forward.key, route.backward.key - n)
+        return self.engine.run(blend_chains, outs[0], outs[1], n - route.forward.key, route.backward.key - n)
 
     def _route(self, n: int) -> Route:
         while True:
@@ -194,7 +202,8 @@ class StateCache:
             crossing = max(m, m - chain.step)  # the frame whose scene change lies between m and the frame before
             try:
                 self.frames.luma(crossing)
-            except Exception:  # a frame that cannot be read fails its own request, not this one
+            except self._unreadable as exc:  # a frame that cannot be read fails its own request, not this one
+                log.debug("frame %d, read ahead, cannot be read: %s", crossing, exc)
                 break
             if self.shots.scene_change(crossing) or self.shots.is_keyframe(m):
                 break

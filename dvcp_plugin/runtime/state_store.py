@@ -4,10 +4,12 @@
   the budget;
 * checkpoints: each chain's final chroma at every ``checkpoint_interval``-th frame and at its
   keyframe, never dropped: 1/4 of the budget in memory, the rest spilled to disk
-  (:class:`~dvcp_plugin.runtime.checkpoints.Checkpoints`);
+  (:class:`~dvcp_plugin.runtime.chain_checkpoints.Checkpoints`);
 * keyframe states (features computed once per keyframe), in an LRU of 1/8 of the budget.
 
-Every method takes the store's own lock, held only for the lookup or the update itself.
+Every method takes the store's own lock, held only for the lookup or the update itself: a
+checkpoint is written to disk or read back after the store's lock is let go (the checkpoints keep
+their own books), so no request waits on another's disk.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Hashable
 
 import torch
 
-from .checkpoints import Checkpoints, tensor_bytes
+from .chain_checkpoints import Checkpoints, tensor_bytes
 from .engine import KeyState, StepOutput
 from .shot_map import Chain
 
@@ -59,13 +61,13 @@ class StateStore:
     def memory_bytes(self) -> int:
         """Bytes held in memory by results, checkpoints and keyframe states."""
         with self._lock:
-            return self.results.used + self.checkpoints.used + self.keys.used
+            return self.results.used + self.keys.used + self.checkpoints.used
 
     def largest_entry_bytes(self) -> int:
         """Bytes of the largest single entry in memory (each part always keeps its newest)."""
         with self._lock:
             sizes = [lru.size(value) for lru in (self.results, self.keys) for value in lru.items.values()]
-            return max([*sizes, self.checkpoints.largest_bytes()])
+        return max([*sizes, self.checkpoints.largest_bytes()])
 
     def key_state(self, key: int) -> KeyState | None:
         """The state of the keyframe at frame ``key``, if kept."""
@@ -76,8 +78,8 @@ class StateStore:
         """Keep keyframe ``key``'s state, and ``start`` (its working chroma) as the start of both its chains."""
         with self._lock:
             self.keys.put(key, state)
-            for step in (1, -1):
-                self.checkpoints.put((Chain(key, step), key), start)
+        for step in (1, -1):
+            self.checkpoints.put((Chain(key, step), key), start)
 
     def output(self, chain: Chain, n: int) -> StepOutput | None:
         """``chain``'s estimates of frame ``n``, if kept."""
@@ -88,8 +90,8 @@ class StateStore:
         """Keep ``chain``'s estimates of frame ``n`` (and its final chroma, at a checkpoint)."""
         with self._lock:
             self.results.put((chain, n), out)
-            if chain.checkpointed(n, self.interval):
-                self.checkpoints.put((chain, n), out.final)
+        if chain.checkpointed(n, self.interval):
+            self.checkpoints.put((chain, n), out.final)
 
     def resume_point(self, chain: Chain, n: int) -> tuple[int, torch.Tensor] | None:
         """The kept state of ``chain`` nearest before frame ``n`` in its direction: (frame, final
@@ -100,9 +102,11 @@ class StateStore:
                 out = self.results.get((chain, m))
                 if out is not None:
                     return m, out.final  # type: ignore[attr-defined]
-                if chain.checkpointed(m, self.interval):
-                    final = self.checkpoints.get((chain, m))
-                    if final is not None:
-                        return m, final
+                if chain.checkpointed(m, self.interval) and (chain, m) in self.checkpoints:
+                    break
                 m -= chain.step
-            return None
+            else:
+                return None
+        final = self.checkpoints.get((chain, m))  # perhaps read back from disk: not under the store's lock
+        assert final is not None  # checkpoints are never dropped
+        return m, final

@@ -7,7 +7,7 @@ from typing import Any
 
 import torch
 
-from ..errors import StageError, WeightsError
+from ..errors import DvcpError, StageError, WeightsError
 from ..hookspecs import STAGE_KINDS
 from .registry import StageRegistry, default_registry
 from .weights import WEIGHTS_VERSION
@@ -28,16 +28,19 @@ def build_stage(
     """Build the ``kind`` stage called ``name`` and load ``state`` into it (strictly).
 
     ``source`` says where ``options`` and ``state`` come from, for errors. Options the stage does
-    not take, and anything else its factory (perhaps a plugin's) raises, are a :class:`StageError`.
+    not take or values it refuses (a ``TypeError`` or ``ValueError`` of its factory, perhaps a
+    plugin's) and files it cannot find (a :class:`DvcpError` or ``OSError``) are a
+    :class:`StageError`, its cause kept; anything else the factory raises is a bug and goes up as
+    it is.
     """
-    registered = (registry or default_registry()).resolve(kind, name)
+    registry = registry or default_registry()
     options = dict(options or {})
     try:
-        module = registered.spec.factory(**options)
+        module = registry.component(kind, name, **options)
     except TypeError as exc:  # an option the factory does not take, or a value of the wrong type
-        raise StageError(f"the {kind} stage {name!r} does not take the options {options} ({source}): {exc}") from None
-    except Exception as exc:  # e.g. pretrained weights that are not on this machine
-        raise StageError(f"cannot build the {kind} stage {name!r}: {exc}") from None
+        raise StageError(f"the {kind} stage {name!r} does not take the options {options} ({source}): {exc}") from exc
+    except (DvcpError, ValueError, OSError) as exc:  # e.g. pretrained weights that are not on this machine
+        raise StageError(f"cannot build the {kind} stage {name!r}: {exc}") from exc
     if state is not None:
         problem = state_mismatch(module.state_dict(), state)
         if problem is None:

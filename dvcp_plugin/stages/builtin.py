@@ -1,6 +1,7 @@
 """The built-in stages, registered through the same pluggy hooks as any third-party plugin.
 
-Factories import the networks lazily so that listing stages does not build anything.
+Factories import the networks lazily so that listing stages does not build anything. Those that
+use a motion estimator build it, by name, from the registry that builds them.
 """
 
 from __future__ import annotations
@@ -8,14 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ..hookspecs import StageSpec, hookimpl
-
-
-def _motion(name: str, options: dict[str, Any] | None) -> Any:
-    """The motion estimator ``name`` from the registry, built with ``options``."""
-    from .registry import default_registry
-
-    return default_registry().resolve("motion", name).spec.factory(**(options or {}))
+from ..hookspecs import Components, StageSpec, hookimpl
 
 
 def _sepconv(**options: Any) -> Any:
@@ -24,13 +18,16 @@ def _sepconv(**options: Any) -> Any:
     return LocalPropagation(**options)
 
 
-def _mcsepconv(motion: str = "dis", motion_options: dict[str, Any] | None = None, **options: Any) -> Any:
+def _mcsepconv(
+    registry: Components, motion: str = "dis", motion_options: dict[str, Any] | None = None, **options: Any
+) -> Any:
     from ..models.motion_local import MotionCompensatedPropagation
 
-    return MotionCompensatedPropagation(_motion(motion, motion_options), **options)
+    return MotionCompensatedPropagation(registry.component("motion", motion, **(motion_options or {})), **options)
 
 
 def _anchor(
+    registry: Components,
     motion: str = "dis",
     motion_options: dict[str, Any] | None = None,
     fine_channels: int = 32,
@@ -41,7 +38,7 @@ def _anchor(
     from ..models.features import CompactEncoder
 
     encoder = CompactEncoder(fine_channels=fine_channels, coarse_channels=coarse_channels)
-    return KeyAnchoring(_motion(motion, motion_options), encoder, **options)
+    return KeyAnchoring(registry.component("motion", motion, **(motion_options or {})), encoder, **options)
 
 
 def _dis(preset: str = "medium") -> Any:
@@ -92,6 +89,7 @@ def dvcp_local_stages() -> list[StageSpec]:
             "mcsepconv",
             _mcsepconv,
             "previous colours warped by dense motion, then corrected by per-pixel separable kernels",
+            uses_registry=True,
         ),
         StageSpec(
             "sepconv",
@@ -109,6 +107,7 @@ def dvcp_global_stages() -> list[StageSpec]:
             "anchor",
             _anchor,
             "keyframe colours by long-range motion checked both ways, by feature matching where it fails",
+            uses_registry=True,
         ),
         StageSpec("compact", _compact, "two-stage matching on the project's trained encoder"),
         StageSpec(
@@ -130,7 +129,9 @@ def dvcp_global_stages() -> list[StageSpec]:
 def dvcp_refine_stages() -> list[StageSpec]:
     """The reliability-weighted fusion and the paper's fully convolutional refinement."""
     return [
-        StageSpec("fusion", _fusion, "per-pixel blend of local and global estimates by their reliability, plus a correction"),
+        StageSpec(
+            "fusion", _fusion, "per-pixel blend of local and global estimates by their reliability, plus a correction"
+        ),
         StageSpec("fcn", _fcn, "fully convolutional fusion of local and global estimates"),
     ]
 

@@ -8,6 +8,7 @@ list of entry-point names loads only those.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from importlib import metadata
@@ -18,6 +19,8 @@ import pluggy
 from .. import hookspecs
 from ..errors import DuplicateStageError, PluginLoadError, UnknownStageError
 from ..hookspecs import COMPONENT_KINDS, ENTRY_POINT_GROUP, PROJECT_NAME, StageSpec
+
+log = logging.getLogger(__name__)
 
 PLUGINS_ENV = "DVCP_PLUGINS"
 BUILTIN_PLUGIN_NAME = "dvcp-builtin"
@@ -68,6 +71,7 @@ class StageRegistry:
                     "third-party plugins."
                 ) from exc
             self.register(plugin, entry.name)
+            log.debug("plugin %r loaded from %s", entry.name, entry.value)
 
     def register(self, plugin: Any, name: str) -> None:
         """Register a plugin object or module under ``name`` and check its stage names."""
@@ -98,6 +102,11 @@ class StageRegistry:
                     )
                 found[spec.name] = RegisteredStage(kind, spec, impl.plugin_name)
         return found
+
+    def component(self, kind: str, name: str, **options: Any) -> Any:
+        """Build the ``kind`` called ``name`` with ``options`` (its factory is given this registry when it asks)."""
+        spec = self.resolve(kind, name).spec
+        return spec.factory(**options, registry=self) if spec.uses_registry else spec.factory(**options)
 
     def resolve(self, kind: str, name: str) -> RegisteredStage:
         """The implementation of ``kind`` called ``name``; a clear error lists the choices."""

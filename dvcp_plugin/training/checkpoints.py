@@ -7,7 +7,7 @@ weights and a run resumes where it stopped with the same result as an uninterrup
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -18,6 +18,8 @@ from ..hookspecs import STAGE_KINDS
 from ..stages.build import build_stage
 from ..stages.weights import load_weights, save_weights
 from .config import RUNTIME_FIELDS, TrainConfig, TrainingError
+
+log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "last.pt"
 
@@ -79,9 +81,7 @@ def export_weights(
     cfg = data["train_config"]
     total = sum(int(n) for n in cfg["steps"].values())
     if int(data["step"]) < total:
-        print(
-            f"dvcp train: note: {checkpoint} stopped at step {data['step']} of {total}", file=sys.stderr
-        )
+        log.info("note: %s stopped at step %s of %d", checkpoint, data["step"], total)
     weights = {
         "format": "dvcp-weights",
         "version": data["version"],

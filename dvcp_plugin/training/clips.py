@@ -17,8 +17,8 @@ applied to the 8-bit grey before it is downscaled. Every random number comes fro
 
 from __future__ import annotations
 
+import logging
 import math
-import sys
 from typing import NamedTuple
 
 import torch
@@ -26,6 +26,8 @@ from torch import Tensor
 
 from ..models.resolution import Grey, downscale
 from .data import DataError, Sequence, frame_planes, load_frame
+
+log = logging.getLogger(__name__)
 
 
 class Batch(NamedTuple):
@@ -64,7 +66,7 @@ class ClipDataset:
         self.frames: list[Tensor] = []
         for seq in sequences:
             if len(seq.frames) < min_frames:
-                print(f"dvcp train: {seq.name} has {len(seq.frames)} frames (< {min_frames}), skipped", file=sys.stderr)
+                log.warning("%s has %d frames (< %d), skipped", seq.name, len(seq.frames), min_frames)
                 continue
             planes = [_to_u8(*frame_planes(load_frame(path))) for path in seq.frames]
             shapes = {tuple(p.shape) for p in planes}

@@ -62,7 +62,9 @@ class TrainConfig:
         if self.length < 3 or self.rollout < 3:
             raise TrainingError("clips must have at least 3 frames (length and rollout >= 3)")
         if not 1 <= self.backprop < self.rollout:
-            raise TrainingError(f"backprop must be at least 1 and less than rollout ({self.rollout}), got {self.backprop}")
+            raise TrainingError(
+                f"backprop must be at least 1 and less than rollout ({self.rollout}), got {self.backprop}"
+            )
         if self.crop < 16 or self.crop % 8:
             raise TrainingError(f"crop must be a multiple of 8 and at least 16, got {self.crop}")
         self.stages = {**DEFAULT_STAGES, **self.stages}

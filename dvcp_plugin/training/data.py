@@ -8,8 +8,9 @@ grey) and zero-centred chroma. Sampling clips for training is :mod:`dvcp_plugin.
 
 from __future__ import annotations
 
+import logging
 import re
-import sys
+from collections.abc import Sequence as SequenceOf
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,8 @@ from ..errors import DvcpError
 from ..filters.images import IMAGE_SUFFIXES, ImageError, read_image
 from ..media.frames import image_files
 from ..models.color import grey_u8, rgb_to_luma_chroma
+
+log = logging.getLogger(__name__)
 
 
 class DataError(DvcpError):
@@ -35,7 +38,7 @@ class Sequence:
     frames: tuple[Path, ...]
 
 
-def find_sequences(data_dirs: list[str | Path], min_frames: int = 1) -> list[Sequence]:
+def find_sequences(data_dirs: SequenceOf[str | Path], min_frames: int = 1) -> list[Sequence]:
     """The sequences under ``data_dirs``: each is a sequence folder or a folder of sequence folders."""
     sequences: list[Sequence] = []
     for data_dir in data_dirs:
@@ -91,7 +94,7 @@ def keep_licensed(sequences: list[Sequence], licenses_md: str | Path) -> list[Se
     kept = [s for s in sequences if s.frames[0].parent.resolve() in allowed]
     dropped = [s.name for s in sequences if s not in kept]
     if dropped:
-        print(f"dvcp train: not licensed for training, skipped: {', '.join(dropped)}", file=sys.stderr)
+        log.warning("not licensed for training, skipped: %s", ", ".join(dropped))
     if not kept:
         raise DataError(f"no sequence is marked 'yes' in {licenses_md}")
     return kept

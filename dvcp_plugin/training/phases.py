@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -50,7 +51,7 @@ KEY_CLIP_FRAMES = 4  # global phase: the key and three frames up to 3·key_strid
 Losses = tuple[Tensor, dict[str, float]]
 
 
-def local_rollout(local: nn.Module, batch: Batch) -> Losses:
+def local_rollout(local: Any, batch: Batch) -> Losses:
     """The ``local`` phase: the local stage rolled out from the first frame's true chroma, its own output fed back."""
     prev = batch.chroma(0)
     length = batch.clips.shape[1]
@@ -62,7 +63,7 @@ def local_rollout(local: nn.Module, batch: Batch) -> Losses:
     return total, {"local": total.item(), "total": total.item()}
 
 
-def soft_global(global_stage: nn.Module, batch: Batch) -> Losses:
+def soft_global(global_stage: Any, batch: Batch) -> Losses:
     """The ``global`` phase: matching from the first frame (key) to every other frame of the clip,
     through the stage's differentiable matching (fine and coarse); L1 on both."""
     key = global_stage.prepare_key(batch.grey(0), batch.chroma(0))
@@ -75,7 +76,7 @@ def soft_global(global_stage: nn.Module, batch: Batch) -> Losses:
     return total, {"global": total.item(), "total": total.item()}
 
 
-def full_rollout(modules: Mapping[str, nn.Module], batch: Batch, local_weight: float, backprop: int) -> Losses:
+def full_rollout(modules: Mapping[str, Any], batch: Batch, local_weight: float, backprop: int) -> Losses:
     """The ``refine`` and ``joint`` phases: the method as at inference, the final output fed back.
 
     Losses (and gradients) come from the last ``backprop`` frames; the earlier ones set up the

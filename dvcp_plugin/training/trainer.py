@@ -8,6 +8,7 @@ of each phase, and ``OUT/train_log.jsonl`` gets the mean losses every ``log_ever
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 import sys
 import time
@@ -25,10 +26,12 @@ from ..stages.build import build_stage, pack_weights
 from ..stages.registry import default_registry
 from ..stages.weights import load_weights, save_weights
 from .checkpoints import CHECKPOINT_NAME, check_compatible, read_checkpoint
-from .config import TrainConfig, TrainingError
 from .clips import Batch, ClipDataset
+from .config import TrainConfig, TrainingError
 from .data import find_sequences, keep_licensed
 from .phases import PHASE_TRAINS, phase_clips, phase_loss, phase_lr_factor
+
+log = logging.getLogger(__name__)
 
 LOG_NAME = "train_log.jsonl"
 
@@ -102,13 +105,13 @@ class Trainer:
         self.generator.set_state(data["rng"]["sampler"])
         torch.set_rng_state(data["rng"]["torch"])
         self._resume_state = data
-        print(f"dvcp train: resuming {path} at step {self.step}/{self.config.total_steps}", file=sys.stderr)
+        log.info("resuming %s at step %d/%d", path, self.step, self.config.total_steps)
         return modules
 
     def _start_phase(self, phase: str) -> None:
         """Freeze everything but the phase's stages and give them a fresh optimiser."""
         self.phase = phase
-        params = []
+        params: list[nn.Parameter] = []
         for kind, module in self.modules.items():
             train = kind in PHASE_TRAINS[phase] and kind in self.trained_kinds
             module.requires_grad_(train).train(train)

@@ -80,3 +80,28 @@ def summary(path: Path) -> dict[str, dict[str, Any]]:
 
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed")
+
+
+def dying_worker(after_frames: int) -> type:
+    """A :class:`ShotWorker` whose process exits abruptly once it has written ``after_frames`` frames,
+    on its first life only (not once Ray has restarted it): a fault to watch Ray retry a shot.
+
+    The class is sent to Ray's workers by value (they do not import the tests).
+    """
+    import os
+
+    import ray
+
+    from dvcp_plugin.batch.worker import ShotWorker
+
+    class DyingWorker(ShotWorker):
+        def __init__(self, counter: str | None = None) -> None:
+            super().__init__(counter)
+            self.first_life = not ray.get_runtime_context().was_current_actor_reconstructed
+
+        def frame_written(self, n: int) -> None:
+            super().frame_written(n)
+            if self.first_life and self.frames >= after_frames:
+                os._exit(3)
+
+    return DyingWorker

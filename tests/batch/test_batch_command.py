@@ -36,7 +36,8 @@ keyframes = {{ 0 = "lost.png" }}
     )
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
-    assert f"dvcp batch: shot bad failed: the keyframe for frame 0: image file {tmp_path / 'lost.png'} does not exist" in (
+    lost = tmp_path / "lost.png"
+    assert f"dvcp batch: shot bad failed: the keyframe for frame 0: image file {lost} does not exist" in (
         done.stderr.splitlines()
     )
     assert done.stdout.strip() == "1 shot(s) coloured, 0 already finished, 1 failed; 3 frames written; summary: s.json"

@@ -12,15 +12,25 @@ from pathlib import Path
 import numpy as np
 import pytest
 from batch_archive import (
-    colorize, copy_frames, frames, grey_video, needs_ffmpeg, summary, video_frames, write_key, write_shot,
+    colorize,
+    copy_frames,
+    dying_worker,
+    frames,
+    grey_video,
+    needs_ffmpeg,
+    summary,
+    video_frames,
+    write_key,
+    write_shot,
 )
 
+from dvcp_plugin.batch import worker as worker_module
 from dvcp_plugin.cli import main
-from dvcp_plugin.commands.batch import FAULT_ENV
 
 ray = pytest.importorskip("ray", reason="ray is not installed (the cluster extra: pip install '.[cluster]')")
 
 FRAMES = 8
+ONE_SHOT = '[[shot]]\ninput = "shot"\noutput = "out"\nkeyframes = {{ 0 = "key.png" }}\nweights = "{weights}"\n'
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -104,7 +114,8 @@ def test_good_shots_equal_dvcp_colorize_of_the_same_shot(archive, weights, tmp_p
         "name": "out/a", "input": str(root / "a"), "output": str(root / "out/a"), "status": "done",
         "frames": FRAMES, "written": FRAMES, "kept": 0, "missing": 0, "seconds": 0, "fps": 0, "error": None,
     }
-    assert shots["out/a"]["seconds"] > 0 and shots["out/a"]["fps"] == pytest.approx(FRAMES / shots["out/a"]["seconds"], rel=1e-2)
+    seconds = shots["out/a"]["seconds"]
+    assert seconds > 0 and shots["out/a"]["fps"] == pytest.approx(FRAMES / seconds, rel=1e-2)
     assert (shots["b, frames 2 to 6"]["status"], shots["b, frames 2 to 6"]["written"]) == ("done", 5)
 
 
@@ -259,7 +270,7 @@ keyframes = {{ 5 = "k5.png" }}
 def test_shots_on_cuda_without_a_gpu_in_the_cluster_are_refused_before_any_work(tmp_path, weights, capsys):
     write_key(tmp_path / "key.png", write_shot(tmp_path / "shot", 2, seed=0)[0])
     jobs = tmp_path / "jobs.toml"
-    jobs.write_text(f'[[shot]]\ninput = "shot"\noutput = "out"\nkeyframes = {{ 0 = "key.png" }}\nweights = "{weights}"\n')
+    jobs.write_text(ONE_SHOT.format(weights=weights))
     assert batch(jobs, "--device", "cuda") == 1
     assert "dvcp batch: error: the Ray cluster (2 CPUs, 0 GPUs) has no room for a worker of 1 CPU(s) and a GPU" in (
         capsys.readouterr().err
@@ -275,7 +286,7 @@ def test_a_killed_worker_is_retried_and_its_shot_equals_an_uninterrupted_run(tmp
         f'[[shot]]\ninput = "shot{k}"\noutput = "out{k}"\nkeyframes = {{ 0 = "key{k}.png" }}\n' for k in range(2)
     ))
     # each worker's process exits abruptly after writing its 3rd frame, on its first life only
-    monkeypatch.setenv(FAULT_ENV, "3")
+    monkeypatch.setattr(worker_module, "ShotWorker", dying_worker(after_frames=3))
     assert batch(jobs) == 0
     shots = summary(tmp_path / "jobs.summary.json")
     for k in range(2):
@@ -291,11 +302,12 @@ def test_a_killed_worker_is_retried_and_its_shot_equals_an_uninterrupted_run(tmp
 def test_a_summary_that_cannot_be_written_is_one_error_before_any_work(tmp_path, weights, capsys):
     write_key(tmp_path / "key.png", write_shot(tmp_path / "shot", 2, seed=0)[0])
     jobs = tmp_path / "jobs.toml"
-    jobs.write_text(f'[[shot]]\ninput = "shot"\noutput = "out"\nkeyframes = {{ 0 = "key.png" }}\nweights = "{weights}"\n')
+    jobs.write_text(ONE_SHOT.format(weights=weights))
     (tmp_path / "a-file").write_text("")
     assert batch(jobs, "--summary", str(tmp_path / "a-file" / "summary.json")) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"dvcp batch: error: cannot write the summary {tmp_path / 'a-file'}/"), err
+    in_the_way = tmp_path / "a-file"
+    assert len(err) == 1 and err[0].startswith(f"dvcp batch: error: cannot write the summary {in_the_way}/"), err
     assert f"({tmp_path / 'a-file'})" in err[0]  # the part of the path in the way
     assert not (tmp_path / "out").exists()
 

@@ -57,12 +57,13 @@ stage_options = { global = { imagenet_weights = "/models/resnet18.pth" } }
     assert a.keyframes == {0: base / "keys/a0.png", 120: base / "keys/a120.png"}
     assert a.options.weights == base / "w/archive.pt" and a.options.chroma_scale == 0.5
     assert a.options.device == "cuda"  # --device replaces [defaults]' device ...
-    assert a.frames is None and a.cuts == () and a.fps == 24
+    assert a.frames is None and a.cuts == () and a.output_options.fps == 24
 
     assert b.name == "b" and b.input == Path("/abs/b.mkv") and b.frames == (10, 40)
     assert b.options.device == "cuda" and b.options.half and b.options.chroma_scale == 0.25  # ... not a shot's own
     assert b.options.weights == base / "w/archive.pt"
-    assert (b.fps, b.ffmpeg_args, b.suffix) == (Fraction(24000, 1001), "-c:v libx264 -crf 12", ".tif")
+    written = b.output_options
+    assert (written.fps, written.ffmpeg_args, written.suffix) == (Fraction(24000, 1001), "-c:v libx264 -crf 12", ".tif")
     assert b.options.unkeyed_cuts == "continue" and a.options.unkeyed_cuts == "error"
     assert b.options.stage_options == {"global": {"imagenet_weights": "/models/resnet18.pth"}}
     assert a.options.stage_options is None
@@ -84,7 +85,8 @@ keyframes = { 1 = "k1.png", 4 = "k4.png", 5 = "k5.png", 7 = "k7.png" }
     spans = [(p.frames, p.keyframes, p.output.relative_to(tmp_path), p.reel) for p in planned.parts]
     assert spans == [
         ((1, 3), {0: tmp_path / "k1.png"}, Path("out/.dvcp-parts/000001-000003"), tmp_path / "out"),
-        ((4, 6), {0: tmp_path / "k4.png", 1: tmp_path / "k5.png"}, Path("out/.dvcp-parts/000004-000006"), tmp_path / "out"),
+        ((4, 6), {0: tmp_path / "k4.png", 1: tmp_path / "k5.png"}, Path("out/.dvcp-parts/000004-000006"),
+         tmp_path / "out"),
         ((7, 9), {0: tmp_path / "k7.png"}, Path("out/.dvcp-parts/000007-000009"), tmp_path / "out"),
     ]
 
@@ -130,8 +132,9 @@ keyframes = { 0 = "key.png" }
         (f"[[shot]]{GOOD}fps = 'fast'", "fps 'fast' is not a frame rate"),
         (f"[[shot]]{GOOD}unkeyed_cuts = 'skip'", "unkeyed_cuts must be 'error' or 'continue'"),
         (f"[[shot]]{GOOD}stage_options = 'resnet18'", "stage_options must be a table of options per stage kind"),
-        (f"[[shot]]{GOOD}stage_options = {{ colour = {{ a = 1 }} }}", "stage_options unknown stage kind(s) colour"),
-        ("[[shot]]\ninput = 'reel'\noutput = 'out'\nkeyframes = { first = 'key.png' }", "keyframe 'first' is not a frame number"),
+        (f"[[shot]]{GOOD}stage_options = {{ colour = {{ a = 1 }} }}", "stage_options has unknown stage kind(s) colour"),
+        ("[[shot]]\ninput = 'reel'\noutput = 'out'\nkeyframes = { first = 'key.png' }",
+         "keyframe 'first' is not a frame number"),
         ("[[shot]]\ninput = 'reel'\noutput = 'out'\nkeyframes = []", "keyframes must be a table"),
         ("[[shot]]\ninput = 3\noutput = 'out'\nkeyframes = { 0 = 'key.png' }", "input must be a non-empty string"),
         (f"[[shot]]{GOOD}frames = [5, 2]", "frames must be [first, last]"),
@@ -139,9 +142,11 @@ keyframes = { 0 = "key.png" }
         (f"[[shot]]{GOOD}cuts = [4, 2]", "cuts must increase: 2 comes after 4"),
         (f"[[shot]]{GOOD}cuts = [0, 2]", "cut 0 is not after the first frame (0)"),
         (f"[[shot]]{GOOD}frames = [0, 3]\ncuts = [2, 5]", "cut 5 is past the last frame (3)"),
-        ("[[shot]]\ninput = 'reel'\noutput = 'out'\nframes = [2, 5]\nkeyframes = { 0 = 'k.png' }", "keyframe 0 is outside frames [2, 5]"),
+        ("[[shot]]\ninput = 'reel'\noutput = 'out'\nframes = [2, 5]\nkeyframes = { 0 = 'k.png' }",
+         "keyframe 0 is outside frames [2, 5]"),
         ("[[shot]]\ninput = 'reel'\noutput = 'out.png'\nkeyframes = { 0 = 'k.png' }", "names an image"),
-        ("[[shot]]\ninput = 'reel'\noutput = 'reel'\nkeyframes = { 0 = 'k.png' }", "the output folder is the input folder"),
+        ("[[shot]]\ninput = 'reel'\noutput = 'reel'\nkeyframes = { 0 = 'k.png' }",
+         "the output folder is the input folder"),
         (f"[[shot]]{GOOD}[[shot]]{GOOD}", "both write"),
         (f"[[shot]]{GOOD}[[shot]]\ninput = 'reel'\noutput = 'out/shot2'\nkeyframes = {{ 0 = 'k.png' }}",
          "its output {tmp}/out/shot2 lies in {tmp}/out, the output folder of shot 'out'"),
@@ -151,7 +156,8 @@ keyframes = { 0 = "key.png" }
         ("[[shot]]\ninput = 'reel'\noutput = 'r.mkv'\ncuts = [3]\nkeyframes = { 0 = 'k.png', 3 = 'k.png' }\n"
          "[[shot]]\ninput = 'reel'\noutput = '.r.mkv.dvcp-parts/000000-000002'\nkeyframes = { 0 = 'k.png' }",
          "lies in {tmp}/.r.mkv.dvcp-parts, where shot 'r.mkv' stages the parts of its reel"),
-        (f"[[shot]]\nname = 'a'{GOOD}[[shot]]\nname = 'a'\ninput = 'reel'\noutput = 'o2'\nkeyframes = {{ 0 = 'k.png' }}",
+        (f"[[shot]]\nname = 'a'{GOOD}[[shot]]\nname = 'a'\ninput = 'reel'\noutput = 'o2'\n"
+         "keyframes = { 0 = 'k.png' }",
          "two shots are named 'a'"),
         # checks against the input's length (6 frames)
         (f"[[shot]]{GOOD}cuts = [3, 6]", "shot 1: cut 6 is past the input's last frame, 5"),
@@ -211,5 +217,5 @@ def test_the_example_jobs_file_reads_as_documented():
     demo = example.parent.absolute() / "../dvcp-demo"
     assert (sample.name, sample.input, sample.keyframes) == ("sample", demo / "grey", {0: demo / "key.png"})
     assert sample.options.chroma_scale == 0.5 and reel.options.chroma_scale == 1.0
-    assert second.frames == (8, 23) and second.suffix == ".tif"
+    assert second.frames == (8, 23) and second.output_options.suffix == ".tif"
     assert reel.cuts == (12,) and reel.output == demo / "batch/reel.mkv"

@@ -8,13 +8,14 @@ from fractions import Fraction
 
 from batch_archive import write_key, write_shot
 
+from dvcp_plugin.batch.colour_part import colour_part
 from dvcp_plugin.batch.reels import LEDGER, assemble, part_output
-from dvcp_plugin.batch.shots import colour_part
 from dvcp_plugin.batch.work import Part, Reel
-from dvcp_plugin.commands.colorize import Options, run_settings
 from dvcp_plugin.filters.images import write_image
 from dvcp_plugin.media.sources import open_input
 from dvcp_plugin.models.color import grey_u8
+from dvcp_plugin.options import Options
+from dvcp_plugin.service import run_settings
 
 
 def test_a_reel_folder_records_each_part_and_refuses_a_part_made_with_other_settings(tmp_path, weights):
@@ -52,3 +53,32 @@ def test_a_range_of_a_frame_folder_is_known_by_its_own_frames(tmp_path, weights)
     write_image(tmp_path / "shot" / "f0002.png", grey_u8(colour[0]))  # inside: the frames would mix two inputs
     refused = colour_part(part)
     assert refused.status == "failed" and "the input differs: f0002.png changed" in refused.error
+
+
+def test_a_failed_part_keeps_its_traceback_and_a_bug_says_it_is_one(tmp_path, weights, monkeypatch):
+    from dvcp_plugin.batch import colour_part as colour_part_module
+    from dvcp_plugin.batch.jobs import ShotJob
+    from dvcp_plugin.batch.plan import PlannedShot
+    from dvcp_plugin.batch.summary import shot_record
+
+    colour = write_shot(tmp_path / "shot", 3, seed=7)
+    part = Part(
+        name="shot", input=tmp_path / "shot", frames=None, output=tmp_path / "out",
+        keyframes={0: tmp_path / "missing.png"}, options=Options(weights=weights),
+    )
+    mistake = colour_part(part)  # a keyframe that is not there: the user's to fix
+    assert mistake.status == "failed" and "missing.png does not exist" in mistake.error
+    assert not mistake.error.startswith("internal error") and "Traceback" in mistake.traceback
+
+    def a_bug(*args, **kwargs):
+        raise ZeroDivisionError("a bug while colouring")
+
+    monkeypatch.setattr(colour_part_module, "colorize_into", a_bug)
+    bug = colour_part(replace(part, keyframes={0: write_key(tmp_path / "k.png", colour[0])}))
+    assert bug.status == "failed"
+    assert bug.error.startswith("internal error (a bug") and "ZeroDivisionError: a bug while colouring" in bug.error
+    assert "in a_bug" in bug.traceback
+
+    job = ShotJob("shot", "jobs.toml: shot 1", part.input, part.output, part.keyframes)
+    record = shot_record(PlannedShot(job, (part,)), [bug]).to_json()
+    assert record["status"] == "failed" and record["error"] == bug.error and "in a_bug" in record["traceback"]

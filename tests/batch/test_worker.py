@@ -9,7 +9,7 @@ from batch_archive import write_key, write_shot
 
 from dvcp_plugin.batch.work import Part
 from dvcp_plugin.batch.worker import ShotWorker
-from dvcp_plugin.commands.colorize import Options
+from dvcp_plugin.options import Options
 from dvcp_plugin.runtime import engine
 
 

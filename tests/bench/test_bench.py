@@ -14,7 +14,7 @@ import torch
 
 from dvcp_plugin import cli
 from dvcp_plugin.bench.common import STEP_STAGES, BenchConfig
-from dvcp_plugin.bench.engine import measure_engine
+from dvcp_plugin.bench.engine_bench import measure_engine
 from dvcp_plugin.commands import bench
 from dvcp_plugin.errors import DvcpError
 from dvcp_plugin.stages.build import untrained_weights
@@ -146,7 +146,7 @@ def test_markdown_has_a_row_per_entry_and_is_printed(quick: dict) -> None:
         rows = _section_rows(markdown, title)
         expected = [e for e in quick["json"]["entries"] if e["kind"] == kind]
         assert len(rows) == len(expected)
-        for row, entry in zip(rows, expected):
+        for row, entry in zip(rows, expected, strict=True):
             where = f"| {entry['width']}×{entry['height']} | {entry['chroma_scale']:g} | {entry['device']}"
             assert row.startswith(where)
             if entry["status"] != "measured":
@@ -157,7 +157,7 @@ def test_peers_table_gives_dvcp_over_flow_for_engine_and_filter(quick: dict) -> 
     measured = [e for e in quick["json"]["entries"] if e["kind"] in ("engine", "filter") and e["status"] == "measured"]
     rows = _section_rows(quick["markdown"], PEERS)
     assert len(rows) == len(measured) == 2
-    for row, entry in zip(rows, measured):
+    for row, entry in zip(rows, measured, strict=True):
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         assert cells[5] == entry["kind"]
         assert float(cells[8]) == pytest.approx(entry["over_flow"], abs=1e-3)

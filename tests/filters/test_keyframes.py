@@ -144,12 +144,14 @@ def test_grey_png_with_alpha_is_not_taken_for_colour(make_clip, key_image, opts,
 
     grey_alpha = np.dstack([key_image()[:, :, 1], np.full((48, 64), 255, np.uint8)])
     Image.fromarray(grey_alpha, "LA").save(tmp_path / "grey-alpha.png")
-    with pytest.raises(vs.Error, match=r"dvcp\.colorize: keyframe image .*grey-alpha\.png is grey; a keyframe must be a colour"):
+    grey_message = r"dvcp\.colorize: keyframe image .*grey-alpha\.png is grey; a keyframe must be a colour"
+    with pytest.raises(vs.Error, match=grey_message):
         dvcp_plugin.colorize(make_clip(length=2), {0: tmp_path / "grey-alpha.png"}, **opts)
 
 
 def test_float_keyframe_in_0_255_is_refused(make_clip, key_image, opts):
-    with pytest.raises(vs.Error, match=r"dvcp\.colorize: .*float values from \d+ to \d+; a float keyframe must be in \[0, 1\]"):
+    message = r"dvcp\.colorize: .*float values from \d+ to \d+; a float keyframe must be in \[0, 1\]"
+    with pytest.raises(vs.Error, match=message):
         dvcp_plugin.colorize(make_clip(length=2), {0: key_image().astype(np.float32)}, **opts)
 
 
@@ -168,7 +170,9 @@ def test_keyframe_without_colour_is_warned_about(make_clip, key_image, opts, cor
     assert len(messages) == coloured  # a coloured keyframe is not warned about
 
 
-@pytest.mark.parametrize(("code", "name"), [(vs.MATRIX_BT709, "709"), (vs.MATRIX_ST170_M, "601"), (vs.MATRIX_BT470_BG, "601")])
+@pytest.mark.parametrize(
+    ("code", "name"), [(vs.MATRIX_BT709, "709"), (vs.MATRIX_ST170_M, "601"), (vs.MATRIX_BT470_BG, "601")]
+)
 def test_matrix_takes_vapoursynth_matrix_values(make_clip, key_image, opts, planes, code, name):
     clip, keys = make_clip(length=3), {0: key_image()}
     by_code = dvcp_plugin.colorize(clip, keys, matrix=code, **opts)

@@ -44,7 +44,8 @@ def test_training_on_moving_textures_learns_the_motion():
     def validation_loss():
         with torch.no_grad():
             grey_prev, grey_cur, chroma_prev, chroma_cur = validation
-            return interior_l1(model(Grey(grey_prev, grey_prev), Grey(grey_cur, grey_cur), chroma_prev)[0], chroma_cur).item()
+            estimate = model(Grey(grey_prev, grey_prev), Grey(grey_cur, grey_cur), chroma_prev)[0]
+            return interior_l1(estimate, chroma_cur).item()
 
     copy_loss = interior_l1(validation[2], validation[3]).item()
     initial = validation_loss()

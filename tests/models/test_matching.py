@@ -68,7 +68,7 @@ def test_whole_frame_window_equals_exhaustive_on_odd_sizes():
     key_chroma = torch.rand(2, 2, 11, 19) - 0.5
     two_stage = two_stage_match(pair(query_fine), pair(key_fine), key_chroma, roi_size=1000, stride_ratio=STRIDE)
     exhaustive = exhaustive_match(query_fine, key_fine, key_chroma)
-    for got, want in zip(two_stage, exhaustive):
+    for got, want in zip(two_stage, exhaustive, strict=True):
         assert torch.equal(got, want)
     assert two_stage.index.dtype == torch.int64 and two_stage.index.shape == (2, 13, 17)
     assert two_stage.distance.min() >= 0 and two_stage.distance.max() <= 4
@@ -78,11 +78,11 @@ def test_chunking_does_not_change_results():
     query, key, chroma = shifted_pair(2, 1, 18, 22)
     big = exhaustive_match(query.fine, key.fine, chroma, chunk_size=100_000)
     small = exhaustive_match(query.fine, key.fine, chroma, chunk_size=7)
-    for got, want in zip(small, big):
+    for got, want in zip(small, big, strict=True):
         assert torch.equal(got, want)
     big = two_stage_match(query, key, chroma, chunk_size=100_000, stride_ratio=STRIDE)
     small = two_stage_match(query, key, chroma, chunk_size=1, stride_ratio=STRIDE)
-    for got, want in zip(small, big):
+    for got, want in zip(small, big, strict=True):
         assert torch.equal(got, want)
 
 

@@ -24,7 +24,8 @@ INNER = (..., slice(12, -12), slice(12, -12))
 def canvas(seed: int = 0) -> np.ndarray:
     """A smooth random texture with detail, float32 (H, W + 2·SHIFT·4) in [0, 1]."""
     rng = np.random.default_rng(seed)
-    coarse = cv2.resize(rng.uniform(0, 1, (8, 16)).astype(np.float32), (W + 8 * SHIFT, H), interpolation=cv2.INTER_CUBIC)
+    size = (W + 8 * SHIFT, H)
+    coarse = cv2.resize(rng.uniform(0, 1, (8, 16)).astype(np.float32), size, interpolation=cv2.INTER_CUBIC)
     fine = cv2.resize(rng.uniform(-0.2, 0.2, (H // 4, (W + 8 * SHIFT) // 4)).astype(np.float32),
                       (W + 8 * SHIFT, H), interpolation=cv2.INTER_LINEAR)
     return np.clip(coarse + fine, 0, 1)
@@ -108,7 +109,8 @@ def test_resize_flow_scales_the_vectors_with_the_grid():
     flow = torch.stack([torch.full((8, 12), 2.0), torch.full((8, 12), -1.0)])[None]
     resized = resize_flow(flow, (16, 36))
     assert resized.shape == (1, 2, 16, 36)
-    assert torch.allclose(resized[0, 0], torch.full((16, 36), 6.0)) and torch.allclose(resized[0, 1], torch.full((16, 36), -2.0))
+    assert torch.allclose(resized[0, 0], torch.full((16, 36), 6.0))
+    assert torch.allclose(resized[0, 1], torch.full((16, 36), -2.0))
 
 
 def test_inconsistency_and_reliability():
@@ -171,7 +173,8 @@ def test_anchoring_warps_the_keyframe_chroma_with_high_confidence_where_it_is_fo
     anchor = KeyAnchoring(DISMotion("medium"), CompactEncoder(fine_channels=8, coarse_channels=8))
     key = anchor.prepare_key(grey(0), chroma_frame(0))
     moved, trust = anchor.follow(grey(2), key)
-    assert (moved - chroma_frame(2))[INNER].abs().mean() < 0.01 < (chroma_frame(0) - chroma_frame(2))[INNER].abs().mean()
+    moved_error, still_error = ((colour - chroma_frame(2))[INNER].abs().mean() for colour in (moved, chroma_frame(0)))
+    assert moved_error < 0.01 < still_error
     assert trust[INNER].mean() > 0.8
     # the left border of frame 2 was never in the keyframe: low reliability there
     assert trust[..., 10:-10, : 2 * SHIFT - 1].mean() < trust[INNER].mean()
@@ -200,7 +203,8 @@ def test_untrained_fusion_takes_the_global_estimate_where_it_is_confident():
 
 def test_fusion_keeping_saturation_does_not_pale_a_blend_of_two_hues():
     torch.manual_seed(0)
-    plain, keeping = ReliabilityFusion(stem=8, widths=(8, 8)), ReliabilityFusion(stem=8, widths=(8, 8), keep_saturation=True)
+    plain = ReliabilityFusion(stem=8, widths=(8, 8))
+    keeping = ReliabilityFusion(stem=8, widths=(8, 8), keep_saturation=True)
     keeping.load_state_dict(plain.state_dict())
     grey_cur = torch.rand(1, 1, 8, 8)
     # red-ish and blue-ish chroma of equal strength 0.2, at right angles; half confidence: an even blend

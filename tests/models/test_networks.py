@@ -1,8 +1,8 @@
 import torch
 
 from dvcp_plugin.models.local import KernelPredictionNet, LocalPropagation
-from dvcp_plugin.models.resolution import Grey
 from dvcp_plugin.models.refine import RefinementNet
+from dvcp_plugin.models.resolution import Grey
 from dvcp_plugin.models.unet import UNet
 
 

@@ -8,7 +8,8 @@ import threading
 import pytest
 import torch
 
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.options import EngineOptions
+from dvcp_plugin.runtime.engine import Engine
 from dvcp_plugin.runtime.prepare_ahead import Preparer, worker_count
 from dvcp_plugin.runtime.shot_map import Chain
 from dvcp_plugin.runtime.state_cache import StateCache
@@ -18,7 +19,7 @@ FRAMES = 16
 
 @pytest.fixture(scope="module")
 def engine(weights) -> Engine:
-    return Engine(EngineConfig(weights=weights, threads=2))
+    return Engine(EngineOptions(weights=weights, threads=2))
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import random
 
 import pytest
 
+from dvcp_plugin.runtime.shot_list import Shot, split_shots
 from dvcp_plugin.runtime.shot_map import Chain, Route, ShotError, ShotMap
-from dvcp_plugin.runtime.shots import Shot, split_shots
 
 
 def _known(length: int, keyframes, cuts, mode="error", key_at=None) -> ShotMap:

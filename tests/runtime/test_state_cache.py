@@ -21,7 +21,8 @@ import pytest
 import torch
 
 from dvcp_plugin.models.bidirectional import blend_chains
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.options import EngineOptions
+from dvcp_plugin.runtime.engine import Engine
 from dvcp_plugin.runtime.sequential import propagate_shot
 from dvcp_plugin.runtime.state_cache import ShotError, StateCache
 
@@ -30,7 +31,7 @@ FRAMES, HEIGHT, WIDTH = 30, 24, 32
 
 @pytest.fixture(scope="module")
 def engine(weights) -> Engine:
-    return Engine(EngineConfig(weights=weights, threads=1))
+    return Engine(EngineOptions(weights=weights, threads=1))
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +239,25 @@ def test_scene_change_takes_its_keyframe_when_one_can_be_read(engine, footage):
     for n in (14, 3, 11):
         assert torch.equal(cache.estimate(n).final, expected[n]), f"frame {n} differs"
     assert 12 in cache.keyframes
+
+
+@pytest.mark.parametrize(("error", "swallowed"), [(ShotError("unreadable"), True), (TypeError("a bug"), False)])
+def test_a_frame_read_ahead_that_cannot_be_read_is_left_to_its_request_but_a_bug_goes_up(
+    engine, footage, error, swallowed
+):
+    greys, keys = footage
+
+    def read_frame(n):
+        if n == 3:
+            raise error
+        return greys[n], False
+
+    cache = StateCache(engine, (0,), read_frame, lambda n: keys[n], FRAMES, workers=1, ahead=1)
+    cache.estimate(1)
+    if swallowed:
+        cache.estimate(2)  # reads frame 3 ahead, which fails: frame 2 is still made
+        with pytest.raises(ShotError, match="unreadable"):
+            cache.estimate(3)
+    else:
+        with pytest.raises(TypeError, match="a bug"):
+            cache.estimate(2)

@@ -11,7 +11,8 @@ from dvcp_plugin.evaluation.protocol import evaluate
 from dvcp_plugin.filters.images import read_image, write_image
 from dvcp_plugin.media.sources import list_frames
 from dvcp_plugin.models.color import grey_u8
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.options import EngineOptions
+from dvcp_plugin.runtime.engine import Engine
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
 from dvcp_plugin.training.clips import ClipDataset
@@ -47,7 +48,7 @@ def test_training_data_reads_frames_in_natural_order(unpadded):
 def test_evaluation_reads_frames_in_natural_order(unpadded, tmp_path):
     weights = save_weights(tmp_path / "w.pt", untrained_weights(0))
     sequence = find_sequences([unpadded])[0]
-    _, _, sheet = evaluate(Engine(EngineConfig(weights=weights)), [sequence], [FRAMES], sequence.name)
+    _, _, sheet = evaluate(Engine(EngineOptions(weights=weights)), [sequence], [FRAMES], sequence.name)
     assert [row.frame for row in sheet.rows] == [1, 4, 6, 8, 11]
     for row in sheet.rows:
         assert np.array_equal(row.truth, read_image(unpadded / f"f{row.frame}.png"))

@@ -10,12 +10,14 @@ import torch
 
 from dvcp_plugin.cli import main
 from dvcp_plugin.errors import WeightsError
-from dvcp_plugin.runtime.engine import Engine, EngineConfig
+from dvcp_plugin.options import EngineOptions
+from dvcp_plugin.runtime.engine import Engine
+from dvcp_plugin.runtime.sequential import propagate_shot
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import load_weights, save_weights
 from dvcp_plugin.training.checkpoints import export_weights, read_checkpoint
-from dvcp_plugin.training.config import TrainConfig, TrainingError
 from dvcp_plugin.training.clips import ClipDataset
+from dvcp_plugin.training.config import TrainConfig, TrainingError
 from dvcp_plugin.training.data import DataError, find_sequences, keep_licensed
 from dvcp_plugin.training.trainer import Trainer, load_dataset
 
@@ -85,10 +87,11 @@ def test_resumed_run_equals_uninterrupted_run(tiny_data, tmp_path):
     for name in expected:
         assert torch.equal(expected[name], got[name]), name
     # a checkpoint is a weights file for the engine
-    engine = Engine(EngineConfig(weights=tmp_path / "b" / "last.pt"))
+    engine = Engine(EngineOptions(weights=tmp_path / "b" / "last.pt"))
     assert engine.stage_names == {"local": "mcsepconv", "global": "anchor", "refine": "fusion"}
     # each phase's end is kept, for choosing among them on held-out clips
-    ends = {phase: read_checkpoint(tmp_path / "b" / f"after-{phase}.pt") for phase in ("local", "global", "refine", "joint")}
+    phases = ("local", "global", "refine", "joint")
+    ends = {phase: read_checkpoint(tmp_path / "b" / f"after-{phase}.pt") for phase in phases}
     assert [ends[p]["step"] for p in ("local", "global", "refine", "joint")] == [3, 5, 7, 9]
 
 
@@ -124,8 +127,8 @@ def test_export_writes_weights_without_training_state(tiny_data, tmp_path):
     chroma = torch.rand(2, 40, 56) - 0.5
     outputs = []
     for weights in (out, tmp_path / "run" / "last.pt"):
-        engine = Engine(EngineConfig(weights=weights))
-        outputs.append([o.final for o in engine.run_shot([grey, grey.flip(-1)], chroma)])
+        engine = Engine(EngineOptions(weights=weights))
+        outputs.append([o.final for o in propagate_shot(engine, [grey, grey.flip(-1)], {0: chroma})])
     assert torch.equal(outputs[0][1], outputs[1][1])
 
 
@@ -177,11 +180,11 @@ def test_export_sets_inference_options_on_the_stages_and_writes_nothing_on_a_bad
     config = small_config(tiny_data, tmp_path / "run", steps={"local": 1})
     Trainer(config, load_dataset(config)).run(progress=False)
     out = tmp_path / "w.pt"
-    assert main(["train", "--export", str(tmp_path / "run" / "last.pt"), str(out),
-                 "--stage-options", '{"local": {"interpolation": "bicubic"}, "global": {"match_confidence": 0.25}}']) == 0
+    options = '{"local": {"interpolation": "bicubic"}, "global": {"match_confidence": 0.25}}'
+    assert main(["train", "--export", str(tmp_path / "run" / "last.pt"), str(out), "--stage-options", options]) == 0
     data = load_weights(out)
     assert data["stages"]["local"]["options"] == {"kernel_size": 5, "widths": [8, 16], "interpolation": "bicubic"}
-    engine = Engine(EngineConfig(weights=out))
+    engine = Engine(EngineOptions(weights=out))
     assert engine.local.interpolation == "bicubic" and engine.global_.match_confidence == 0.25
     bad = tmp_path / "bad.pt"
     assert main(["train", "--export", str(tmp_path / "run" / "last.pt"), str(bad),
