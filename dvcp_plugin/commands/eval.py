@@ -12,7 +12,7 @@ import cv2
 from tqdm import tqdm
 
 from ..evaluation.methods import BASELINES, ESTIMATES, SHORT_NAMES
-from ..evaluation.pictures import contact_sheet, plot_psnr_by_frame
+from ..evaluation.pictures import contact_sheet, degradation_sheet, plot_psnr_by_frame
 from ..evaluation.protocol import evaluate
 from ..evaluation.report import table_lines
 from ..filters.files import write_all
@@ -21,6 +21,8 @@ from ..media.paths import OutputError, check_writable_file
 from ..options import EngineOptions
 from ..runtime.engine import GLOBAL_ESTIMATES, Engine
 from ..training.data import find_sequences
+from ..training.degradations import NAMES as DEGRADATIONS
+from ..training.degradations import DegradationError, Degradations, parse_degradations
 from .flags import add_option_flags, options_of
 
 
@@ -49,6 +51,13 @@ def _keys(text: str) -> list[int | str]:
                 f"{item!r} in {text!r} is not a frame number or last; use a comma-separated list such as 0,last"
             )
     return list(dict.fromkeys(keys))
+
+
+def _degradations(text: str) -> Degradations:
+    try:
+        return parse_degradations(text)
+    except DegradationError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -80,6 +89,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
              "(an ablation; default: stage)",
     )
     parser.add_argument(
+        "--degrade", type=_degradations, default=Degradations(), metavar="SPEC",
+        help="also score every method on degraded input, side by side with clean: a set (scan: weave, flicker, "
+             "grain, dust, scratch; all: scan with blur and compression) and/or NAME=STRENGTH items, e.g. "
+             "scan or flicker=1,grain=2 (names: " + ", ".join(DEGRADATIONS) + ")",
+    )
+    parser.add_argument("--degrade-seed", type=int, default=0, help="seed of the degradations (default 0)")
+    parser.add_argument(
+        "--degrade-sheet", metavar="PNG",
+        help="with --degrade: a picture of one frame of the contact-sheet sequence, clean and under each "
+             "degradation alone and all together",
+    )
+    parser.add_argument(
         "--baselines", type=_baselines, default=list(BASELINES), metavar="NAMES",
         help="baselines scored in the same run: flow (DIS optical-flow propagation), key (key-frame "
              "chroma copy), comma-separated, or none (default: flow,key)",
@@ -96,7 +117,12 @@ def run(args: argparse.Namespace) -> int:
     stem = json_path.with_suffix("")
     plot_path = Path(args.plot or f"{stem}-psnr.png")
     sheet_path = Path(args.sheet or f"{stem}-sheet.png")
-    for option, path in (("--json", json_path), ("--plot", plot_path), ("--sheet", sheet_path)):
+    pictures = [("--json", json_path), ("--plot", plot_path), ("--sheet", sheet_path)]
+    if args.degrade_sheet:
+        if not args.degrade.active:
+            raise OutputError("--degrade-sheet needs --degrade SPEC (what to show)")
+        pictures.append(("--degrade-sheet", Path(args.degrade_sheet)))
+    for option, path in pictures:
         check_writable_file(path, option)
     sequences = sorted(find_sequences(args.data), key=lambda s: s.name)
     engine = Engine(options_of(args, EngineOptions), global_estimate=args.global_estimate)
@@ -104,11 +130,12 @@ def run(args: argparse.Namespace) -> int:
         cv2.setNumThreads(args.threads)
     sheet_name = args.sheet_sequence or sequences[0].name
     total = sum(min(max(args.frames), len(s.frames)) - len(args.keys) for s in sequences)
+    total *= 2 if args.degrade.active else 1
     with tqdm(total=total, file=sys.stderr, unit="frame", dynamic_ncols=True,
               mininterval=0.5 if sys.stderr.isatty() else 30.0) as bar:
         result, _, sheet = evaluate(
             engine, sequences, args.frames, sheet_name, lambda: bar.update(1), args.baselines, args.keys,
-            args.estimate,
+            args.estimate, args.degrade, args.degrade_seed,
         )
     curves = result["psnr_by_frame"]["mean"]
     shown = [name for name in _SHEET_COLUMNS if name in result["methods"]]
@@ -127,9 +154,17 @@ def run(args: argparse.Namespace) -> int:
             f"RGB PSNR by frame, {len(sequences)} sequences, keyframes = frames {', '.join(map(str, args.keys))}",
         )
         write_image(sheet_path, contact_sheet(rows, title))
+        if args.degrade_sheet:
+            sequence = next(s for s in sequences if s.name == sheet_name)
+            write_image(Path(args.degrade_sheet), degradation_sheet(sequence, args.degrade, args.degrade_seed))
     except OSError as exc:
         raise OutputError(f"cannot write the results: {exc.strerror or exc}") from None
     for line in table_lines(result):
         print(line)
-    print(f"{result['seconds']:.0f} s; wrote {json_path}, {plot_path}, {sheet_path}")
+    if "degraded" in result:
+        print(f"on degraded input ({result['degraded']['degradations']}):")
+        for line in table_lines(result["degraded"]):
+            print(line)
+    written = ", ".join(str(path) for _, path in pictures)
+    print(f"{result['seconds'] + result.get('degraded', {}).get('seconds', 0):.0f} s; wrote {written}")
     return 0

@@ -63,6 +63,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--batch", type=int, default=_DEFAULTS.batch, help="clips per step")
     parser.add_argument("--crop", type=int, default=_DEFAULTS.crop, help="crop size at the working resolution")
+    parser.add_argument(
+        "--degrade", type=float, default=_DEFAULTS.degrade,
+        help="share of clips given scan-like degradations (grain, flicker, dust, weave, ...) at random strengths",
+    )
+    parser.add_argument(
+        "--exclude", nargs="+", default=[], metavar="NAME",
+        help="sequence folders (by name) not to train on, e.g. clips held out for choosing",
+    )
     parser.add_argument("--length", type=int, default=_DEFAULTS.length, help="clip frames, local phase")
     parser.add_argument("--rollout", type=int, default=_DEFAULTS.rollout, help="clip frames, refine and joint phases")
     parser.add_argument(
@@ -115,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         lr={**_DEFAULTS.lr, **_phase_values(args.lr, float, "--lr")},
         batch=args.batch,
         crop=args.crop,
+        degrade=args.degrade,
+        exclude=list(args.exclude),
         length=args.length,
         rollout=args.rollout,
         backprop=args.backprop,

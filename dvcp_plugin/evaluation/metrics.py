@@ -32,6 +32,17 @@ def mean_psnr(outputs: np.ndarray, truths: np.ndarray) -> float:
     return float(np.mean([psnr(output, truth) for output, truth in zip(outputs[1:], truths[1:], strict=True)]))
 
 
+def chroma_psnr(chroma: torch.Tensor, truth: torch.Tensor) -> float:
+    """PSNR in dB of chroma planes (2,H,W), zero-centred, against the truth's, on the 8-bit scale (peak
+    255): the colour alone, whatever the luma; capped at PSNR_CAP_DB."""
+    if chroma.shape != truth.shape:
+        raise ValueError(f"chroma planes differ in shape: {tuple(chroma.shape)} vs {tuple(truth.shape)}")
+    mse = float(((chroma.double() - truth.double()) * 255.0).square().mean())
+    if mse == 0.0:
+        return PSNR_CAP_DB
+    return min(PSNR_CAP_DB, 10.0 * math.log10(255.0**2 / mse))
+
+
 def ssim(output: np.ndarray, truth: np.ndarray) -> float:
     """Mean SSIM of two uint8 RGB images (H, W, 3): Gaussian window 11, σ 1.5, values in [0, 1]."""
     if output.shape != truth.shape:

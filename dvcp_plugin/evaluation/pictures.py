@@ -13,6 +13,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ..training.data import Sequence as FrameSequence
+from ..training.data import frame_planes, load_frame
+from ..training.degradations import NAMES, Degradations, degrade
+from .protocol import sequence_seed
+
 _BACKGROUND = (255, 255, 255)
 _AXIS = (40, 40, 40)
 _GRID = (225, 225, 225)
@@ -137,3 +142,22 @@ def contact_sheet(
                 tile = tile.resize((tile_w, tile_h), Image.Resampling.LANCZOS)
             sheet.paste(tile, (x, y + _LABEL_BAND))
     return np.asarray(sheet)
+
+
+def degradation_sheet(sequence: FrameSequence, degradations: Degradations, seed: int = 0, frame: int = 8) -> np.ndarray:
+    """One frame of ``sequence`` (its ``frame``-th, or its last) as a contact sheet: the clean grey, the
+    grey under each active degradation alone, and under all of them (as ``dvcp eval --degrade`` gives it)."""
+    frames = sequence.frames[: frame + 1]
+    greys = [frame_planes(load_frame(path))[0] for path in frames]
+    own_seed = sequence_seed(sequence.name, seed)
+    shown = [("clean", greys[-1])]
+    alone = [name for name in NAMES if getattr(degradations, name) > 0]
+    for name in alone:
+        single = Degradations(**{name: getattr(degradations, name)})
+        shown.append((f"{name} {getattr(degradations, name):g}", degrade(greys, single, own_seed).greys[-1]))
+    if len(alone) > 1:
+        shown.append(("all of them", degrade(greys, degradations, own_seed).greys[-1]))
+    tiles = [(label, (grey.numpy() * 255).round().clip(0, 255).astype(np.uint8)) for label, grey in shown]
+    columns = 4
+    rows = [tiles[i : i + columns] for i in range(0, len(tiles), columns)]
+    return contact_sheet(rows, f"{sequence.name}, frame {len(frames) - 1}: scan-like degradations (seed {seed})")

@@ -1,11 +1,13 @@
 """What ``dvcp eval`` reports from the scores: the JSON report and the printed table.
 
 The JSON holds the keyframes asked for (``keys``) and, for every K (``by_frames``): per sequence
-(with its keyframe positions) and as a mean over sequences, for each method, PSNR and SSIM over
-the frames below K that are not keyframes; colour retention per sequence and colour drift (mean
+(with its keyframe positions) and as a mean over sequences, for each method, PSNR, chroma PSNR and
+SSIM over the frames below K that are not keyframes; colour retention per sequence and colour drift (mean
 |ln retention|) over sequences; and dvcp − flow differences when flow was run. ``psnr_by_frame``
 holds every method's PSNR at each frame number from 0, per sequence and as a mean over the
-sequences that score that frame; null where no sequence does (a keyframe).
+sequences that score that frame; null where no sequence does (a keyframe). A run on degraded
+input as well holds that run's report, of the same form, under ``degraded`` (with the
+degradations' spec and seed).
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ def _difference(entry: dict[str, Any], keys: SequenceOf[str]) -> dict[str, float
     return {key: None if first[key] is None or second[key] is None else first[key] - second[key] for key in keys}
 
 
+def _mean(values: SequenceOf[float | None]) -> float | None:
+    """The mean of values that are all known; None when one is not."""
+    known = [v for v in values if v is not None]
+    return float(np.mean(known)) if len(known) == len(values) else None
+
+
 def summarise(scores: SequenceOf[SequenceScores], frames: int) -> dict[str, Any]:
     """Scores of every method per sequence and as a mean over sequences, frames 1..frames-1."""
     methods = list(scores[0].methods)
@@ -40,10 +48,13 @@ def summarise(scores: SequenceOf[SequenceScores], frames: int) -> dict[str, Any]
             "frames_scored": entry.frames_scored(frames), "keyframes": entry.keyframes, **entry.summary(frames)
         }
         if all(name in methods for name in COMPARED):
-            sequences[entry.name]["dvcp_minus_flow"] = _difference(sequences[entry.name], ("psnr", "ssim"))
+            sequences[entry.name]["dvcp_minus_flow"] = _difference(
+                sequences[entry.name], ("psnr", "chroma_psnr", "ssim")
+            )
     mean = {
         name: {
             "psnr": float(np.mean([s[name]["psnr"] for s in sequences.values()])),
+            "chroma_psnr": _mean([s[name]["chroma_psnr"] for s in sequences.values()]),
             "ssim": float(np.mean([s[name]["ssim"] for s in sequences.values()])),
             "drift": colour_drift([s[name]["retention"] for s in sequences.values()]),
         }
@@ -51,7 +62,7 @@ def summarise(scores: SequenceOf[SequenceScores], frames: int) -> dict[str, Any]
     }
     summary = {"frames": frames, "sequences": sequences, "mean": mean}
     if all(name in methods for name in COMPARED):
-        summary["dvcp_minus_flow"] = _difference(mean, ("psnr", "ssim", "drift"))
+        summary["dvcp_minus_flow"] = _difference(mean, ("psnr", "chroma_psnr", "ssim", "drift"))
     return summary
 
 
@@ -122,8 +133,24 @@ def table_lines(report: dict[str, Any]) -> list[str]:
         for name, entry, difference in rows:
             line = f"{name:32s}" + "".join(_cell(entry[m]["psnr"], 2) for m in methods)
             lines.append(line + (f"  {_cell(difference['psnr'], 2)}" if compared else ""))
-        for label, key, digits in (("mean SSIM", "ssim", 4), ("colour drift, mean |ln r|", "drift", 3)):
+        for label, key, digits in (
+            ("mean chroma PSNR (dB)", "chroma_psnr", 2), ("mean SSIM", "ssim", 4),
+            ("colour drift, mean |ln r|", "drift", 3),
+        ):
             line = f"{label:32s}" + "".join(_cell(summary["mean"][m][key], digits) for m in methods)
             difference = summary.get("dvcp_minus_flow")
             lines.append(line + (f"  {_cell(difference[key], digits)}" if compared else ""))
+    degraded = report.get("degraded")
+    if degraded is not None:
+        lines.append(f"degraded input ({degraded['degradations']}, seed {degraded['seed']}): mean chroma PSNR (dB)")
+        lines.append(f"{'':32s}" + "".join(f"{m:>9s}{'':12s}" for m in methods))
+        lines.append(f"{'':32s}" + f"{'clean':>9s}{'degraded':>9s}{'change':>7s}  " * len(methods))
+        for k, summary in report["by_frames"].items():
+            worse = degraded["by_frames"][k]["mean"]
+            cells = "".join(
+                f"{summary['mean'][m]['chroma_psnr']:9.2f}{worse[m]['chroma_psnr']:9.2f}"
+                f"{worse[m]['chroma_psnr'] - summary['mean'][m]['chroma_psnr']:+7.2f}  "
+                for m in methods
+            )
+            lines.append(f"{'K=' + k:32s}{cells}")
     return lines

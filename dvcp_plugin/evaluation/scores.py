@@ -18,6 +18,7 @@ class MethodScores:
     psnr: list[float] = field(default_factory=list)
     ssim: list[float] = field(default_factory=list)
     chroma: list[float] = field(default_factory=list)  # mean |CbCr| of the output frame
+    chroma_psnr: list[float] = field(default_factory=list)  # PSNR of the chroma planes alone
 
 
 @dataclass
@@ -37,13 +38,14 @@ class SequenceScores:
         return bisect.bisect_left(self.frames, frames)
 
     def summary(self, frames: int) -> dict[str, Any]:
-        """Per method: mean PSNR and SSIM over the scored frames below ``frames`` (K) and the colour
+        """Per method: mean PSNR (RGB and chroma) and SSIM over the scored frames below ``frames`` (K) and the colour
         retention over the last of them (:func:`.metrics.colour_retention`)."""
         count = self.frames_scored(frames)
         truth = self.truth_chroma[:count]
         return {
             name: {
                 "psnr": float(np.mean(scores.psnr[:count])),
+                "chroma_psnr": float(np.mean(scores.chroma_psnr[:count])) if scores.chroma_psnr else None,
                 "ssim": float(np.mean(scores.ssim[:count])),
                 "retention": colour_retention(scores.chroma[:count], truth),
             }

@@ -10,8 +10,10 @@ like a large input (motion at about the working resolution).
 
 Augmentations, drawn per clip: temporal stride 1..``max_stride`` (larger motion), time reversal,
 horizontal flip, the window's position, a chroma rotation by a uniform hue angle and a chroma gain
-(the networks must move colours, not recall the dataset's colours), and a luma gain and gamma
-applied to the 8-bit grey before it is downscaled. Every random number comes from one
+(the networks must move colours, not recall the dataset's colours), a luma gain and gamma
+applied to the 8-bit grey before it is downscaled, and, for a share ``degrade`` of the clips, the
+scan-like degradations of :mod:`~dvcp_plugin.training.degradations` at random strengths (the true
+chroma moved with the gate weave). Every random number comes from one
 ``torch.Generator`` whose state is saved in training checkpoints.
 """
 
@@ -26,6 +28,7 @@ from torch import Tensor
 
 from ..models.resolution import Grey, downscale
 from .data import DataError, Sequence, frame_planes, load_frame
+from .degradations import degrade, random_degradations
 
 log = logging.getLogger(__name__)
 
@@ -58,10 +61,12 @@ def _to_u8(grey: Tensor, chroma: Tensor) -> Tensor:
 class ClipDataset:
     """Sequences kept in memory as uint8 at their own resolution; see the module doc for sampling."""
 
-    def __init__(self, sequences: list[Sequence], chroma_scale: float, crop: int, min_frames: int = 3) -> None:
+    def __init__(
+        self, sequences: list[Sequence], chroma_scale: float, crop: int, min_frames: int = 3, degrade: float = 0.0
+    ) -> None:
         if not sequences:
             raise DataError("no training sequences")
-        self.chroma_scale, self.crop = chroma_scale, crop
+        self.chroma_scale, self.crop, self.degrade = chroma_scale, crop, degrade
         self.names: list[str] = []
         self.frames: list[Tensor] = []
         for seq in sequences:
@@ -132,6 +137,10 @@ class ClipDataset:
         cos, sin = math.cos(angle) * gain, math.sin(angle) * gain
         cb, cr = source[:, 1] - 0.5, source[:, 2] - 0.5
         chroma = torch.stack([cos * cb - sin * cr, sin * cb + cos * cr], dim=1)
+        if self.degrade > 0 and self._uniform(0.0, 1.0, generator) < self.degrade:
+            seed = self._randint(0, 2**31 - 1, generator)
+            scan = degrade(list(grey), random_degradations(generator), seed, list(chroma), frame_height=height)
+            grey, chroma = torch.stack(scan.greys), torch.stack(scan.chroma or [])
         size = (self.crop, self.crop)
         work = torch.cat([downscale(grey, size), downscale(chroma, size).clamp(-0.5, 0.5)], dim=1)
         return work, grey

@@ -26,12 +26,14 @@ class TrainConfig:
     data: list[str]
     out: str
     licensed_only: str | None = None
+    exclude: list[str] = field(default_factory=list)  # sequence names held out (for choosing)
     init: str | None = None  # weights (or a checkpoint) the stages start from, instead of fresh ones
     seed: int = 0
     steps: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_STEPS))
     lr: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LR))
     batch: int = 4
     crop: int = 192
+    degrade: float = 0.0  # share of clips given scan-like degradations (training/degradations.py)
     length: int = 6
     rollout: int = 16
     backprop: int = 5
@@ -65,6 +67,8 @@ class TrainConfig:
             raise TrainingError(
                 f"backprop must be at least 1 and less than rollout ({self.rollout}), got {self.backprop}"
             )
+        if not 0.0 <= self.degrade <= 1.0:
+            raise TrainingError(f"degrade is the share of degraded clips, from 0 to 1, got {self.degrade}")
         if self.crop < 16 or self.crop % 8:
             raise TrainingError(f"crop must be a multiple of 8 and at least 16, got {self.crop}")
         self.stages = {**DEFAULT_STAGES, **self.stages}

@@ -66,6 +66,7 @@ class Degradations:
 
 
 NAMES = tuple(f.name for f in fields(Degradations))
+CLEAN = Degradations()  # nothing degraded
 # named sets: what a film scan adds, and that with soft optics and compression
 SETS: dict[str, Degradations] = {
     "none": Degradations(),
@@ -109,7 +110,11 @@ class Degraded(NamedTuple):
 
 
 def degrade(
-    greys: Sequence[Tensor], degradations: Degradations, seed: int = 0, chroma: Sequence[Tensor] | None = None
+    greys: Sequence[Tensor],
+    degradations: Degradations,
+    seed: int = 0,
+    chroma: Sequence[Tensor] | None = None,
+    frame_height: int | None = None,
 ) -> Degraded:
     """The frames ``greys`` (each (H,W) or (1,H,W) in [0, 1], one size) degraded and quantised to 8 bits.
 
@@ -117,13 +122,14 @@ def degrade(
     correct colouring of the degraded frames holds. Each degradation draws its own random numbers
     from ``seed``, so the same frames, strengths and seed always give the same result, and a
     degradation is the same whichever others are on. With nothing active the frames are returned as
-    they are.
+    they are. ``frame_height`` is the height of the whole frame when ``greys`` are a part of it (the
+    sizes of grain, dust, scratches and weave scale with it); by default the greys' own height.
     """
     if not degradations.active or not greys:
         return Degraded(list(greys), None if chroma is None else list(chroma))
     shape = greys[0].shape
     frames = torch.stack([g.reshape(g.shape[-2:]).float() for g in greys])[:, None]  # (T,1,H,W)
-    d, scale = degradations, frames.shape[-2] / _REFERENCE_HEIGHT
+    d, scale = degradations, (frame_height or frames.shape[-2]) / _REFERENCE_HEIGHT
 
     def rng(index: int) -> torch.Generator:
         return torch.Generator().manual_seed(seed * len(NAMES) + index)
@@ -147,6 +153,14 @@ def degrade(
     if d.compression > 0:
         frames = _jpeg(frames, int(max(10, min(95, round(90 - 25 * d.compression)))))
     return Degraded([frame.reshape(shape) / 255.0 for frame in frames], None if moved is None else list(moved))
+
+
+def random_degradations(generator: torch.Generator) -> Degradations:
+    """Strengths drawn for training: each degradation on with probability ½, at a strength uniform in
+    [0.25, 1.5]."""
+    draws = torch.rand(len(NAMES), 2, generator=generator).tolist()
+    strengths = {name: (0.25 + 1.25 * b if a < 0.5 else 0.0) for name, (a, b) in zip(NAMES, draws, strict=True)}
+    return Degradations(**strengths)
 
 
 def _normal(shape: tuple[int, ...], generator: torch.Generator) -> Tensor:

@@ -28,7 +28,7 @@ from ..stages.weights import load_weights, save_weights
 from .checkpoints import CHECKPOINT_NAME, check_compatible, read_checkpoint
 from .clips import Batch, ClipDataset
 from .config import TrainConfig, TrainingError
-from .data import find_sequences, keep_licensed
+from .data import DataError, find_sequences, keep_licensed
 from .phases import PHASE_TRAINS, phase_clips, phase_loss, phase_lr_factor
 
 log = logging.getLogger(__name__)
@@ -249,8 +249,12 @@ class _LossLog:
 
 
 def load_dataset(config: TrainConfig) -> ClipDataset:
-    """The training clips of ``config`` (licence filter applied), preloaded."""
+    """The training clips of ``config`` (licence filter and exclusions applied), preloaded."""
     sequences = find_sequences(config.data)
+    unknown = sorted(set(config.exclude) - {s.name for s in sequences})
+    if unknown:
+        raise DataError(f"--exclude names no sequence of the data: {', '.join(unknown)}")
+    sequences = [s for s in sequences if s.name not in config.exclude]
     if config.licensed_only:
         sequences = keep_licensed(sequences, config.licensed_only)
-    return ClipDataset(sequences, config.chroma_scale, config.crop, min_frames=3)
+    return ClipDataset(sequences, config.chroma_scale, config.crop, min_frames=3, degrade=config.degrade)

@@ -15,6 +15,7 @@ from dvcp_plugin.evaluation.methods import BASELINES, dvcp_method, output_rgb
 from dvcp_plugin.evaluation.metrics import (
     PSNR_CAP_DB,
     RETENTION_FRAMES,
+    chroma_psnr,
     colour_drift,
     colour_retention,
     mean_chroma,
@@ -31,6 +32,7 @@ from dvcp_plugin.runtime.sequential import propagate_shot
 from dvcp_plugin.stages.build import untrained_weights
 from dvcp_plugin.stages.weights import save_weights
 from dvcp_plugin.training.data import DataError, find_sequences, frame_planes, load_frame
+from dvcp_plugin.training.degradations import parse_degradations
 
 WIDTH = 96  # of the tiny sequences (tests/conftest.py)
 GAP = 6  # pixels between the columns of a contact sheet
@@ -49,6 +51,16 @@ def test_psnr_matches_hand_computation():
     assert psnr(truth, truth) == PSNR_CAP_DB
     with pytest.raises(ValueError, match="differ in shape"):
         psnr(truth, truth[:2])
+
+
+def test_chroma_psnr_matches_hand_computation():
+    truth = torch.zeros(2, 4, 5)
+    chroma = truth.clone()
+    chroma[1, 2, 3] = 10 / 255  # one error of 10 levels over 40 values: MSE = 100 / 40
+    assert chroma_psnr(chroma, truth) == pytest.approx(10 * math.log10(255**2 * 40 / 100))
+    assert chroma_psnr(truth, truth) == PSNR_CAP_DB
+    with pytest.raises(ValueError, match="differ in shape"):
+        chroma_psnr(truth, truth[:, :2])
 
 
 def test_ssim_is_one_for_identical_images_and_lower_otherwise():
@@ -156,7 +168,7 @@ def test_eval_command_writes_json_plot_and_contact_sheet(tiny_data, weights, tmp
         for entry in summary["sequences"].values():
             assert entry["frames_scored"] == int(k) - 1
             for method in ("dvcp", "flow", "key"):
-                assert set(entry[method]) == {"psnr", "ssim", "retention"}
+                assert set(entry[method]) == {"psnr", "chroma_psnr", "ssim", "retention"}
                 assert all(isinstance(value, float) for value in entry[method].values())
             assert entry["dvcp_minus_flow"]["psnr"] == pytest.approx(entry["dvcp"]["psnr"] - entry["flow"]["psnr"])
         for method in ("dvcp", "flow", "key"):
@@ -313,3 +325,49 @@ def test_the_key_chroma_ablation_changes_only_the_global_estimate(tiny_data, wei
     assert not torch.equal(ablated[3].global_, model[3].global_)
     with pytest.raises(Exception, match="global_estimate must be one of stage, key"):
         Engine(EngineOptions(weights=weights), global_estimate="none")
+
+
+def test_eval_scores_clean_and_degraded_input_side_by_side(tiny_data, weights, tmp_path, capsys):
+    out = tmp_path / "scan.json"
+    sheet = tmp_path / "degradations.png"
+    assert main(["eval", str(tiny_data), "--frames", "5", "--json", str(out), "--weights", str(weights),
+                 "--degrade", "scan,grain=2", "--degrade-seed", "3", "--degrade-sheet", str(sheet)]) == 0
+    report = json.loads(out.read_text())
+    degraded = report["degraded"]
+    assert degraded["degradations"] == "weave=1,flicker=1,grain=2,dust=1,scratch=1" and degraded["seed"] == 3
+    clean, worse = report["by_frames"]["5"]["mean"], degraded["by_frames"]["5"]["mean"]
+    for method in ("dvcp", "flow", "key"):
+        # the degraded greys cost every method RGB PSNR: its luma is the degraded input's
+        assert worse[method]["psnr"] < clean[method]["psnr"] - 0.2
+    assert worse["flow"]["chroma_psnr"] < clean["flow"]["chroma_psnr"]
+    # the key copy's chroma does not depend on the greys: it loses only what the weave moved
+    assert abs(worse["key"]["chroma_psnr"] - clean["key"]["chroma_psnr"]) < 3.0
+    printed = capsys.readouterr().out
+    assert "degraded input (weave=1,flicker=1,grain=2,dust=1,scratch=1, seed 3)" in printed
+    k_line = next(line for line in printed.splitlines() if line.startswith("K=5 ") and "." in line.split()[1])
+    assert f"{clean['dvcp']['chroma_psnr']:.2f}" in k_line and f"{worse['dvcp']['chroma_psnr']:.2f}" in k_line
+    picture = Image.open(sheet)  # clean, each of the five alone, all together: two rows of four
+    assert picture.size[0] == 4 * WIDTH + 3 * GAP and picture.size[1] > 2 * 64
+
+
+def test_degraded_scores_are_reproducible_and_depend_on_the_seed(tiny_data, weights):
+    engine = Engine(EngineOptions(weights=weights))
+    sequences = find_sequences([tiny_data])[:1]
+    runs = [
+        evaluate(engine, sequences, [4], baselines=["flow"], degradations=parse_degradations("grain=1"), seed=seed)[0]
+        for seed in (0, 0, 1)
+    ]
+    scores = [r["degraded"]["by_frames"]["4"]["mean"]["flow"]["chroma_psnr"] for r in runs]
+    assert scores[0] == scores[1] != scores[2]
+    assert "degraded" not in evaluate(engine, sequences, [4], baselines=[])[0]
+
+
+def test_eval_rejects_a_bad_degradation_spec(tiny_data, weights, tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["eval", str(tiny_data), "--json", str(tmp_path / "x.json"), "--weights", str(weights),
+              "--degrade", "sparkle=1"])
+    err = capsys.readouterr().err
+    assert "dvcp eval: error: argument --degrade: unknown degradation 'sparkle'" in err and "Traceback" not in err
+    assert main(["eval", str(tiny_data), "--json", str(tmp_path / "y.json"), "--weights", str(weights),
+                 "--degrade-sheet", str(tmp_path / "d.png")]) == 1
+    assert "--degrade-sheet needs --degrade" in capsys.readouterr().err

@@ -207,3 +207,24 @@ def test_init_starts_the_stages_from_given_weights_and_refuses_other_stages(tiny
                               init=str(tmp_path / "first" / "last.pt"))
     with pytest.raises(TrainingError, match=r"--init .*local stage is 'mcsepconv' with options .*kernel_size': 5"):
         Trainer(mismatched)
+
+
+def test_degraded_clips_carry_scan_noise_and_keep_their_chroma_aligned(tiny_data):
+    """With degrade=1 every clip's grey is degraded (it differs from the clean clip the same draw
+    would give), while the chroma, moved only by the weave, stays close to the clean chroma."""
+    sequences = find_sequences([tiny_data])
+    for seed in range(4):  # one clip per batch: the same draws up to the degradation
+        clean = ClipDataset(sequences, 1.0, 32).sample(1, 4, 1, torch.Generator().manual_seed(seed))
+        scanned = ClipDataset(sequences, 1.0, 32, degrade=1.0).sample(1, 4, 1, torch.Generator().manual_seed(seed))
+        assert clean.clips.shape == scanned.clips.shape and clean.motion.shape == scanned.motion.shape
+        assert (scanned.clips[:, :, :1] - clean.clips[:, :, :1]).abs().mean() > 1 / 255
+        # the chroma is moved only by the weave's fraction of a pixel
+        assert (scanned.clips[:, :, 1:] - clean.clips[:, :, 1:]).abs().mean() < 0.01
+
+
+def test_excluded_sequences_are_not_trained_on_and_unknown_names_are_refused(tiny_data, tmp_path):
+    names = [s.name for s in find_sequences([tiny_data])]
+    config = TrainConfig(data=[str(tiny_data)], out=str(tmp_path / "run"), crop=32, exclude=names[:1])
+    assert load_dataset(config).names == names[1:]
+    with pytest.raises(DataError, match="--exclude names no sequence of the data: nowhere"):
+        load_dataset(TrainConfig(data=[str(tiny_data)], out=str(tmp_path / "run"), crop=32, exclude=["nowhere"]))
