@@ -3,9 +3,10 @@
 This is the command line's edge. A ``DvcpError`` (a mistake the user can fix) is one line,
 ``dvcp COMMAND: error: ...``, and exit status 1. Any other exception is a bug: it is never worded
 as a mistake of the input; it says it is an internal error, where its traceback was written and
-that ``--debug`` prints it, and exits with status 70 (EX_SOFTWARE). dvcp's log (the ``logging``
-records of ``dvcp_plugin``) goes to stderr as ``dvcp COMMAND: ...`` lines, from INFO up, and from
-DEBUG up with ``--debug``, which also prints the traceback of any error.
+that ``--debug`` prints it, and exits with status 70 (EX_SOFTWARE). Ctrl-C and SIGTERM stop a
+command alike, leaving no partial output (status 130 and 143). dvcp's log (the ``logging`` records
+of ``dvcp_plugin``) goes to stderr as ``dvcp COMMAND: ...`` lines, from INFO up, and from DEBUG up
+with ``--debug``, which also prints the traceback of any error.
 """
 
 from __future__ import annotations
@@ -14,11 +15,14 @@ import argparse
 import importlib
 import logging
 import re
+import signal
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
 
 from .errors import DvcpError
 
@@ -125,11 +129,20 @@ def _internal_error(command: str, exc: BaseException, debug: bool) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``dvcp`` console script."""
-    args, unknown = build_parser().parse_known_args(_attach_key_values(sys.argv[1:] if argv is None else list(argv)))
+    try:
+        parser = build_parser()
+    except (ImportError, OSError, MemoryError) as exc:  # torch or VapourSynth could not be loaded
+        print(f"dvcp: error: cannot load torch and VapourSynth ({str(exc).strip() or type(exc).__name__}); "
+              "importing them maps several GB of address space: if this process's memory is limited "
+              "(ulimit -v, a container), allow it more", file=sys.stderr)
+        return 1
+    args, unknown = parser.parse_known_args(_attach_key_values(sys.argv[1:] if argv is None else list(argv)))
     if unknown:
         print(f"dvcp {args.command}: error: unrecognized arguments: {' '.join(unknown)} "
               f"(see dvcp {args.command} --help)", file=sys.stderr)
         return 1
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _terminate) if main_thread else None
     with _log_to_stderr(args.command, args.debug):
         try:
             return int(args.run(args) or 0)
@@ -138,11 +151,25 @@ def main(argv: list[str] | None = None) -> int:
                 traceback.print_exception(exc, file=sys.stderr)
             print(f"dvcp {args.command}: error: {exc}", file=sys.stderr)
             return 1
+        except Terminated:
+            print("dvcp: terminated", file=sys.stderr)
+            return 128 + signal.SIGTERM
         except KeyboardInterrupt:
             print("dvcp: interrupted", file=sys.stderr)
             return 130
         except Exception as exc:  # noqa: BLE001 - a bug: said to be one, never as a clean error
             return _internal_error(args.command, exc, args.debug)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, stopping a command as Ctrl-C does: what it was writing is finished or removed, nothing is left."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
 
 
 if __name__ == "__main__":

@@ -74,6 +74,26 @@ def small_disk(tmp_path: Path):
         subprocess.run(["umount", "-l", str(folder)], check=False)
 
 
+def fill_disk(disk: Path, leave: int) -> Path:
+    """Fill ``disk`` with a file, then shrink that file so that ``leave`` bytes are free; the file."""
+    filler = disk / "filler"
+    with open(filler, "wb") as handle:
+        try:
+            while True:
+                handle.write(b"\0" * 4096)
+                handle.flush()
+        except OSError:
+            pass
+    os.truncate(filler, filler.stat().st_size - leave)
+    return filler
+
+
+@pytest.fixture(name="fill_disk")
+def fill_disk_fixture():
+    """:func:`fill_disk`."""
+    return fill_disk
+
+
 WIDTH, HEIGHT = 96, 64  # of the tiny sequences
 
 

@@ -1,12 +1,13 @@
 """Running a planned batch on Ray: one actor per worker, the parts handed out one at a time.
 
-By default an embedded Ray instance is started on this machine (and stopped at the end); with an
-address (``auto``, ``ray://HOST:10001``) the run joins that cluster; when Ray is already started
-in this process it is used as it is. Each actor holds its engines (:mod:`.worker`) and asks Ray
-for ``cpus_per_worker`` CPUs, and for one GPU when a shot runs on ``cuda``. A worker process that
-dies mid-shot is restarted by Ray and the shot retried (up to :data:`RETRIES` times): a frame
-folder keeps the frames already written, so the shot resumes. When a reel's parts are all
-coloured, its reassembly is the next piece of work handed out.
+By default an embedded Ray instance is started on this machine (and stopped at the end, and by
+:mod:`.reaper` when this driver is killed); with an address (``auto``, ``ray://HOST:10001``) the
+run joins that cluster; when Ray is already started in this process it is used as it is. Each
+actor holds its engines (:mod:`.worker`) and asks Ray for ``cpus_per_worker`` CPUs, and for one
+GPU when a shot runs on ``cuda``. A worker process that dies mid-shot is restarted by Ray and the
+shot retried (up to :data:`RETRIES` times): a frame folder keeps the frames already written, so
+the shot resumes. When a reel's parts are all coloured, its reassembly is the next piece of work
+handed out.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any
 from ..errors import DvcpError
 from .plan import PlannedShot
 from .progress import BatchProgress, FrameCounter
+from .reaper import Reaper
 from .summary import ShotRecord, Summary, shot_record
 from .work import Result, failed
 
@@ -64,14 +66,21 @@ def run_batch(planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary
         return
     ray = import_ray()
     started = time.monotonic()
-    started_here = _connect(ray, cluster)
+    reaper = Reaper() if cluster.address is None and not ray.is_initialized() else None
+    if reaper is not None:  # Ray's processes on this machine go when this driver goes, however it goes
+        reaper.start()
     try:
-        run = _Run(ray, planned, cluster, summary, overwrite)
-        summary.write()
-        run.run(started)
+        started_here = _connect(ray, cluster)
+        try:
+            run = _Run(ray, planned, cluster, summary, overwrite)
+            summary.write()
+            run.run(started)
+        finally:
+            if started_here:
+                ray.shutdown()
     finally:
-        if started_here:
-            ray.shutdown()
+        if reaper is not None:
+            reaper.finish()
 
 
 def _connect(ray: Any, cluster: Cluster) -> bool:

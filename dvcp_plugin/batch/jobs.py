@@ -18,8 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import DvcpError, OptionError
-from ..media.outputs import check_output
+from ..media.outputs import check_output, is_video
 from ..options import OptionInfo, Options, OutputOptions, StageOptions, option_infos
+from .reels import staging
 
 
 class JobsError(DvcpError):
@@ -220,3 +221,27 @@ def _check_unique(jobs: list[ShotJob], path: Path) -> None:
         if job.name in names:
             raise JobsError(f"{path}: two shots are named {job.name!r}; give each a distinct name")
         names[job.name], outputs[output] = job, job
+    _check_nesting(jobs, path)
+
+
+def _check_nesting(jobs: list[ShotJob], path: Path) -> None:
+    """Refuse a shot whose output lies inside another shot's output folder or reel staging area.
+
+    Such a shot would be taken for frames of the other (or its frames removed with the staging
+    area once the reel is reassembled), and flip between failed and done from one run to the next.
+    """
+    places: list[tuple[Path, str, ShotJob]] = []
+    for job in jobs:
+        if not is_video(job.output):
+            places.append((job.output.resolve(), f"the output folder of shot {job.name!r}", job))
+        if job.cuts:
+            places.append((staging(job.output).resolve(), f"where shot {job.name!r} stages the parts of its reel", job))
+    places.sort(key=lambda entry: -len(entry[0].parts))  # the innermost first: it names the place best
+    for job in jobs:
+        output = job.output.resolve()
+        for place, what, owner in places:
+            if owner is not job and output.is_relative_to(place):
+                raise JobsError(
+                    f"{job.label}: its output {job.output} lies in {place}, {what}; give every shot an output "
+                    "of its own, outside the others"
+                )

@@ -12,8 +12,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from ..media.frame_writer import ffmpeg_executable
 from ..media.outputs import is_video
 from ..media.sources import InputError, open_input
+from ..media.video_check import video_problem
 from .jobs import JobsError, ShotJob
 from .reels import part_output, stale_spans
 from .work import Part, Reel
@@ -69,7 +71,9 @@ def _plan(job: ShotJob, overwrite: bool) -> PlannedShot:
     if overwrite:
         return PlannedShot(job, reel.parts, reel)
     if is_video(job.output) and job.output.exists():
-        return PlannedShot(job, reel=reel, status="skipped")
+        if video_problem(job.output, last - first + 1, ffmpeg_executable()) is None:
+            return PlannedShot(job, reel=reel, status="skipped")
+        return PlannedShot(job, reel.parts, reel)  # not whole: made again from its parts
     stale = stale_spans(job.output, [part.span for part in parts])
     if stale:
         return PlannedShot(job, reel=reel, status="failed", error=(

@@ -11,7 +11,8 @@ part is coloured the reel is reassembled, in order:
   frames all still match their records, colours again one that does not, and refuses one recorded
   with other settings (or a recorded part the cuts no longer make) unless told to overwrite.
 - video: the parts are read back and written one after another into the reel's file as ``dvcp
-  colorize`` writes a video; a rerun skips a reel whose file exists.
+  colorize`` writes a video; a rerun skips a reel whose file reads back whole, and makes again one
+  that does not (see :mod:`dvcp_plugin.media.video_check`).
 
 The staging area is removed once the reel is whole.
 """
@@ -35,6 +36,7 @@ from ..media.manifest import FrameRecord, RunRecord, describe_changes, write_ato
 from ..media.outputs import clip_fps, is_video
 from ..media.paths import OutputError
 from ..media.sources import open_video
+from ..media.video_check import video_problem
 from .work import Part, Reel, Result, failed
 
 LEDGER = ".dvcp-reel.json"
@@ -144,4 +146,7 @@ def _assemble_folder(reel: Reel, overwrite: bool) -> int:
 
 def _assemble_video(reel: Reel, overwrite: bool) -> int:
     clip = vs.core.std.Splice([open_video(part.output).clip for part in reel.parts])
-    return write_video(clip, VideoFile(reel.output, clip_fps(clip), reel.ffmpeg_args), overwrite)
+    video = VideoFile(reel.output, clip_fps(clip), reel.ffmpeg_args)
+    if reel.output.exists() and not overwrite:  # an earlier run's file that is not whole is replaced
+        overwrite = video_problem(reel.output, clip.num_frames, video.ffmpeg) is not None
+    return write_video(clip, video, overwrite)

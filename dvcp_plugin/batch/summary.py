@@ -1,5 +1,5 @@
-"""The summary file of a batch: every shot's frames, seconds, frames per second, status and error
-(and for a failed shot, the traceback of its failure).
+"""The summary file of a batch: every shot's frames (written, kept, missing), seconds, frames per
+second, status and error (and for a failed shot, the traceback of its failure).
 
 It is JSON, rewritten (atomically) each time a shot finishes, so it shows a long run's progress
 and what was done when a run stops early; shots not finished yet have the status ``pending``.
@@ -35,9 +35,15 @@ class ShotRecord:
     traceback: str | None = None  # where a failed shot failed
     parts: list[dict[str, Any]] = field(default_factory=list)  # a reel's parts and reassembly
 
+    @property
+    def missing(self) -> int:
+        """Frames of the shot that are neither written by this run nor kept from an earlier one."""
+        return max(0, self.frames - self.written - self.kept)
+
     def to_json(self) -> dict[str, Any]:
-        """The entry as the summary file shows it, with frames per second of the frames written."""
+        """The entry as the summary file shows it, with the frames missing and frames per second written."""
         data = asdict(self)
+        data["missing"] = self.missing
         data["seconds"] = round(self.seconds, 3)
         data["fps"] = round(self.written / self.seconds, 3) if self.written and self.seconds > 0 else None
         if not self.parts:
@@ -77,6 +83,7 @@ def shot_record(planned: PlannedShot, results: Sequence[Result] = (), assembly: 
 def _part_json(result: Result) -> dict[str, Any]:
     """A part's or a reassembly's entry (its traceback is the shot's, when it is the one that failed)."""
     data = asdict(result)
+    data["missing"] = max(0, result.frames - result.written - result.kept)
     data["seconds"] = round(result.seconds, 3)
     del data["traceback"]
     return data
@@ -108,7 +115,7 @@ class Summary:
         totals: dict[str, Any] = {"shots": len(self.records)}
         for status in ("done", "skipped", "failed", "pending"):
             totals[status] = sum(r.status == status for r in self.records)
-        for key in ("frames", "written", "kept"):
+        for key in ("frames", "written", "kept", "missing"):
             totals[key] = sum(getattr(r, key) for r in self.records)
         seconds = self.info.get("seconds")
         totals["fps"] = round(totals["written"] / seconds, 3) if seconds else None

@@ -56,10 +56,13 @@ class Result:
     traceback: str | None = None  # where it went wrong, for a failure
 
 
-def failed(name: str, exc: BaseException, frames: int = 0, seconds: float = 0.0) -> Result:
+def failed(
+    name: str, exc: BaseException, frames: int = 0, seconds: float = 0.0, *, written: int = 0, kept: int = 0
+) -> Result:
     """The result of a part or a reassembly that failed with ``exc``; its traceback is kept and logged.
 
-    A ``DvcpError`` is said by its message; anything else is a bug, and says so.
+    A ``DvcpError`` is said by its message; anything else is a bug, and says so. ``written`` and
+    ``kept`` count the frames this run wrote before it failed and those a rerun keeps.
     """
     text = "".join(traceback.format_exception(exc))
     if isinstance(exc, DvcpError):
@@ -68,4 +71,4 @@ def failed(name: str, exc: BaseException, frames: int = 0, seconds: float = 0.0)
     else:
         error = f"internal error (a bug, not a problem of the shot): {type(exc).__name__}: {exc}"
         log.error("%s failed: %s\n%s", name, error, text)
-    return Result(name, "failed", frames, seconds=seconds, error=error, traceback=text)
+    return Result(name, "failed", frames, written, kept, seconds, error, text)

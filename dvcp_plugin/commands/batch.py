@@ -5,13 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import UTC, datetime
 from pathlib import Path
 
 from ..batch.driver import Cluster, import_ray, run_batch
-from ..batch.jobs import read_jobs
+from ..batch.jobs import ShotJob, read_jobs
 from ..batch.plan import plan_shots
 from ..batch.summary import Summary
+from ..media.output_lock import OutputLock
 
 
 def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
@@ -62,6 +64,14 @@ def run(args: argparse.Namespace) -> int:
     """Colour the jobs file's shots; exit 1 when the file is bad or any shot failed."""
     import_ray()
     jobs = read_jobs(args.jobs, args.device)
+    with ExitStack() as locks:  # every output is this run's alone until it ends
+        for job in jobs:
+            locks.enter_context(OutputLock(job.output, f"{job.label}: the output"))
+        return _run_batch(args, jobs)
+
+
+def _run_batch(args: argparse.Namespace, jobs: list[ShotJob]) -> int:
+    """The work of :func:`run`, holding the lock of every output."""
     planned = plan_shots(jobs, args.overwrite)
     path = args.summary or args.jobs.with_name(f"{args.jobs.stem}.summary.json")
     info = {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import DvcpError
 from ..media.frame_writer import VIDEO_SUFFIXES, VideoFile
-from ..media.outputs import check_output, output_sink
+from ..media.outputs import check_output, lock_output, output_sink
 from ..media.sources import open_input
 from ..options import Options, OutputOptions
 from ..service import colorize_into
@@ -64,6 +64,13 @@ def run(args: argparse.Namespace) -> int:
     find_weights(options.weights)
     output: Path = args.output
     check_output(args.input, output)
+    with lock_output(output):
+        return _colorize(args, keys, options, output_options)
+
+
+def _colorize(args: argparse.Namespace, keys: dict[int, Path], options: Options, output_options: OutputOptions) -> int:
+    """The work of :func:`run`, holding the output's lock."""
+    output: Path = args.output
     source = open_input(args.input, output_options.fps)
     sink = output_sink(source, output, output_options)
     if isinstance(sink, VideoFile):
@@ -77,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     description = output.name if isinstance(sink, VideoFile) else f"{output.name}/"
     resume = colorize_into(source, keys, sink, options, overwrite=args.overwrite, description=description)
     notes = []
+    if resume.restarted:
+        notes.append(f"every frame made again: the earlier run had not finished and differed ({resume.restarted})")
     if resume.kept:
         notes.append(f"{resume.kept} kept from an earlier run")
     if resume.redone:

@@ -12,6 +12,8 @@ from urllib.parse import urlparse
 
 from ..errors import DvcpError
 from ..hookspecs import COMPONENT_KINDS
+from ..options import EngineOptions
+from ..runtime.engine import Engine
 from ..stages.registry import default_registry
 from ..stages.weights import WEIGHTS_ENV, find_weights
 
@@ -85,10 +87,17 @@ def run(args: argparse.Namespace) -> int:
         problems += 1
         print(f"stages       ERROR: {exc}")
     try:
-        print(f"weights      {find_weights()} (override with weights=PATH or ${WEIGHTS_ENV})")
+        path = find_weights()
     except DvcpError as exc:
         problems += 1
         print(f"weights      MISSING: {exc}")
+    else:
+        try:  # read, checked for non-finite values and built into the stages they are for
+            Engine(EngineOptions(weights=path))
+            print(f"weights      {path} (override with weights=PATH or ${WEIGHTS_ENV})")
+        except DvcpError as exc:
+            problems += 1
+            print(f"weights      BROKEN: {exc}")
     for line in _imagenet_weights():
         print(f"optional     {line}")
     print("status       " + ("ready" if not problems else f"{problems} problem(s) above"))

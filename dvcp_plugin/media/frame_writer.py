@@ -8,7 +8,8 @@ input's content, keyframe images, weights, options) must match the rerun's, so f
 different runs or inputs are never mixed, unless told to overwrite.
 
 Video files: YUV4MPEG frames are piped to ``ffmpeg``, which writes ``NAME.partial.SUFFIX``; the file
-is renamed to its final name only when every frame is in it.
+is synced, read back (:mod:`dvcp_plugin.media.video_check`) and renamed to its final name only when
+it decodes to every frame written.
 
 :func:`write_frames` and :func:`write_video` render a node into either, with the checks above.
 """
@@ -35,6 +36,7 @@ from ..filters.images import ImageError, encode_image
 from .manifest import PARTIAL, FrameRecord, RunRecord, describe_changes
 from .paths import OutputError, check_writable_file, check_writable_folder
 from .render import Progress, render
+from .video_check import sync_file, video_problem
 
 VIDEO_SUFFIXES = (".mkv", ".mp4", ".mov", ".avi", ".webm", ".nut", ".y4m")
 # ffmpeg options per container when the user gives none: lossless FFV1 in Matroska keeps every
@@ -62,6 +64,7 @@ class Resume:
     todo: list[int]
     kept: int = 0
     redone: list[str] = field(default_factory=list)  # frame files that did not match their record
+    restarted: str | None = None  # how the settings of an unfinished earlier run, made again, differed
 
 
 class FrameFolder:
@@ -87,7 +90,10 @@ class FrameFolder:
 
         Frames that still match their record are kept; missing, unrecorded or changed ones are
         deleted and listed to be written. With ``overwrite`` every frame of these names is
-        written again. Stale temporaries of a crashed run are removed.
+        written again, and so is every frame of an earlier run that did not finish (it failed or
+        was stopped: fewer frames recorded than it had) when its settings differ, e.g. an input
+        frame that stopped it has been repaired since; a finished run's frames are never replaced
+        unless told. Stale temporaries of a crashed run are removed.
         """
         self.check()
         try:
@@ -96,8 +102,10 @@ class FrameFolder:
             kept: list[int] = []
             redone: list[int] = []
             records = self.record.recorded_frames()
+            restarted = None
             if present and not overwrite:
-                self._check_settings(settings, present)
+                restarted = self._check_settings(settings, present, len(records))
+            if present and not overwrite and restarted is None:
                 for n in present:
                     record = records.get(self.path(n).name)
                     (kept if record is not None and record.matches(self.path(n)) else redone).append(n)
@@ -115,9 +123,11 @@ class FrameFolder:
             todo=[n for n in range(len(self.names)) if n not in keep],
             kept=len(kept),
             redone=[self.path(n).name for n in redone],
+            restarted=restarted,
         )
 
-    def _check_settings(self, settings: Mapping[str, Any], present: list[int]) -> None:
+    def _check_settings(self, settings: Mapping[str, Any], present: list[int], recorded_frames: int) -> str | None:
+        """Refuse frames of another run's settings; the changes when that run did not finish (made again)."""
         recorded = self.record.recorded_settings()
         if recorded is None:
             raise OutputError(
@@ -125,11 +135,15 @@ class FrameFolder:
                 f"(e.g. {self.path(present[0]).name}); use --overwrite to replace them, or another folder"
             )
         changes = describe_changes(recorded, settings)
+        unfinished = isinstance(recorded.get("frames"), int) and recorded_frames < recorded["frames"]
+        if changes and unfinished:
+            return "; ".join(changes)
         if changes:
             raise OutputError(
                 f"{self.folder} holds frames made with other settings ({'; '.join(changes)}); "
                 "use --overwrite to make every frame again, or another folder"
             )
+        return None
 
     def write(self, n: int, frame: vs.VideoFrame) -> None:
         """Write frame ``n`` whole under a temporary name, rename it to its own, record it."""
@@ -144,6 +158,9 @@ class FrameFolder:
         except OSError as exc:
             tmp.unlink(missing_ok=True)
             raise OutputError(f"cannot write {final}: {_reason(exc)}") from None
+        except BaseException:  # Ctrl-C or SIGTERM while writing: no temporary is left
+            tmp.unlink(missing_ok=True)
+            raise
         self.record.add(FrameRecord(final.name, len(data), hashlib.sha256(data).hexdigest()))
 
     def close(self) -> None:
@@ -190,6 +207,7 @@ class VideoFile:
         self.ffmpeg = ffmpeg_executable()
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()
+        self._frames = 0  # frames piped to ffmpeg
 
     def check(self, overwrite: bool) -> None:
         """Fail now, before any work, when the video cannot be written or would replace a file."""
@@ -239,6 +257,7 @@ class VideoFile:
                 if plane.dtype.itemsize == 2:
                     plane = plane.astype("<u2", copy=False)
                 process.stdin.write(np.ascontiguousarray(plane).tobytes())
+            self._frames += 1
         except BrokenPipeError:
             message = self._ffmpeg_message()
             self.abort()
@@ -261,7 +280,7 @@ class VideoFile:
             pass  # a broken pipe: ffmpeg stopped, and its own message says why
 
     def close(self) -> None:
-        """Finish the file and give it its final name."""
+        """Finish the file and, once it reads back whole, give it its final name."""
         if self._process is None:
             raise OutputError(f"no frames were written to {self.path}")
         self._close_input()
@@ -270,6 +289,15 @@ class VideoFile:
             message = self._ffmpeg_message()
             self.abort()
             raise OutputError(f"ffmpeg failed writing {self.path} (exit {code}): {message}")
+        try:
+            sync_file(self.partial)
+            problem = video_problem(self.partial, self._frames, self.ffmpeg)
+        except OSError as exc:
+            problem = f"it cannot be saved: {_reason(exc)}"
+        if problem is not None:
+            message = self._ffmpeg_message()
+            self.abort()
+            raise OutputError(f"ffmpeg did not write {self.path} whole ({problem}); ffmpeg said: {message}")
         self._process = None
         self._log.close()
         try:

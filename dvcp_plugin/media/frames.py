@@ -14,9 +14,10 @@ def natural_key(path: Path) -> list[int | str]:
 
 
 def image_files(folder: Path) -> list[Path]:
-    """The image files of ``folder`` (PNG, TIFF, JPEG) in natural name order; hidden ones are skipped."""
-    paths = [
-        p for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".") and p.is_file()
-    ]
+    """The entries of ``folder`` named like image files (PNG, TIFF, JPEG) in natural name order.
+
+    Hidden ones are skipped. Every other entry with such a name is listed, whether or not it can be
+    read (a link to nothing, a folder): a reader reports it rather than losing a frame.
+    """
+    paths = [p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith(".")]
     return sorted(paths, key=natural_key)

@@ -2,7 +2,8 @@
 
 Frame folders are written at the input's bit depth (8-bit in, 8-bit RGB out; 16-bit or deeper
 video in, 16-bit RGB out), one file per input frame under the input's names. Video files are
-written by ffmpeg from YUV 4:4:4 at the input's depth.
+written by ffmpeg from YUV 4:4:4 at the input's depth. One run at a time writes an output
+(:func:`lock_output`, :mod:`.output_lock`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ import vapoursynth as vs
 from ..filters.images import IMAGE_SUFFIXES
 from ..options import OutputOptions
 from .frame_writer import VIDEO_SUFFIXES, FrameFolder, VideoFile
-from .paths import OutputError
+from .output_lock import OutputLock
+from .paths import OutputError, check_writable_file, check_writable_folder
 from .sources import Source
 
 
@@ -33,6 +35,16 @@ def check_output(input_path: Path, output: Path) -> None:
         raise OutputError(f"the output {output} exists and is not a folder")
     if input_path.exists() and output.resolve() == input_path.resolve():
         raise OutputError("the output folder is the input folder; choose another one so no frame is overwritten")
+
+
+def lock_output(output: Path) -> OutputLock:
+    """The lock that makes ``output`` this run's alone (enter it), once ``output`` is known to be writable.
+
+    The writable check comes first so that its message names the output, not the lock file beside it.
+    """
+    what = "the output video" if is_video(output) else "the output folder"
+    (check_writable_file if is_video(output) else check_writable_folder)(output, what)
+    return OutputLock(output, what)
 
 
 def output_suffix(source: Source, requested: str | None) -> str:

@@ -1,11 +1,14 @@
 """Inputs of the command line as VapourSynth clips: a folder of still images, a video file or a script.
 
 A folder of PNG, TIFF or JPEG frames becomes a GRAY8/GRAY16/RGB24/RGB48 clip (chosen from the first
-image, in natural name order; hidden files are skipped). Every image must have the first one's size
-and kind: sizes and grey/colour are checked when the folder is opened, the sample depth when each
-frame is read. A video file is opened through vapoursynth-bestsource (``core.bs.VideoSource``). A
-VapourSynth script (``.vpy``) runs in this process, as vspipe runs it, and its output 0 is the clip:
-that is how scene changes (``_SceneChangePrev``) from a detector reach the command line.
+image, in natural name order; hidden files are skipped). Every entry named like a frame is a frame:
+one that cannot be read (a link to nothing, a folder, a file without read permission) is an error
+when the folder is opened, and one whose data does not decode whole is an error when it is read.
+Every image must have the first one's size and kind: sizes and grey/colour are checked when the
+folder is opened, the sample depth when each frame is read. A video file is opened through
+vapoursynth-bestsource (``core.bs.VideoSource``). A VapourSynth script (``.vpy``) runs in this
+process, as vspipe runs it, and its output 0 is the clip: that is how scene changes
+(``_SceneChangePrev``) from a detector reach the command line.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from ..errors import DvcpError
 from ..filters.arrays import array_clip, image_kind
 from ..filters.files import file_digest
 from ..filters.frame_errors import FrameErrors
-from ..filters.images import IMAGE_SUFFIXES, ImageError, read_header, read_image
+from ..filters.images import IMAGE_SUFFIXES, ImageError, read_header, read_image, unreadable
 from .frames import image_files
 
 
@@ -74,6 +77,10 @@ def list_frames(folder: Path) -> list[Path]:
     paths = image_files(folder)
     if not paths:
         raise InputError(f"input folder {folder} holds no images ({', '.join(IMAGE_SUFFIXES)})")
+    for path in paths:  # a frame that cannot be read would shift every later frame by one
+        problem = unreadable(path)
+        if problem is not None:
+            raise InputError(f"{problem}; every file named like a frame is read: repair or remove it")
     by_stem: dict[str, Path] = {}
     for path in paths:
         other = by_stem.setdefault(path.stem, path)

@@ -2,17 +2,16 @@
 
 They are what bounds a seek: a frame whose chain has passed it is recomputed from the checkpoint
 before it. So no checkpoint is ever forgotten. Up to a byte budget they are held in memory; beyond
-it the least recently used are written to a temporary folder (created on the first spill,
-removed when the cache is collected or the process exits) and read back when needed. Both ways
-are exact: a tensor read back is bit-identical to the one written.
+it the least recently used are written to a temporary folder (created on the first spill, removed
+when the cache is collected, the process exits or is told to stop, or by a later process once this
+one is gone: :mod:`.spill_folders`) and read back when needed. Both ways are exact: a tensor read
+back is bit-identical to the one written.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-import shutil
-import tempfile
 import threading
 import weakref
 from collections import OrderedDict
@@ -20,6 +19,8 @@ from collections.abc import Hashable
 from pathlib import Path
 
 import torch
+
+from . import spill_folders
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,7 @@ class Checkpoints:
     """
 
     def __init__(self, budget: int) -> None:
+        spill_folders.prepare()
         self.budget, self.used = budget, 0
         self._lock = threading.Lock()
         self._memory: OrderedDict[Hashable, torch.Tensor] = OrderedDict()
@@ -102,8 +104,8 @@ class Checkpoints:
     def _write(self, tensor: torch.Tensor) -> Path:
         with self._lock:
             if self._folder is None:
-                self._folder = Path(tempfile.mkdtemp(prefix="dvcp-checkpoints-"))
-                weakref.finalize(self, shutil.rmtree, self._folder, ignore_errors=True)
+                self._folder = spill_folders.make_spill_folder()
+                weakref.finalize(self, spill_folders.remove, self._folder)
                 log.debug("checkpoints beyond %d bytes in memory are written to %s", self.budget, self._folder)
             path = self._folder / f"{next(self._names)}.pt"
         torch.save(tensor.detach().cpu().clone(), path)  # a compact copy, not a view's whole storage

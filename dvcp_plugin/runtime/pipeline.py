@@ -37,6 +37,7 @@ from ..filters.keyframes import Keyframes, make_keyframes
 from ..options import EngineOptions, Options
 from ..stages.weights import find_weights, load_weights
 from .engine import Engine, StepOutput, resolved_options
+from .frame_limits import allocation_failures, check_frame_size
 from .state_cache import StateCache
 
 log = logging.getLogger(__name__)
@@ -178,11 +179,12 @@ class Pipeline:
             self._at_hand.frame = None
 
     def _estimate(self, n: int, field: str) -> Estimate:
-        out = self.cache.estimate(n)
-        if self.cache.is_keyframe(n):
-            chroma = self.keyframes.read_key(n)
-            return Estimate(chroma, torch.ones(self.size) if field == "global_" else None)
-        return self.engine.run(self._full_size, out, field)
+        with allocation_failures(*self.size, self.engine.chroma_scale, str(self.engine.device)):
+            out = self.cache.estimate(n)
+            if self.cache.is_keyframe(n):
+                chroma = self.keyframes.read_key(n)
+                return Estimate(chroma, torch.ones(self.size) if field == "global_" else None)
+            return self.engine.run(self._full_size, out, field)
 
     def _full_size(self, out: StepOutput, field: str) -> Estimate:
         chroma = self.engine.to_full(getattr(out, field), self.size)
@@ -218,12 +220,14 @@ def shared_pipeline(clip: vs.VideoNode, keyframes: Any, keyframe_frames: Any, op
     """The live pipeline colouring ``clip`` from ``keyframes`` with ``options``, or a new one.
 
     ``keyframes`` and ``keyframe_frames`` are those of ``dvcp_plugin.colorize``. Bad keyframes,
-    weights or stages are a ``DvcpError``.
+    weights or stages, and frames too small or too large to colour here
+    (:mod:`.frame_limits`), are a ``DvcpError``.
     """
     options = clip_options(clip, options)
     key = engine_key(options.engine())
     keys = make_keyframes(keyframes, clip, keyframe_frames, options.matrix)  # type: ignore[arg-type]
     engine = shared_engine(key)
+    check_frame_size(clip.height, clip.width, engine.chroma_scale, str(engine.device))  # before any frame is coloured
     pipeline_key = (id(clip), keys.fingerprint, key, options)
     with _lock:
         pipeline = _pipelines.get(pipeline_key)

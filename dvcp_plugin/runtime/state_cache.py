@@ -24,12 +24,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 
 import torch
 
 from ..errors import DvcpError
 from ..models.bidirectional import blend_chains
+from . import interrupts
 from .engine import Engine, KeyState, StepOutput
 from .frame_reader import FrameReader, ReadFrame
 from .prepare_ahead import Frame, Preparer, worker_count
@@ -69,6 +71,7 @@ class StateCache:
         workers: int | None = None,
         unreadable: tuple[type[BaseException], ...] = (DvcpError,),
     ) -> None:
+        interrupts.watch()  # Ctrl-C stops a long request between two steps (see :mod:`.interrupts`)
         workers = worker_count(engine) if workers is None else workers
         self.engine, self.read_key, self.ahead = engine, read_key, max(0, ahead) if workers > 0 else 0
         self.shots = ShotMap(length, keyframes, key_at, unkeyed_cuts)
@@ -100,11 +103,12 @@ class StateCache:
 
     def estimate(self, n: int) -> StepOutput:
         """The local, global and final estimates of frame ``n`` at the working resolution."""
+        started = time.monotonic()
         route = self._route(n)
         forwards, self._last_request = n > self._last_request, n  # the way requests go, for preparing ahead
         if not route.chains:
             return self.engine.key_output(self.read_key(n))
-        outs = [self._run(chain, n, (chain.step > 0) == forwards) for chain in route.chains]
+        outs = [self._run(chain, n, (chain.step > 0) == forwards, started) for chain in route.chains]
         if len(outs) == 1:
             return outs[0]
         assert route.forward is not None and route.backward is not None
@@ -134,8 +138,12 @@ class StateCache:
                 self.store.put_key_state(k, state, self.engine.key_output(chroma).final)
         return state
 
-    def _run(self, chain: Chain, n: int, ahead: bool) -> StepOutput:
-        """``chain``'s estimates of frame ``n``, computed from its nearest kept state before ``n``."""
+    def _run(self, chain: Chain, n: int, ahead: bool, started: float) -> StepOutput:
+        """``chain``'s estimates of frame ``n``, computed from its nearest kept state before ``n``.
+
+        Between two steps it stops with :class:`~.interrupts.Interrupted` when Ctrl-C or SIGTERM
+        came after ``started`` (a ``time.monotonic()``), the time the request began.
+        """
         done = self.store.output(chain, n)
         if done is not None:
             return done
@@ -148,6 +156,7 @@ class StateCache:
         window = self.ahead + 1
         out: StepOutput | None = None
         for i, m in enumerate(steps):
+            interrupts.check(started)
             for later in wanted[i : i + window]:
                 self._submit(chain, state, later)
             out = self._chain_step(chain, m, final)

@@ -11,6 +11,7 @@ from ..errors import DvcpError, StageError, WeightsError
 from ..hookspecs import STAGE_KINDS
 from .registry import StageRegistry, default_registry
 from .weights import WEIGHTS_VERSION
+from .weights_check import state_mismatch
 
 DEFAULT_STAGES: dict[str, str] = {"local": "mcsepconv", "global": "anchor", "refine": "fusion"}
 DEFAULT_CHROMA_SCALE = 0.5
@@ -61,13 +62,17 @@ def build_stage(
     except (DvcpError, ValueError, OSError) as exc:  # e.g. pretrained weights that are not on this machine
         raise StageError(f"cannot build the {kind} stage {name!r}: {exc}") from exc
     if state is not None:
-        try:
-            module.load_state_dict(state, strict=True)
-        except (RuntimeError, KeyError, TypeError) as exc:
+        problem = state_mismatch(module.state_dict(), state)
+        if problem is None:
+            try:
+                module.load_state_dict(state, strict=True)
+            except (RuntimeError, KeyError, TypeError) as exc:
+                problem = " ".join(str(exc).split())
+        if problem is not None:
             raise WeightsError(
-                f"{source}: the {kind} stage {name!r} weights do not fit the network "
-                f"(mismatched options or another architecture): {str(exc).splitlines()[0]}"
-            ) from exc
+                f"{source}: the {kind} stage {name!r} weights do not fit the network: {problem} "
+                "(weights trained with other options or for another architecture)"
+            ) from None
     return module
 
 

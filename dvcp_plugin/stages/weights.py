@@ -13,12 +13,14 @@ so any checkpoint can be used as weights.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..errors import WeightsError
+from .weights_check import load_problem, non_finite_problem
 
 WEIGHTS_FORMATS = ("dvcp-weights", "dvcp-checkpoint")
 WEIGHTS_VERSION = 1
@@ -45,17 +47,20 @@ def find_weights(path: str | os.PathLike[str] | None = None) -> Path:
 
 
 def load_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """Read and check a weights file or training checkpoint; errors name the file."""
+    """Read and check a weights file or training checkpoint; errors name the file.
+
+    Every problem is one line (:mod:`.weights_check`): a file torch cannot read, a stage section
+    that is not whole, a tensor holding NaN or infinite values.
+    """
     path = Path(path)
     try:
-        data = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError as exc:
-        raise WeightsError(f"weights file {path} does not exist. {HOW_TO_GET_WEIGHTS}") from exc
+        with warnings.catch_warnings():  # torch warns about what it finds in a file it then refuses
+            warnings.simplefilter("ignore", UserWarning)
+            data = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise WeightsError(f"weights file {path} does not exist. {HOW_TO_GET_WEIGHTS}") from None
     except Exception as exc:  # torch raises many types for corrupt archives
-        raise WeightsError(
-            f"cannot read weights file {path}: it is corrupt or not a dvcp weights file "
-            f"({type(exc).__name__}: {exc})"
-        ) from exc
+        raise WeightsError(load_problem(path, exc)) from None
     if not isinstance(data, dict) or data.get("format") not in WEIGHTS_FORMATS:
         raise WeightsError(f"{path} is not a dvcp weights file (no dvcp format marker)")
     if data.get("version") != WEIGHTS_VERSION:
@@ -69,6 +74,11 @@ def load_weights(path: str | os.PathLike[str]) -> dict[str, Any]:
     for kind, section in stages.items():
         if not isinstance(section, dict) or not {"name", "options", "state"} <= section.keys():
             raise WeightsError(f"{path}: stage section {kind!r} lacks name, options or state")
+        if not isinstance(section["state"], dict):
+            raise WeightsError(f"{path}: the state of stage section {kind!r} is not a table of tensors")
+    problem = non_finite_problem(path, stages)
+    if problem is not None:
+        raise WeightsError(problem)
     return data
 
 

@@ -112,7 +112,7 @@ def test_good_shots_equal_dvcp_colorize_of_the_same_shot(archive, weights, tmp_p
 
     assert shots["out/a"] | {"seconds": 0, "fps": 0} == {
         "name": "out/a", "input": str(root / "a"), "output": str(root / "out/a"), "status": "done",
-        "frames": FRAMES, "written": FRAMES, "kept": 0, "seconds": 0, "fps": 0, "error": None,
+        "frames": FRAMES, "written": FRAMES, "kept": 0, "missing": 0, "seconds": 0, "fps": 0, "error": None,
     }
     seconds = shots["out/a"]["seconds"]
     assert seconds > 0 and shots["out/a"]["fps"] == pytest.approx(FRAMES / seconds, rel=1e-2)
@@ -310,3 +310,33 @@ def test_a_summary_that_cannot_be_written_is_one_error_before_any_work(tmp_path,
     assert len(err) == 1 and err[0].startswith(f"dvcp batch: error: cannot write the summary {in_the_way}/"), err
     assert f"({tmp_path / 'a-file'})" in err[0]  # the part of the path in the way
     assert not (tmp_path / "out").exists()
+
+
+def test_a_failed_shot_counts_its_frames_truly_and_goes_on_once_its_input_is_repaired(tmp_path, weights):
+    shot = write_shot(tmp_path / "shot", 6, seed=3)
+    key = write_key(tmp_path / "key.png", shot[0])
+    broken = tmp_path / "shot" / "f0003.png"
+    whole = broken.read_bytes()
+    broken.write_bytes(whole[:300])  # a copy cut short: the shot stops at its fourth frame
+    jobs = tmp_path / "jobs.toml"
+    jobs.write_text(
+        f'[defaults]\nweights = "{weights}"\n\n[[shot]]\nname = "s"\ninput = "shot"\noutput = "out"\n'
+        'keyframes = { 0 = "key.png" }\n'
+    )
+    report = tmp_path / "summary.json"
+    counts = ("status", "frames", "written", "kept", "missing")
+
+    assert batch(jobs, "--summary", str(report)) == 1
+    assert [summary(report)["s"][k] for k in counts] == ["failed", 6, 3, 0, 3]
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.png")) == ["f0000.png", "f0001.png", "f0002.png"]
+    assert batch(jobs, "--summary", str(report)) == 1  # still broken: the three frames are kept
+    assert [summary(report)["s"][k] for k in counts] == ["failed", 6, 0, 3, 3]
+
+    broken.write_bytes(whole)  # repaired: the earlier runs never finished, so the shot is made again
+    assert batch(jobs, "--summary", str(report)) == 0
+    assert [summary(report)["s"][k] for k in counts] == ["done", 6, 6, 0, 0]
+    colorize(tmp_path / "shot", {0: key}, tmp_path / "reference", weights)
+    expected = frames(tmp_path / "reference")
+    assert {name: a.tobytes() for name, a in frames(tmp_path / "out").items()} == {
+        name: a.tobytes() for name, a in expected.items()
+    } and len(expected) == 6

@@ -148,6 +148,14 @@ keyframes = { 0 = "key.png" }
         ("[[shot]]\ninput = 'reel'\noutput = 'reel'\nkeyframes = { 0 = 'k.png' }",
          "the output folder is the input folder"),
         (f"[[shot]]{GOOD}[[shot]]{GOOD}", "both write"),
+        (f"[[shot]]{GOOD}[[shot]]\ninput = 'reel'\noutput = 'out/shot2'\nkeyframes = {{ 0 = 'k.png' }}",
+         "its output {tmp}/out/shot2 lies in {tmp}/out, the output folder of shot 'out'"),
+        (f"[[shot]]{GOOD}cuts = [3]\n[[shot]]\ninput = 'reel'\noutput = 'out/.dvcp-parts/x'\n"
+         "keyframes = { 0 = 'k.png' }",
+         "lies in {tmp}/out/.dvcp-parts, where shot 'out' stages the parts of its reel"),
+        ("[[shot]]\ninput = 'reel'\noutput = 'r.mkv'\ncuts = [3]\nkeyframes = { 0 = 'k.png', 3 = 'k.png' }\n"
+         "[[shot]]\ninput = 'reel'\noutput = '.r.mkv.dvcp-parts/000000-000002'\nkeyframes = { 0 = 'k.png' }",
+         "lies in {tmp}/.r.mkv.dvcp-parts, where shot 'r.mkv' stages the parts of its reel"),
         (f"[[shot]]\nname = 'a'{GOOD}[[shot]]\nname = 'a'\ninput = 'reel'\noutput = 'o2'\n"
          "keyframes = { 0 = 'k.png' }",
          "two shots are named 'a'"),
@@ -169,6 +177,7 @@ def test_a_bad_jobs_file_is_one_error_line_before_anything_is_written(tmp_path, 
     assert main(["batch", str(path), "--workers", "1"]) == 1
 
     err = capsys.readouterr().err.strip().splitlines()
+    message = message.replace("{tmp}", str(tmp_path))
     assert len(err) == 1 and err[0].startswith("dvcp batch: error: ") and message in err[0], err
     assert str(path) in err[0] or "two shots" in err[0] or "both write" in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # no output, no summary

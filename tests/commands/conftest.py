@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,6 +56,24 @@ def assert_clean_error(done: subprocess.CompletedProcess[str], command: str, mes
     assert len(errors) == 1 and errors[0].startswith(f"dvcp {command}: error: "), done.stderr
     assert message in errors[0], done.stderr
     assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+
+
+def wait_for(condition: Callable[[], bool], process: subprocess.Popen[str], what: str, timeout: float = 180) -> None:
+    """Wait until ``condition()`` holds while ``process`` runs; fail (killing it) if it ends or takes too long."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if process.poll() is not None:
+            pytest.fail(f"the run ended before {what}: {process.communicate()[1][-2000:]}")
+        if time.monotonic() > deadline:
+            process.kill()
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture(name="wait_for")
+def wait_for_fixture() -> Callable[..., None]:
+    """:func:`wait_for`."""
+    return wait_for
 
 
 @pytest.fixture(name="noise_frames")

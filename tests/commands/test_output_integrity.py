@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -106,23 +105,9 @@ def test_frame_record_skips_a_line_cut_short_by_a_crash(tmp_path):
     assert json.loads((tmp_path / SETTINGS_FILE).read_text()) == {"frames": 2}
 
 
-def _fill(disk: Path, leave: int) -> Path:
-    """Fill ``disk`` with a file, then shrink that file so that ``leave`` bytes are free."""
-    filler = disk / "filler"
-    with open(filler, "wb") as handle:
-        try:
-            while True:
-                handle.write(b"\0" * 4096)
-                handle.flush()
-        except OSError:
-            pass
-    os.truncate(filler, filler.stat().st_size - leave)
-    return filler
-
-
 @pytest.mark.parametrize("free_pages", [2, 6])
 def test_a_full_disk_leaves_only_whole_frames_and_a_rerun_finishes(
-    tmp_path, small_disk, grey_folder, weights, capsys, free_pages
+    tmp_path, small_disk, fill_disk, grey_folder, weights, capsys, free_pages
 ):
     # frames of 4-8 kB: with two pages free, a write that checks nothing leaves a 4096-byte frame
     source, key = grey_folder(count=6)
@@ -130,7 +115,7 @@ def test_a_full_disk_leaves_only_whole_frames_and_a_rerun_finishes(
     assert colorize(source, "-k", f"0={key}", "-o", reference, "--weights", weights) == 0
     assert all(4096 < p.stat().st_size < 8192 for p in reference.glob("*.png"))
     disk = small_disk(256 * 1024)
-    filler = _fill(disk, free_pages * 4096)
+    filler = fill_disk(disk, free_pages * 4096)
     out = disk / "out"
     capsys.readouterr()
 
@@ -151,12 +136,12 @@ def test_a_full_disk_leaves_only_whole_frames_and_a_rerun_finishes(
 
 
 def test_a_disk_full_before_the_run_is_a_clean_error_and_leaves_no_partial_record(
-    tmp_path, small_disk, grey_folder, weights, run_dvcp, assert_clean_error
+    tmp_path, small_disk, fill_disk, grey_folder, weights, run_dvcp, assert_clean_error
 ):
     source, key = grey_folder(count=3)
     disk = small_disk(64 * 1024)
     (disk / "out").mkdir()
-    _fill(disk, 0)
+    fill_disk(disk, 0)
     done = run_dvcp("colorize", source, "-k", f"0={key}", "-o", disk / "out", "--weights", weights)
     assert_clean_error(done, "colorize", "No space left on device")
     assert sorted(p.name for p in (disk / "out").iterdir()) == []
@@ -183,3 +168,25 @@ def test_a_frame_written_short_is_never_left_under_its_name(tmp_path, grey_folde
     for path in out.glob("*.png"):
         assert read_image(path).shape == (48, 64, 3)  # whole frames only
     assert not _hidden_leftovers(out)
+
+
+def test_an_unfinished_run_stopped_by_a_damaged_frame_is_made_again_once_the_frame_is_repaired(
+    tmp_path, grey_folder, weights, capsys
+):
+    source, key = grey_folder(count=6)
+    reference = tmp_path / "reference"
+    assert colorize(source, "-k", f"0={key}", "-o", reference, "--weights", weights) == 0
+    whole = (source / "f03.png").read_bytes()
+    (source / "f03.png").write_bytes(whole[:300])
+    out = tmp_path / "out"
+    assert colorize(source, "-k", f"0={key}", "-o", out, "--weights", weights) == 1
+    assert sorted(_frames(out)) == ["f00.png", "f01.png", "f02.png"]
+
+    (source / "f03.png").write_bytes(whole)
+    capsys.readouterr()
+    assert colorize(source, "-k", f"0={key}", "-o", out, "--weights", weights) == 0
+    printed = capsys.readouterr().out
+    assert "wrote 6 frames" in printed
+    assert "every frame made again: the earlier run had not finished and differed " in printed
+    assert "(the input differs: f03.png changed)" in printed
+    assert _frames(out) == _frames(reference)
