@@ -89,6 +89,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="start the stages from these weights or checkpoint instead of fresh ones (fine-tuning); "
              "the stages and their options must be the run's",
     )
+    parser.add_argument(
+        "--init-kinds", nargs="+", metavar="KIND",
+        help="with --init: take only these stage kinds from it (the others start fresh), e.g. global",
+    )
     parser.add_argument("--stage-options", type=parse_stage_options, default={},
                         help='JSON {kind: {option: value}}, e.g. \'{"local": {"kernel_size": 11}}\'')
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (mixed precision on CUDA)")
@@ -118,6 +122,7 @@ def run(args: argparse.Namespace) -> int:
         out=args.out,
         licensed_only=args.licensed_only,
         init=args.init,
+        init_kinds=args.init_kinds,
         seed=args.seed,
         steps={**_DEFAULTS.steps, **_phase_values(args.steps, int, "--steps")},
         lr={**_DEFAULTS.lr, **_phase_values(args.lr, float, "--lr")},

@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..errors import DvcpError
+from ..hookspecs import STAGE_KINDS
 from ..stages.build import DEFAULT_CHROMA_SCALE, DEFAULT_STAGES
 
 PHASES = ("local", "global", "refine", "joint")
@@ -28,6 +29,7 @@ class TrainConfig:
     licensed_only: str | None = None
     exclude: list[str] = field(default_factory=list)  # sequence names held out (for choosing)
     init: str | None = None  # weights (or a checkpoint) the stages start from, instead of fresh ones
+    init_kinds: list[str] | None = None  # the stage kinds taken from ``init`` (None: every trained kind)
     seed: int = 0
     steps: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_STEPS))
     lr: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_LR))
@@ -67,6 +69,10 @@ class TrainConfig:
             raise TrainingError(
                 f"backprop must be at least 1 and less than rollout ({self.rollout}), got {self.backprop}"
             )
+        unknown_kinds = sorted(set(self.init_kinds or ()) - set(STAGE_KINDS))
+        if unknown_kinds:
+            raise TrainingError(f"--init-kinds: unknown stage kind(s) {', '.join(unknown_kinds)}; kinds: "
+                                f"{', '.join(STAGE_KINDS)}")
         if not 0.0 <= self.degrade <= 1.0:
             raise TrainingError(f"degrade is the share of degraded clips, from 0 to 1, got {self.degrade}")
         if self.crop < 16 or self.crop % 8:

@@ -75,10 +75,12 @@ class Trainer:
         self.dataset = dataset
 
     def _init_states(self, path: Path) -> dict[str, Any]:
-        """The trained stages' states in ``path``, to start from (fine-tuning); names and options must match."""
+        """The trained stages' states in ``path`` (those of ``init_kinds``, when given), to start from
+        (fine-tuning); names and options must match."""
         data = load_weights(path)
         states = {}
-        for kind in self.trained_kinds:
+        kinds = self.config.init_kinds or self.trained_kinds
+        for kind in (k for k in self.trained_kinds if k in kinds):
             section = data["stages"].get(kind)
             name = self.config.stages[kind]
             options = dict(self.config.stage_options.get(kind, {}))

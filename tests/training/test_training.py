@@ -207,6 +207,13 @@ def test_init_starts_the_stages_from_given_weights_and_refuses_other_stages(tiny
                               init=str(tmp_path / "first" / "last.pt"))
     with pytest.raises(TrainingError, match=r"--init .*local stage is 'mcsepconv' with options .*kernel_size': 5"):
         Trainer(mismatched)
+    # with --init-kinds global, other local options are fine: only the matching encoder is taken
+    encoder_only = small_config(tiny_data, tmp_path / "y", steps={"refine": 1}, stage_options=other,
+                                init=str(tmp_path / "first" / "last.pt"), init_kinds=["global"])
+    taken = {f"global.{k}": v for k, v in Trainer(encoder_only).modules["global"].state_dict().items()}
+    assert all(torch.equal(before[name], taken[name]) for name in taken)
+    with pytest.raises(TrainingError, match="--init-kinds: unknown stage kind"):
+        small_config(tiny_data, tmp_path / "z", steps={"refine": 1}, init_kinds=["colour"])
 
 
 def test_degraded_clips_carry_scan_noise_and_keep_their_chroma_aligned(tiny_data):
