@@ -37,15 +37,17 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
 
 def _where(e: dict[str, Any]) -> list[str]:
     precision = "fp16" if e["half"] else "fp32"
-    return [f"{e['width']}×{e['height']}", f"{e['chroma_scale']:g}", e["device"], precision, str(e["threads"])]
+    scale = "preset" if e["chroma_scale"] is None else f"{e['chroma_scale']:g}"
+    where = [f"{e['width']}×{e['height']}", scale, e["device"], precision, str(e["threads"])]
+    return [e.get("preset", "–"), *where]
 
 
 def _not_measured(e: dict[str, Any], width: int) -> list[str]:
-    return [*_where(e), e.get("reason", e["status"]), *[""] * (width - 6)]
+    return [*_where(e), e.get("reason", e["status"]), *[""] * (width - 7)]
 
 
 def _engine_section(rep: dict[str, Any], entries: list[dict[str, Any]]) -> list[str]:
-    head = ["input", "scale", "device", "precision", "threads", "working", "motion at", "end to end", "fps",
+    head = ["preset", "input", "scale", "device", "precision", "threads", "working", "motion at", "end to end", "fps",
             "CPU ms", *(name.replace("_", " ") for name in STEP_STAGES), "keyframe prep", "two-stage match",
             "exhaustive match", "exhaustive / two-stage", "peak RSS MiB", "peak GPU MiB"]
     rows = []
@@ -73,7 +75,7 @@ def _engine_section(rep: dict[str, Any], entries: list[dict[str, Any]]) -> list[
     for e in (e for e in entries if e["status"] == "measured"):
         total = sum(e["stages_ms"][name] for name in STEP_STAGES)
         share_rows.append([*_where(e), *(_f(100 * e["stages_ms"][name] / total, 0) for name in STEP_STAGES)])
-    lines += _table(["input", "scale", "device", "precision", "threads", *STEP_STAGES], share_rows)
+    lines += _table(["preset", "input", "scale", "device", "precision", "threads", *STEP_STAGES], share_rows)
     flop_head = ["input", "scale", "local net", "sepconv (analytic)", "global", "refine", "keyframe prep",
                  "floor fp16 compute", "floor fp16 bytes", "floor fp32 compute", "floor fp32 bytes"]
     flop_rows = []
@@ -89,7 +91,7 @@ def _engine_section(rep: dict[str, Any], entries: list[dict[str, Any]]) -> list[
 
 
 def _filter_section(entries: list[dict[str, Any]]) -> list[str]:
-    head = ["input", "scale", "device", "precision", "threads", "sequential", "fps", "CPU ms", "engine alone",
+    head = ["preset", "input", "scale", "device", "precision", "threads", "sequential", "fps", "CPU ms", "engine alone",
             "engine fps", "engine CPU ms", "filter / engine", "filter adds", "in flight", "fps (in flight)",
             "peak RSS MiB", "peak GPU MiB"]
     rows = []
@@ -110,7 +112,8 @@ def _filter_section(entries: list[dict[str, Any]]) -> list[str]:
 
 
 def _peers_section(entries: list[dict[str, Any]]) -> list[str]:
-    head = ["input", "scale", "device", "precision", "threads", "through", "dvcp fps", "flow fps", "dvcp / flow"]
+    head = ["preset", "input", "scale", "device", "precision", "threads", "through", "dvcp fps", "flow fps",
+            "dvcp / flow"]
     rows = []
     for e in entries:
         fps = e["fps"] if e["kind"] == "engine" else e["sequential"]["fps"]
@@ -121,7 +124,7 @@ def _peers_section(entries: list[dict[str, Any]]) -> list[str]:
 
 
 def _long_shot_section(entries: list[dict[str, Any]]) -> list[str]:
-    head = ["input", "scale", "device", "precision", "threads", "frames", "cache MiB", "RSS settled",
+    head = ["preset", "input", "scale", "device", "precision", "threads", "frames", "cache MiB", "RSS settled",
             "RSS at end", "growth", "slope MiB / 100 frames", "peak RSS"]
     rows = []
     for e in entries:
@@ -146,6 +149,15 @@ def markdown(rep: dict[str, Any]) -> str:
     entries = rep["entries"]
     of_kind = {kind: [e for e in entries if e["kind"] == kind] for kind in ("engine", "filter", "long_shot")}
     peers = [e for e in entries if e["kind"] in ("engine", "filter") and e["status"] == "measured"]
+    curve = rep.get("preset_curve")
+    if curve is not None:
+        source = f"{len(curve['sequences'])} sequences" if curve["sequences"] else "no data given"
+        lines += ["", "### The presets' speed/quality curve", "", *curve["markdown"], "",
+                  f"Quality: the evaluation protocol, keyframe 0, on {source}; worst sequence: the lowest "
+                  "dvcp − flow at K=80. Speed: through the VapourSynth filter (colorize), frames requested one "
+                  "by one, on " + (f"frames of {curve['footage']}" if curve["footage"] else "a synthetic texture")
+                  + " scaled to each size; × flow: dvcp's fps over DIS-flow propagation's, timed frame by "
+                  "frame in the same process."]
     for section, chosen in ((lambda es: _engine_section(rep, es), of_kind["engine"]),
                             (_filter_section, of_kind["filter"]), (_peers_section, peers),
                             (_long_shot_section, of_kind["long_shot"])):

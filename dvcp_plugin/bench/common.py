@@ -1,4 +1,5 @@
-"""What every benchmark measurement uses: its configuration, a clock, memory readings, synthetic frames."""
+"""What every benchmark measurement uses: its configuration, a clock, memory readings, the shot it colours
+(synthetic frames, or real footage scaled to the size measured)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,18 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import NamedTuple
 
+import cv2
 import numpy as np
 import torch
 
 from ..errors import DvcpError
-from ..models.color import rgb_to_luma_chroma
+from ..media.frames import image_files
+from ..models.color import grey_u8, rgb_to_luma_chroma
+from ..options import DEFAULT_PRESET
+from ..training.data import load_frame
 
 KINDS = ("engine", "filter", "long_shot")
 # stage timings of an engine entry, in the order a frame runs them; "motion" is the time spent in
@@ -29,7 +36,7 @@ class BenchConfig:
     kind: str
     width: int
     height: int
-    chroma_scale: float
+    chroma_scale: float | None  # None: the preset's, else the weights file's
     weights: str
     device: str = "cpu"
     half: bool = False
@@ -38,6 +45,8 @@ class BenchConfig:
     warmup: int = 1
     prefetch: int = 4  # filter: requests in flight
     cache_mb: float = 1024  # filter and long_shot: the colorize cache bound
+    preset: str = DEFAULT_PRESET
+    footage: str | None = None  # a folder of colour frames to colour (scaled to the size); None: a texture
     exhaustive_pairs: int = 4 * 10**9  # engine: most query·key pairs timed by the exhaustive reference
 
     def __post_init__(self) -> None:
@@ -121,3 +130,26 @@ def key_chroma(height: int, width: int) -> torch.Tensor:
 def greys(count: int, height: int, width: int) -> list[torch.Tensor]:
     """Frames 0 .. count-1 of :func:`texture` as tensors: the shot every measurement colours."""
     return [torch.from_numpy(texture(n, height, width)) for n in range(count)]
+
+
+class Shot(NamedTuple):
+    """The shot a measurement colours: greys (H,W) in [0, 1] holding 8-bit values, and its keyframe (frame
+    0) as RGB uint8 (H,W,3) and as zero-centred chroma (2,H,W)."""
+
+    greys: list[torch.Tensor]
+    key_rgb: np.ndarray
+    key_chroma: torch.Tensor
+
+
+def shot(config: BenchConfig, count: int) -> Shot:
+    """``count`` frames of ``config.footage`` scaled to the configuration's size, or of :func:`texture`."""
+    height, width = config.height, config.width
+    if config.footage is None:
+        return Shot(greys(count, height, width), key_rgb(height, width), key_chroma(height, width))
+    files = image_files(Path(config.footage))
+    if len(files) < count:
+        raise DvcpError(f"benchmark footage {config.footage} has {len(files)} frames; {count} are needed")
+    rgbs = [cv2.resize(load_frame(path), (width, height), interpolation=cv2.INTER_AREA) for path in files[:count]]
+    frames = [torch.from_numpy(grey_u8(rgb)).float() / 255.0 for rgb in rgbs]
+    rgb = torch.from_numpy(rgbs[0]).permute(2, 0, 1).float() / 255.0
+    return Shot(frames, rgbs[0], rgb_to_luma_chroma(rgb[None], "601")[1][0])

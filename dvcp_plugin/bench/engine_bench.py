@@ -18,7 +18,7 @@ from ..models.matching import exhaustive_match
 from ..models.motion import MotionEstimator
 from ..options import EngineOptions
 from ..runtime.engine import Engine
-from .common import STEP_STAGES, BenchConfig, Clock, current_rss_mb, greys, key_chroma, peak_gpu_mb, peak_rss_mb
+from .common import STEP_STAGES, BenchConfig, Clock, current_rss_mb, peak_gpu_mb, peak_rss_mb, shot
 from .flops import count_flops, two_stage
 from .peers import FlowRun
 
@@ -30,7 +30,7 @@ def bench_engine(config: BenchConfig) -> Engine:
     """The engine of ``config``: its weights, device, precision, chroma scale and threads."""
     return Engine(
         EngineOptions(
-            weights=Path(config.weights) if config.weights is not None else None,
+            preset=config.preset, weights=Path(config.weights) if config.weights is not None else None,
             device=config.device, half=config.half,
             chroma_scale=config.chroma_scale, threads=config.threads,
         )
@@ -161,9 +161,8 @@ def measure_engine(config: BenchConfig) -> dict[str, Any]:
 @torch.inference_mode()
 def _measure_engine(engine: Engine, config: BenchConfig) -> dict[str, Any]:
     clock = Clock(engine.device)
-    size = (config.height, config.width)
-    frames = greys(config.warmup + config.frames + 1, *size)
-    chroma = key_chroma(*size)
+    scene = shot(config, config.warmup + config.frames + 1)
+    frames, chroma = scene.greys, scene.key_chroma
     setup_rss = current_rss_mb()
     if engine.device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(engine.device)
@@ -189,8 +188,8 @@ def _measure_engine(engine: Engine, config: BenchConfig) -> dict[str, Any]:
     stages = {name: clock.median(name) for name in ("prepare_key", *STEP_STAGES)}
     end_to_end, flow_rate = clock.rate("end_to_end"), clock.rate("flow")
     result: dict[str, Any] = {
-        "working": list(engine.working_size(*size)),
-        "motion_size": list(engine.motion_size(*size)),
+        "working": list(engine.working_size(config.height, config.width)),
+        "motion_size": list(engine.motion_size(config.height, config.width)),
         "stage_names": dict(engine.stage_names),
         "stages_ms": stages,
         "motion_share": stages["motion"] / sum(stages[name] for name in STEP_STAGES),

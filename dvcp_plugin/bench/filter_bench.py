@@ -16,13 +16,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from .common import BenchConfig, Clock, current_rss_mb, greys, key_chroma, key_rgb, peak_gpu_mb, peak_rss_mb, texture
+from .common import BenchConfig, Clock, current_rss_mb, key_rgb, peak_gpu_mb, peak_rss_mb, shot, texture
 from .engine_bench import EngineRun, bench_engine
 from .peers import FlowRun
 
 
-def _vs_clip(width: int, height: int, length: int) -> Any:
-    """A YUV420P8 clip of ``length`` frames of :func:`texture`, cropped from one wide frame."""
+def _texture_clip(width: int, height: int, length: int) -> Any:
+    """A YUV420P8 clip of ``length`` frames of :func:`texture`, cropped from one wide frame (made once,
+    however long the clip)."""
     import vapoursynth as vs
 
     core = vs.core
@@ -41,13 +42,30 @@ def _vs_clip(width: int, height: int, length: int) -> Any:
     return core.std.Splice(frames).resize.Point(format=vs.YUV420P8, range_s="full")
 
 
-def _colorize(config: BenchConfig, length: int) -> Any:
+def _vs_clip(frames: list[torch.Tensor]) -> Any:
+    """A YUV420P8 clip whose luma is ``frames`` (greys (H,W) holding 8-bit values), full range."""
+    import vapoursynth as vs
+
+    core = vs.core
+    samples = [np.rint(255.0 * frame.numpy()).astype(np.uint8) for frame in frames]
+    height, width = samples[0].shape
+    blank = core.std.BlankClip(format=vs.GRAY8, width=width, height=height, length=len(samples), keep=True)
+
+    def draw(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
+        out = f.copy()
+        np.asarray(out[0])[...] = samples[n]
+        return out
+
+    return blank.std.ModifyFrame(blank, draw).resize.Point(format=vs.YUV420P8, range_s="full")
+
+
+def _colorize(config: BenchConfig, clip: Any, key: np.ndarray) -> Any:
     from .. import vsapi
 
-    clip = _vs_clip(config.width, config.height, length)
     return vsapi.colorize(
-        clip, {0: key_rgb(config.height, config.width)}, weights=config.weights, device=config.device,
-        half=config.half, chroma_scale=config.chroma_scale, threads=config.threads, cache_mb=config.cache_mb,
+        clip, {0: key}, preset=config.preset, weights=config.weights,
+        device=config.device, half=config.half, chroma_scale=config.chroma_scale, threads=config.threads,
+        cache_mb=config.cache_mb,
     )
 
 
@@ -70,9 +88,9 @@ def measure_filter(config: BenchConfig) -> dict[str, Any]:
     engine = bench_engine(config)
     clock = Clock(engine.device)
     length = 1 + config.warmup + config.frames
-    frames, chroma = greys(length, config.height, config.width), key_chroma(config.height, config.width)
-    run, flow = EngineRun(engine, frames, chroma), FlowRun(frames, chroma)
-    node = _colorize(config, length)
+    scene = shot(config, length)
+    run, flow = EngineRun(engine, scene.greys, scene.key_chroma), FlowRun(scene.greys, scene.key_chroma)
+    node = _colorize(config, _vs_clip(scene.greys), scene.key_rgb)
     for n in range(config.warmup + 1):  # the keyframe (features), then warm-up steps
         node.get_frame(n)
     for _ in range(config.warmup):
@@ -87,7 +105,7 @@ def measure_filter(config: BenchConfig) -> dict[str, Any]:
             flow.step()
     del node
 
-    node = _colorize(config, length)  # a new clip: a new pipeline, nothing cached
+    node = _colorize(config, _vs_clip(scene.greys), scene.key_rgb)  # a new clip: a new pipeline, nothing cached
     for n in range(config.warmup + 1):
         node.get_frame(n)
     start = time.perf_counter()
@@ -115,7 +133,8 @@ def _slope(points: list[tuple[int, float]]) -> float:
 
 def measure_long_shot(config: BenchConfig) -> dict[str, Any]:
     """Current RSS sampled while ``config.frames`` frames stream through ``colorize`` in order."""
-    node = _colorize(config, config.frames)
+    node = _colorize(config, _texture_clip(config.width, config.height, config.frames),
+                     key_rgb(config.height, config.width))
     samples: list[tuple[int, float]] = []
     every = max(1, config.frames // 20)
     for n in range(config.frames):

@@ -26,10 +26,13 @@ import torch
 
 from ..bench.bench_report import markdown, report
 from ..bench.common import KINDS, BenchConfig
+from ..bench.preset_curve import curve_markdown, curve_rows, preset_quality
 from ..errors import DvcpError
+from ..options import PRESETS
 from ..runtime.devices import cpu_model
 from ..stages.build import untrained_weights
 from ..stages.weights import find_weights, save_weights
+from ..training.data import find_sequences
 
 NO_CUDA = "not measured: no CUDA device"
 
@@ -80,6 +83,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinds", type=_kinds, default=list(KINDS),
                         help="what to measure: engine,filter,long_shot (default all)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one frame: a smoke run")
+    parser.add_argument(
+        "--presets", action="store_true",
+        help="the presets' speed/quality curve instead: each preset scored on --data (K=25 and 80) and timed "
+             "through the filter at each size on frames of its first sequence, with DIS flow beside them",
+    )
+    parser.add_argument("--data", nargs="+", metavar="FOLDER",
+                        help="with --presets: colour sequences to score the presets on (e.g. data/val)")
     parser.add_argument("--json", type=Path, help="write the full report as JSON")
     parser.add_argument("--markdown", type=Path, help="write the markdown tables")
 
@@ -154,8 +164,9 @@ def run_plan(
     """Measure every configuration (each in its own process); unmeasured ones say why."""
     entries = []
     for i, (config, reason) in enumerate(configs, 1):
-        where = (f"{config.kind} {config.width}x{config.height} scale {config.chroma_scale:g} {config.device}"
-                 f"{' fp16' if config.half else ''}")
+        scale = "of the preset" if config.chroma_scale is None else f"{config.chroma_scale:g}"
+        where = (f"{config.kind} {config.width}x{config.height} preset {config.preset} scale {scale} "
+                 f"{config.device}{' fp16' if config.half else ''}")
         if reason is not None:
             entries.append({**asdict(config), "status": "not measured", "reason": reason})
             continue
@@ -166,21 +177,55 @@ def run_plan(
     return entries
 
 
+def plan_presets(args: argparse.Namespace, weights: str, footage: str | None) -> list[tuple[BenchConfig, str | None]]:
+    """The filter measurements of the preset curve: every preset at every size, on the CPU."""
+    sizes = args.sizes or ([(64, 48)] if args.quick else [(854, 480), (1920, 1080)])
+    threads = args.threads or torch.get_num_threads()
+    frames = args.frames or (1 if args.quick else 12)
+    return [
+        (BenchConfig(kind="filter", width=width, height=height, chroma_scale=None, weights=weights,
+                     threads=threads, frames=frames, warmup=args.warmup, prefetch=args.prefetch, preset=preset,
+                     footage=footage), None)
+        for preset in PRESETS for width, height in sizes
+    ]
+
+
+def _preset_curve(args: argparse.Namespace, weights: str, workdir: Path,
+                  progress: Callable[[str], None]) -> dict[str, Any]:
+    sequences = sorted(find_sequences(args.data), key=lambda s: s.name) if args.data else []
+    footage = str(sequences[0].frames[0].parent) if sequences else None
+    entries = run_plan(plan_presets(args, weights, footage), workdir, progress)
+    threads = args.threads or torch.get_num_threads()
+    quality = preset_quality(sequences, weights, threads, progress=progress) if sequences else {}
+    sizes = list(dict.fromkeys(f"{e['width']}x{e['height']}" for e in entries))
+    rows = curve_rows(quality, entries)
+    return {"entries": entries, "curve": rows, "footage": footage, "sequences": [s.name for s in sequences],
+            "markdown": curve_markdown(rows, sizes)}
+
+
 def run(args: argparse.Namespace) -> int:
     """Run the benchmark, print the markdown tables, write the requested files."""
     def progress(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
+    if args.data and not args.presets:
+        raise DvcpError("--data is for --presets (the sequences the presets are scored on)")
     info: dict[str, Any] = {"command": "dvcp bench " + shlex.join(sys.argv[2:]) if sys.argv[1:2] == ["bench"]
                             else "dvcp bench", "machine": machine()}
     with tempfile.TemporaryDirectory(prefix="dvcp-bench-") as tmp:
         workdir = Path(tmp)
         weights = _weights(args.weights, workdir)
-        configs = plan(args, weights["path"], torch.cuda.is_available())
-        entries = run_plan(configs, workdir, progress)
+        if args.presets:
+            curve = _preset_curve(args, weights["path"], workdir, progress)
+            entries = curve.pop("entries")
+        else:
+            curve = None
+            entries = run_plan(plan(args, weights["path"], torch.cuda.is_available()), workdir, progress)
     info["weights"] = weights
     info["load_average_after"] = list(os.getloadavg())
     rep = report(entries, info)
+    if curve is not None:
+        rep["preset_curve"] = curve
     text = markdown(rep)
     print(text, end="")
     if args.json:

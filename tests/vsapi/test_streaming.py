@@ -44,11 +44,13 @@ def _pipeline_of(node) -> pipeline.Pipeline:
 KEYS = (2, 9, 15)  # shot 0-8 coloured backward (0, 1) and forward (3-8) from 2; shot 9-15 both ways
 
 
+@pytest.mark.parametrize("preset", ["fast", "balanced", "best"])
 def test_random_order_with_requests_in_flight_equals_a_sequential_pass(
-    four_threads, make_clip, key_image, opts, planes
+    preset, four_threads, make_clip, key_image, opts, planes
 ):
     keys = {n: key_image(n) for n in KEYS}
     clip = make_clip(length=LENGTH, scene_changes=[9])
+    opts = {**opts, "preset": preset}
     sequential = dvcp_plugin.colorize(clip, keys, cache_mb=64, **opts)
     expected = [planes(sequential.get_frame(n)) for n in range(LENGTH)]
 
