@@ -307,26 +307,26 @@ class Preset:
 
 PRESETS: dict[str, Preset] = {
     "fast": Preset(
-        "cheap motion at the working resolution, no networks, matching where the motion fails",
+        "cheap motion checked at the working resolution, no networks, no feature matching",
         {
-            "local": {"motion_options": {"preset": "fast"}, "resolution": "work", "consistency": "none",
-                      "photometric": True, "kernels": False},
-            "global": {"long_range": "work", "check_options": {"preset": "fast"}, "inconsistency_scale": 2.0,
-                       "roi_size": 8, "match_below": 0.9, "photometric": True},
-            "refine": {"network": False},
+            "local": {"motion_options": {"preset": "fast"}, "consistency": "none", "photometric": True,
+                      "kernels": False},
+            "global": {"long_range": "work", "inconsistency_scale": 2.0, "match_below": 0.0, "photometric": True},
+            "refine": {"network": False, "reliability_gain": 3.0},
         },
     ),
     "balanced": Preset(
-        "one DIS call's worth of motion per frame, small networks, matching where the motion fails",
+        "one DIS call's worth of motion per frame, the networks, matching where the motion fails",
         {
             "local": {"motion_options": {"preset": "fast"}, "consistency": "none", "photometric": True},
             "global": {"long_range": "work", "inconsistency_scale": 2.0, "roi_size": 8, "match_below": 0.9,
                        "photometric": True},
+            "refine": {"reliability_gain": 3.0},
         },
     ),
     "best": Preset(
-        "motion at the input's resolution checked both ways, matching everywhere, the full networks",
-        {"local": {"photometric": True}, "global": {"photometric": True}},
+        "motion at the input's resolution checked both ways, matching everywhere, the networks",
+        {"local": {"photometric": True}, "global": {"photometric": True}, "refine": {"reliability_gain": 3.0}},
     ),
 }
 DEFAULT_PRESET = "balanced"

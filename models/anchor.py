@@ -108,11 +108,12 @@ class KeyAnchoring(nn.Module):
         level = 1 if self.long_range == "motion" else 0
         to_key = resize_flow(self.motion(grey[level], key_grey[level]), size)
         disagreement = check(self.check_motion, self.consistency, to_key, work, key_grey.work)
-        warped = warp(key_grey.work, to_key)
+        warped = warp(torch.cat([key_grey.work, key_chroma.to(key_grey.work.dtype)], dim=1), to_key)  # one grid
+        warped_grey, moved = warped[:, :1], warped[:, 1:]
         if self.photometric:
-            warped = aligned(warped, work)
-        trust = reliability(work, warped, disagreement, *self.scales)
-        return warp(key_chroma, to_key), trust
+            warped_grey = aligned(warped_grey, work)
+        trust = reliability(work, warped_grey, disagreement, *self.scales)
+        return moved, trust
 
     def forward(self, grey: Grey, key: KeyState) -> tuple[Tensor, Tensor]:
         """(chroma (B,2,h,w), confidence (B,1,h,w)) of ``grey`` from the keyframe (see the module doc)."""

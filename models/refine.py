@@ -18,6 +18,8 @@ _CHROMA_GAIN = 4.0  # chroma is small (|c| <~ 0.25 in practice); bring it to the
 _CORRECTION_SCALE = 0.1
 _INITIAL_GAIN = 10.0
 _MAX_SATURATION_GAIN = 2.0  # at most this much more chroma than the plain blend, where hues cancel
+# the local estimate's reliability is no support at all below this, full support above the next
+_SUPPORT_LOW, _SUPPORT_HIGH = 0.2, 0.7
 
 
 class RefinementNet(nn.Module):
@@ -49,7 +51,11 @@ class ReliabilityFusion(nn.Module):
     A cheap network (:class:`HalfResolutionUNet`) sees the grey frame, both estimates, the local
     reliability and the global confidence. The blend is ``sigmoid(logit + gain·(confidence − ½))``:
     untrained (zero head, ``gain`` 10) it takes the global estimate where its confidence is high and
-    the local one elsewhere, a rule the network then learns to correct. With ``keep_saturation`` the
+    the local one elsewhere, a rule the network then learns to correct. With ``reliability_gain`` h
+    the rule also adds ``h·(½ − s)``, s the local estimate's support (its reliability ramped from 0 at
+    0.2 to 1 at 0.7): where the motion that carried the local colours has failed (content that moved
+    away, an occlusion), the blend leans to what the keyframe supports, so those colours do not
+    persist at full strength. With ``keep_saturation`` the
     blend keeps the blended strength of the two estimates' chroma (at most twice the plain blend's),
     so that mixing two hues does not pale the colour that is fed back to the next frame.
     """
@@ -61,9 +67,11 @@ class ReliabilityFusion(nn.Module):
         keep_saturation: bool = False,
         network: bool = True,
         net_scale: int = 1,
+        reliability_gain: float = 0.0,
     ) -> None:
         super().__init__()
         self.keep_saturation = keep_saturation
+        self.reliability_gain = reliability_gain
         self.network, self.net_scale = network, net_scale
         self.body = HalfResolutionUNet(7, stem, tuple(widths))
         self.head = nn.Conv2d(stem, 3, 3, padding=1)
@@ -76,6 +84,9 @@ class ReliabilityFusion(nn.Module):
     ) -> Tensor:
         """Return the fused chroma (B, 2, H, W)."""
         rule = self.gain * (confidence - 0.5)
+        if self.reliability_gain:  # where the local estimate has lost its support, lean to the keyframe's
+            support = ((reliability - _SUPPORT_LOW) / (_SUPPORT_HIGH - _SUPPORT_LOW)).clamp(0.0, 1.0)
+            rule = rule + self.reliability_gain * (0.5 - support)
         if not self.network:
             return self._blend(local_chroma, global_chroma, torch.sigmoid(rule))
         x = torch.cat(

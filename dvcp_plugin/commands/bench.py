@@ -28,7 +28,7 @@ from ..bench.bench_report import markdown, report
 from ..bench.common import KINDS, BenchConfig
 from ..bench.preset_curve import curve_markdown, curve_rows, preset_quality
 from ..errors import DvcpError
-from ..options import PRESETS
+from ..options import DEFAULT_PRESET, PRESETS
 from ..runtime.devices import cpu_model
 from ..stages.build import untrained_weights
 from ..stages.weights import find_weights, save_weights
@@ -83,6 +83,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kinds", type=_kinds, default=list(KINDS),
                         help="what to measure: engine,filter,long_shot (default all)")
     parser.add_argument("--quick", action="store_true", help="tiny sizes and one frame: a smoke run")
+    parser.add_argument("--preset", choices=tuple(PRESETS), default=DEFAULT_PRESET,
+                        help=f"the preset measured (default {DEFAULT_PRESET}; --presets measures each)")
     parser.add_argument(
         "--presets", action="store_true",
         help="the presets' speed/quality curve instead: each preset scored on --data (K=25 and 80) and timed "
@@ -90,6 +92,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--data", nargs="+", metavar="FOLDER",
                         help="with --presets: colour sequences to score the presets on (e.g. data/val)")
+    parser.add_argument("--footage", metavar="FOLDER",
+                        help="with --presets: the frames timed, scaled to each size (default: the first sequence "
+                             "of --data, else a synthetic texture)")
     parser.add_argument("--json", type=Path, help="write the full report as JSON")
     parser.add_argument("--markdown", type=Path, help="write the markdown tables")
 
@@ -118,7 +123,8 @@ def plan(args: argparse.Namespace, weights: str, cuda: bool) -> list[tuple[Bench
     long_w, long_h = (args.long_shot_size or [(64, 48) if quick else (320, 240)])[0]
     targets = [("cpu", False, None), ("cuda", False, None if cuda else NO_CUDA),
                ("cuda", True, None if cuda else NO_CUDA)]
-    common = {"weights": weights, "threads": threads, "warmup": args.warmup, "prefetch": args.prefetch}
+    common = {"weights": weights, "threads": threads, "warmup": args.warmup, "prefetch": args.prefetch,
+              "preset": args.preset}
     configs = []
     for kind, kind_scales in (("engine", scales), ("filter", filter_scales)):
         if kind not in args.kinds:
@@ -193,7 +199,7 @@ def plan_presets(args: argparse.Namespace, weights: str, footage: str | None) ->
 def _preset_curve(args: argparse.Namespace, weights: str, workdir: Path,
                   progress: Callable[[str], None]) -> dict[str, Any]:
     sequences = sorted(find_sequences(args.data), key=lambda s: s.name) if args.data else []
-    footage = str(sequences[0].frames[0].parent) if sequences else None
+    footage = args.footage or (str(sequences[0].frames[0].parent) if sequences else None)
     entries = run_plan(plan_presets(args, weights, footage), workdir, progress)
     threads = args.threads or torch.get_num_threads()
     quality = preset_quality(sequences, weights, threads, progress=progress) if sequences else {}
@@ -208,8 +214,8 @@ def run(args: argparse.Namespace) -> int:
     def progress(text: str) -> None:
         print(text, file=sys.stderr, flush=True)
 
-    if args.data and not args.presets:
-        raise DvcpError("--data is for --presets (the sequences the presets are scored on)")
+    if (args.data or args.footage) and not args.presets:
+        raise DvcpError("--data and --footage are for --presets (the sequences scored, the frames timed)")
     info: dict[str, Any] = {"command": "dvcp bench " + shlex.join(sys.argv[2:]) if sys.argv[1:2] == ["bench"]
                             else "dvcp bench", "machine": machine()}
     with tempfile.TemporaryDirectory(prefix="dvcp-bench-") as tmp:

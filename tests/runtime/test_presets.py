@@ -20,9 +20,9 @@ def _engine(weights, **options) -> Engine:
 def test_each_preset_sets_its_stage_options_and_balanced_is_the_default(weights):
     assert EngineOptions().preset == "balanced" and set(PRESETS) == {"fast", "balanced", "best"}
     fast, balanced, best = (_engine(weights, preset=name) for name in ("fast", "balanced", "best"))
-    # fast: no networks, motion at the working resolution
-    assert not fast.local.kernels and not fast.refine.network and fast.local.resolution == "work"
-    assert fast.global_.long_range == "work" and fast.global_.match_below == 0.9
+    # fast: no networks, long-range motion at the working resolution, no feature matching
+    assert not fast.local.kernels and not fast.refine.network and fast.local.consistency == "none"
+    assert fast.global_.long_range == "work" and fast.global_.match_below == 0.0
     # balanced: the networks, the cheap local motion unchecked; best: every check
     assert balanced.local.kernels and balanced.refine.network and balanced.local.consistency == "none"
     assert best.local.consistency == "forward" and best.global_.long_range == "motion"
@@ -33,7 +33,7 @@ def test_each_preset_sets_its_stage_options_and_balanced_is_the_default(weights)
 def test_options_given_override_the_preset_and_keep_the_rest_of_it(weights):
     engine = _engine(weights, preset="fast", stage_options={"local": {"kernels": True}, "global": {"roi_size": 10}})
     assert engine.local.kernels and engine.global_.roi_size == 10  # given
-    assert engine.local.resolution == "work" and not engine.refine.network  # the preset's
+    assert engine.local.consistency == "none" and not engine.refine.network  # the preset's
 
 
 def test_a_preset_leaves_stages_other_than_its_own_alone(tmp_path):
