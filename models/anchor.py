@@ -35,8 +35,19 @@ from dvcp_plugin.models.motion import (
     resize_flow,
     warp,
 )
-from dvcp_plugin.models.motion_local import check
+from dvcp_plugin.models.motion_local import CONSISTENCY, check
 from dvcp_plugin.models.resolution import Grey
+
+LONG_RANGE = ("motion", "work", "auto")
+# long_range "auto": at the working resolution unless the motion resolution has at most this many pixels
+AUTO_PIXELS = 110_000
+
+
+def long_range_level(how: str, grey: Grey) -> int:
+    """Which level of ``grey`` (0 work, 1 motion) the long-range motion is estimated on."""
+    if how == "auto":
+        return int(grey.motion.shape[-2] * grey.motion.shape[-1] <= AUTO_PIXELS)
+    return int(how == "motion")
 
 
 class KeyAnchoring(nn.Module):
@@ -63,6 +74,10 @@ class KeyAnchoring(nn.Module):
         self.check_motion = check_motion or motion
         self.roi_size, self.temperature, self.coarse_temperature = roi_size, temperature, coarse_temperature
         self.match_confidence = match_confidence
+        if long_range not in LONG_RANGE:
+            raise ValueError(f"long_range must be one of {', '.join(LONG_RANGE)}, got {long_range!r}")
+        if consistency not in CONSISTENCY:
+            raise ValueError(f"consistency must be one of {', '.join(CONSISTENCY)}, got {consistency!r}")
         self.long_range, self.consistency, self.photometric = long_range, consistency, photometric
         self.match_below = match_below
         self.scales = (inconsistency_scale, residual_scale)
@@ -105,7 +120,7 @@ class KeyAnchoring(nn.Module):
         if key_chroma.shape[0] != work.shape[0]:  # one keyframe for a batch of frames
             key_grey = Grey(*(t.expand(work.shape[0], -1, -1, -1) for t in key_grey))
             key_chroma = key_chroma.expand(work.shape[0], -1, -1, -1)
-        level = 1 if self.long_range == "motion" else 0
+        level = long_range_level(self.long_range, grey)
         to_key = resize_flow(self.motion(grey[level], key_grey[level]), size)
         disagreement = check(self.check_motion, self.consistency, to_key, work, key_grey.work)
         warped = warp(torch.cat([key_grey.work, key_chroma.to(key_grey.work.dtype)], dim=1), to_key)  # one grid

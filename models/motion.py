@@ -11,6 +11,7 @@ third-party) implement :class:`MotionEstimator` and register through the plugin 
 
 from __future__ import annotations
 
+import math
 import threading
 from abc import ABC, abstractmethod
 from collections import OrderedDict
@@ -48,12 +49,19 @@ class DISMotion(MotionEstimator):
     seen another size returns slightly different flow, so a frame's flow would depend on which
     frames the thread computed before it. A thread keeps the objects of its last
     ``SIZES_PER_THREAD`` sizes (training crops come in many sizes).
+
+    ``finest_pixels``: DIS computes the flow down to a level of its image pyramid (the preset's
+    finest scale: half the size for ``medium``, a quarter for ``fast`` and ``ultrafast``) and
+    upsamples it; with this option that level is made finer where it would have fewer pixels, so
+    that a cheap preset stays accurate on small frames, where it costs little anyway.
     """
 
-    def __init__(self, preset: str = "medium") -> None:
+    def __init__(self, preset: str = "medium", finest_pixels: int | None = None) -> None:
         if preset not in DIS_PRESETS:
             raise ValueError(f"unknown DIS preset {preset!r}; choose one of {', '.join(DIS_PRESETS)}")
-        self.preset = preset
+        if finest_pixels is not None and finest_pixels < 1:
+            raise ValueError(f"finest_pixels must be a positive number of pixels, got {finest_pixels}")
+        self.preset, self.finest_pixels = preset, finest_pixels
         self._local = threading.local()
 
     def _dis(self, size: tuple[int, int]) -> cv2.DISOpticalFlow:
@@ -63,7 +71,11 @@ class DISMotion(MotionEstimator):
         if size in objects:
             objects.move_to_end(size)
         else:
-            objects[size] = cv2.DISOpticalFlow.create(DIS_PRESETS[self.preset])
+            dis = objects[size] = cv2.DISOpticalFlow.create(DIS_PRESETS[self.preset])
+            if self.finest_pixels is not None:
+                # the coarsest level (scale s: the image halved s times) that keeps finest_pixels
+                halvings = int(math.floor(math.log2(max(1.0, size[0] * size[1] / self.finest_pixels)) / 2))
+                dis.setFinestScale(min(dis.getFinestScale(), halvings))
             if len(objects) > SIZES_PER_THREAD:  # a fresh object gives the flow a used one would
                 objects.popitem(last=False)
         return objects[size]

@@ -45,6 +45,10 @@ def motion_inputs(grey: Tensor, warped_grey: Tensor, disagreement: Tensor) -> Te
     return torch.cat([grey - 0.5, warped_grey - 0.5, residual, torch.log1p(disagreement).to(grey.dtype)], dim=1)
 
 
+CONSISTENCY = ("forward", "coarse", "none")  # how a flow is checked against the reverse motion
+RESOLUTIONS = ("motion", "work")  # the levels of a Grey a stage can estimate motion on
+
+
 def check(motion: MotionEstimator, how: str, flow: Tensor, frame: Tensor, other: Tensor) -> Tensor:
     """The inconsistency (B,1,h,w) of ``flow`` (``frame`` -> ``other``: frame(p) ≈ other(p + flow(p)))
     with the reverse motion, estimated at the same size ("forward"), at half that size ("coarse"),
@@ -80,6 +84,10 @@ class MotionCompensatedPropagation(nn.Module):
         super().__init__()
         if interpolation not in WARP_MODES:
             raise ValueError(f"interpolation must be one of {', '.join(WARP_MODES)}, got {interpolation!r}")
+        if consistency not in CONSISTENCY:
+            raise ValueError(f"consistency must be one of {', '.join(CONSISTENCY)}, got {consistency!r}")
+        if resolution not in RESOLUTIONS:
+            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
         self.motion = motion
         self.check_motion = check_motion or motion
         self.resolution = resolution

@@ -78,10 +78,10 @@ def _anchor(
     return KeyAnchoring(estimator, encoder, check_motion=checker, **options)
 
 
-def _dis(preset: str = "medium") -> Any:
+def _dis(preset: str = "medium", finest_pixels: int | None = None) -> Any:
     from ..models.motion import DISMotion
 
-    return DISMotion(preset)
+    return DISMotion(preset, finest_pixels)
 
 
 def _compact(roi_size: int | None = None, chunk_size: int = 4096, **options: Any) -> Any:

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from dvcp_plugin.models.anchor import KeyAnchoring
+from dvcp_plugin.models.anchor import LONG_RANGE, KeyAnchoring, long_range_level
 from dvcp_plugin.models.features import CompactEncoder
 from dvcp_plugin.models.motion import SIZES_PER_THREAD, DISMotion, inconsistency, reliability, resize_flow, warp
 from dvcp_plugin.models.motion_local import MotionCompensatedPropagation
@@ -54,6 +54,32 @@ def test_dis_flow_points_from_the_later_frame_to_where_it_was():
     assert flow.shape == (1, 2, H, W)
     assert flow[0, 0][INNER[1:]].median().item() == pytest.approx(-SHIFT, abs=0.2)
     assert flow[0, 1][INNER[1:]].abs().median().item() < 0.2
+
+
+def test_finest_pixels_keeps_a_cheap_preset_accurate_on_small_frames_and_changes_nothing_on_large_ones():
+    # fast computes the flow on a quarter-size level: 24 x 16 pixels for a 96 x 64 frame
+    truth = torch.tensor([-SHIFT, 0.0]).view(1, 2, 1, 1)
+
+    def error(estimator: DISMotion) -> float:
+        return float((estimator(grey(1).work, grey(0).work) - truth)[INNER].abs().mean())
+
+    assert error(DISMotion("fast", finest_pixels=2000)) < 0.5 * error(DISMotion("fast"))
+    big = torch.from_numpy(cv2.resize(canvas(), (856, 480)))[None, None]
+    moved = torch.roll(big, 5, dims=-1)
+    assert torch.equal(DISMotion("fast")(moved, big), DISMotion("fast", finest_pixels=25_000)(moved, big))
+    with pytest.raises(ValueError, match="finest_pixels must be a positive number"):
+        DISMotion("fast", finest_pixels=0)
+
+
+def test_long_range_motion_is_estimated_on_the_level_asked_for():
+    small = Grey(torch.zeros(1, 1, 96, 160), torch.zeros(1, 1, 192, 320))  # motion level 61,440 pixels
+    large = Grey(torch.zeros(1, 1, 240, 427), torch.zeros(1, 1, 480, 854))
+    assert [long_range_level(how, small) for how in LONG_RANGE] == [1, 0, 1]
+    assert [long_range_level(how, large) for how in LONG_RANGE] == [1, 0, 0]
+    with pytest.raises(ValueError, match="long_range must be one of motion, work, auto"):
+        KeyAnchoring(DISMotion(), CompactEncoder(), long_range="near")
+    with pytest.raises(ValueError, match="consistency must be one of forward, coarse, none"):
+        MotionCompensatedPropagation(DISMotion(), consistency="both")
 
 
 def test_dis_flow_of_a_pair_does_not_depend_on_what_the_estimator_computed_before():

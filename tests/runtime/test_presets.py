@@ -22,7 +22,7 @@ def test_each_preset_sets_its_stage_options_and_balanced_is_the_default(weights)
     fast, balanced, best = (_engine(weights, preset=name) for name in ("fast", "balanced", "best"))
     # fast: no networks, long-range motion at the working resolution, no feature matching
     assert not fast.local.kernels and not fast.refine.network and fast.local.consistency == "none"
-    assert fast.global_.long_range == "work" and fast.global_.match_below == 0.0
+    assert fast.global_.long_range == "auto" and fast.global_.match_below == 0.0
     # balanced: the networks, the cheap local motion unchecked; best: every check
     assert balanced.local.kernels and balanced.refine.network and balanced.local.consistency == "none"
     assert best.local.consistency == "forward" and best.global_.long_range == "motion"
