@@ -147,7 +147,7 @@ def test_markdown_has_a_row_per_entry_and_is_printed(quick: dict) -> None:
         expected = [e for e in quick["json"]["entries"] if e["kind"] == kind]
         assert len(rows) == len(expected)
         for row, entry in zip(rows, expected, strict=True):
-            where = f"| {entry['width']}×{entry['height']} | {entry['chroma_scale']:g} | {entry['device']}"
+            where = f"| {entry.get('preset', '–')} | {entry['width']}×{entry['height']} | {entry['chroma_scale']:g} | {entry['device']}"
             assert row.startswith(where)
             if entry["status"] != "measured":
                 assert entry["reason"] in row
@@ -159,8 +159,8 @@ def test_peers_table_gives_dvcp_over_flow_for_engine_and_filter(quick: dict) -> 
     assert len(rows) == len(measured) == 2
     for row, entry in zip(rows, measured, strict=True):
         cells = [cell.strip() for cell in row.strip("|").split("|")]
-        assert cells[5] == entry["kind"]
-        assert float(cells[8]) == pytest.approx(entry["over_flow"], abs=1e-3)
+        assert cells[6] == entry["kind"]
+        assert float(cells[9]) == pytest.approx(entry["over_flow"], abs=1e-3)
 
 
 def test_motion_share_of_motion_compensated_stages(tmp_path: Path) -> None:

@@ -245,7 +245,8 @@ def test_eval_scores_the_same_frames_as_the_filter_computes(tiny_data, weights):
     for i, n in enumerate(scores.frames):
         frame = coloured.get_frame(n)
         made = np.dstack([np.asarray(frame[p]) for p in range(3)])
-        assert scores.methods["dvcp"].psnr[i] == pytest.approx(psnr(made, truths[n]))
+        # the filter turns its 8-bit planes into floats by its own path: a rare pixel may round one level apart
+        assert scores.methods["dvcp"].psnr[i] == pytest.approx(psnr(made, truths[n]), abs=1e-3)
         grey = torch.from_numpy(greys[n]).float() / 255
         assert scores.methods["key"].psnr[i] == pytest.approx(psnr(output_rgb(grey, key_chroma), truths[n]))
 
