@@ -63,12 +63,20 @@ class Colouring:
         self._pipeline: Pipeline | None = None
 
     def node(self, fmt: int) -> vs.VideoNode:
-        """The coloured clip in format ``fmt``; bad keyframes or options are a ``DvcpError``."""
+        """The coloured clip in format ``fmt``; bad keyframes or options are a ``DvcpError``.
+
+        Float input has no integer YUV of its own depth: it is coloured in float (YUV444PS) and
+        written as ``fmt``, its luma rounded to ``fmt``'s samples.
+        """
         clip = self.source.clip
         if self._pipeline is None:
             keyframes = {n: str(path) for n, path in self.keys.items()}
             self._pipeline = shared_pipeline(clip, keyframes, None, self.options)
-        return self._pipeline.node("final", vs.core.get_video_format(fmt), "colorize")
+        out = vs.core.get_video_format(fmt)
+        if clip.format.sample_type == vs.FLOAT and out.color_family == vs.YUV and out.sample_type == vs.INTEGER:
+            coloured = self._pipeline.node("final", vs.core.get_video_format(vs.YUV444PS), "colorize")
+            return vs.core.resize.Point(coloured, format=out.id)
+        return self._pipeline.node("final", out, "colorize")
 
     def settings(self) -> dict[str, Any]:
         """What decides the output's pixels (see :func:`run_settings`)."""

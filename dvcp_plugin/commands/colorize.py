@@ -15,11 +15,11 @@ from pathlib import Path
 from ..errors import DvcpError
 from ..media.frame_writer import VIDEO_SUFFIXES, VideoFile
 from ..media.outputs import check_output, lock_output, output_sink
-from ..media.sources import open_input
 from ..options import Options, OutputOptions
 from ..service import colorize_into
 from ..stages.weights import find_weights
 from .flags import add_option_flags, options_of
+from .inputs import add_input_arguments, open_command_input
 
 
 def parse_key(text: str) -> tuple[int, Path]:
@@ -34,9 +34,9 @@ def parse_key(text: str) -> tuple[int, Path]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Input, keyframes, output, how it is written, and the options of dvcp_plugin.colorize."""
-    parser.add_argument(
-        "input", type=Path,
-        help="folder of frames (PNG, TIFF or JPEG; 8 or 16 bit; grey or colour; natural name order), a video file, "
+    add_input_arguments(
+        parser,
+        "folder of frames (PNG, TIFF or JPEG; 8 or 16 bit; grey or colour; natural name order), a video file, "
         "or a VapourSynth script (.vpy) whose output 0 is the clip",
     )
     parser.add_argument(
@@ -71,7 +71,7 @@ def run(args: argparse.Namespace) -> int:
 def _colorize(args: argparse.Namespace, keys: dict[int, Path], options: Options, output_options: OutputOptions) -> int:
     """The work of :func:`run`, holding the output's lock."""
     output: Path = args.output
-    source = open_input(args.input, output_options.fps)
+    source = open_command_input(args, output_options.fps)
     sink = output_sink(source, output, output_options)
     if isinstance(sink, VideoFile):
         sink.check(args.overwrite)
