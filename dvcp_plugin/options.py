@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -116,6 +117,42 @@ class CheckedOptions:
         if unknown:
             raise DvcpError(f"unknown option {unknown[0]!r}; the options are {', '.join(names)}")
         return cls(**{name: value for name, value in given.items() if value is not None})
+
+
+# a message's advice naming an option and a value, as the VapourSynth functions take it: half=False,
+# chroma_scale=0.25, unkeyed_cuts='continue' (a quoted value may hold spaces)
+_MENTION = re.compile(r"\b([a-z][a-z_]*)=('[^']*'|\"[^\"]*\"|[^\s;,)]+)")
+
+
+def reword_options(text: str, word: Callable[[OptionInfo, Any], str]) -> str:
+    """``text`` with each mention ``name=value`` of an option in the VapourSynth functions' words (how
+    messages below the edges give advice) replaced by ``word(info, value)``: an edge's own words.
+
+    ``value`` is the mention's Python literal read back (True, 0.25, 'continue'), or its text.
+    """
+    infos = {info.name: info for cls in (Options, OutputOptions) for info in option_infos(cls)}
+
+    def replace(match: re.Match[str]) -> str:
+        info = infos.get(match[1])
+        if info is None:
+            return match[0]
+        return word(info, _literal(match[2]))
+
+    return _MENTION.sub(replace, text)
+
+
+def _literal(text: str) -> Any:
+    """A mention's value: quoted text as text, True/False/None, a number, else the text itself."""
+    if text[0] in "'\"":
+        return text[1:-1]
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
 
 
 # --- checks -----------------------------------------------------------------------------------------

@@ -126,7 +126,7 @@ def raise_frame_failure(exc: RenderError, source: FrameErrors | None, pipeline: 
         raise exc
     n, error = kept
     if isinstance(error, DvcpError):
-        raise RenderError(n, str(error)) from error
+        raise RenderError(n, error) from error
     raise error from None
 
 

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..media.frame_writer import ffmpeg_executable
+from ..errors import DvcpError
+from ..media.frame_writer import check_video_size, ffmpeg_arguments, ffmpeg_executable
 from ..media.outputs import is_video
 from ..media.sources import InputError, open_input
 from ..media.video_check import video_problem
-from .jobs import JobsError, ShotJob
+from .jobs import JobsError, ShotJob, in_jobs_words
 from .reels import part_output, stale_spans
 from .work import Part, Reel
 
@@ -45,9 +46,16 @@ def _plan(job: ShotJob, overwrite: bool) -> PlannedShot:
     if job.frames is None and not job.cuts:
         return PlannedShot(job, (_part(job, None, job.keyframes, job.output, job.name),))
     try:
-        count = len(open_input(job.input, job.output_options.fps).names)
+        source = open_input(job.input, job.output_options.fps)
     except InputError as exc:
         return PlannedShot(job, status="failed", error=str(exc))
+    count = len(source.names)
+    if job.cuts and is_video(job.output):  # the reel's video is written after every part is coloured: check now
+        try:
+            check_video_size(job.output, ffmpeg_arguments(job.output, job.output_options.ffmpeg_args),
+                             source.clip.width, source.clip.height)
+        except DvcpError as exc:
+            raise JobsError(f"{job.label}: {in_jobs_words(str(exc))}") from None
     first, last = job.frames if job.frames is not None else (0, count - 1)
     if last >= count:
         raise JobsError(f"{job.label}: frames [{first}, {last}] go past the input's last frame, {count - 1}")

@@ -48,6 +48,40 @@ DEFAULT_FFMPEG_ARGS: dict[str, list[str]] = {
 }
 
 
+def ffmpeg_arguments(path: Path, ffmpeg_args: str | None) -> list[str]:
+    """ffmpeg's output options for the video ``path``: ``ffmpeg_args`` split as a shell would, else the
+    container's defaults (:data:`DEFAULT_FFMPEG_ARGS`)."""
+    if ffmpeg_args is not None:
+        return shlex.split(ffmpeg_args)
+    return list(DEFAULT_FFMPEG_ARGS.get(path.suffix.lower(), []))
+
+
+def _subsampling(pixel_format: str) -> tuple[int, int]:
+    """How many columns and rows share a chroma sample in an ffmpeg pixel format (1, 1 for 4:4:4)."""
+    for names, factors in (
+        (("420", "nv12", "nv21", "p010", "p016"), (2, 2)), (("422", "nv16", "nv20", "p210", "p216"), (2, 1)),
+        (("411",), (4, 1)), (("410",), (4, 4)), (("440",), (1, 2)),
+    ):
+        if any(name in pixel_format for name in names):
+            return factors
+    return 1, 1
+
+
+def check_video_size(path: Path, args: Sequence[str], width: int, height: int) -> None:
+    """Refuse now frames the pixel format ``args`` write ``path`` in cannot hold (odd sizes for 4:2:0)."""
+    formats = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "-pix_fmt"]
+    if not formats:
+        return
+    across, down = _subsampling(formats[-1])
+    if width % across == 0 and height % down == 0:
+        return
+    raise OutputError(
+        f"the frames are {width}x{height}, and {path.name} is written as {formats[-1]}, whose chroma needs a width "
+        f"divisible by {across} and a height by {down}: write .mkv (lossless 4:4:4) instead, or choose a "
+        "4:4:4 pixel format, e.g. ffmpeg_args='-pix_fmt yuv444p -crf 16'"
+    )
+
+
 def frame_array(frame: vs.VideoFrame) -> np.ndarray:
     """An RGB24/RGB48 frame as a uint8/uint16 (H,W,3) array."""
     return np.stack([np.asarray(frame[i]) for i in range(3)], axis=-1)
@@ -201,9 +235,7 @@ class VideoFile:
             raise OutputError(f"{path} is not a video file name ({', '.join(VIDEO_SUFFIXES)})")
         self.path, self.fps = path, fps
         self.partial = path.with_name(f"{path.stem}{PARTIAL}{path.suffix}")
-        self.args = shlex.split(ffmpeg_args) if ffmpeg_args is not None else DEFAULT_FFMPEG_ARGS.get(
-            path.suffix.lower(), []
-        )
+        self.args = ffmpeg_arguments(path, ffmpeg_args)
         self.ffmpeg = ffmpeg_executable()
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()

@@ -27,7 +27,9 @@ def resolve_device(device: str, half: bool) -> torch.device:
     elif dev.type != "cpu":
         raise DvcpError(f"unsupported device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
     if half and dev.type != "cuda":
-        raise DvcpError("half precision needs a CUDA device; use half=False on the CPU")
+        raise DvcpError(
+            f"half precision needs a CUDA device, and {device!r} is not one: use a CUDA device, or half=False"
+        )
     return dev
 
 

@@ -6,12 +6,10 @@ import shutil
 import subprocess
 
 import numpy as np
-import pytest
 
 from dvcp_plugin.cli import main
 from dvcp_plugin.commands import demo
 from dvcp_plugin.commands.demo import FRAMES, HEIGHT, WIDTH
-from dvcp_plugin.errors import DvcpError
 from dvcp_plugin.evaluation import methods, metrics, protocol
 from dvcp_plugin.evaluation.methods import BASELINES, colour_shot
 from dvcp_plugin.evaluation.metrics import mean_psnr as psnr

@@ -4,9 +4,9 @@ the frame folders dvcp opens in a script are read from where they were when open
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
