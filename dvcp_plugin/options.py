@@ -33,7 +33,7 @@ from typing import Any, Self
 from .errors import DvcpError, OptionError
 from .filters.files import file_digest
 from .hookspecs import STAGE_KINDS
-from .models.color import FRAME_MATRICES, MATRICES
+from .models.color import FRAME_MATRICES, MATRIX_NAMES
 from .stages.weights import find_weights
 
 UNKEYED_CUTS = ("error", "continue")
@@ -212,13 +212,15 @@ def _one_of(choices: tuple[str, ...]) -> Check:
 
 
 def _matrix(name: str, value: Any) -> str:
-    """"601" or "709", or the frame matrix code (``vs.MATRIX_*``) of either."""
+    """"601" or "709", a resizer's name of either ("170m", "470bg", "709"), or its frame matrix code
+    (``vs.MATRIX_*``)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) in FRAME_MATRICES:
         return FRAME_MATRICES[int(value)]
-    if isinstance(value, str) and value in MATRICES:
-        return value
+    if isinstance(value, str) and value in MATRIX_NAMES:
+        return MATRIX_NAMES[value]
     raise OptionError(
-        name, "is not supported; use '601' or '709' (or vs.MATRIX_BT709, vs.MATRIX_ST170_M, vs.MATRIX_BT470_BG)", value
+        name, "is not supported; use '601' or '709', a resizer's name ('170m', '470bg', '709') or vs.MATRIX_BT709, "
+        "vs.MATRIX_ST170_M, vs.MATRIX_BT470_BG", value
     )
 
 
@@ -417,8 +419,9 @@ class Options(EngineOptions):
     is coloured with it."""
 
     matrix: str | None = option(
-        None, _matrix, "colour matrix, 601 or 709 (default: the input's _Matrix tag, else 601)", pixels=True,
-        choices=tuple(MATRICES),
+        None, _matrix,
+        "colour matrix: 601 (also 170m, 470bg) or 709 (default: the input's _Matrix tag, else 601)", pixels=True,
+        choices=tuple(MATRIX_NAMES),
     )
     cache_mb: float = option(1024.0, _positive_number, "state cache memory bound in MiB (default 1024)")
     checkpoint_interval: int = option(

@@ -33,7 +33,16 @@ import vapoursynth as vs
 
 from ..media.frame_writer import VideoFile, write_video
 from ..media.frames import image_files
-from ..media.manifest import PARTIAL, FrameRecord, RunRecord, describe_changes, write_atomically
+from ..media.manifest import (
+    PARTIAL,
+    FrameRecord,
+    RunRecord,
+    changed_keys,
+    check_build,
+    describe_changes,
+    without_build,
+    write_atomically,
+)
 from ..media.outputs import clip_fps, is_video
 from ..media.paths import OutputError
 from ..media.sources import open_video
@@ -109,13 +118,20 @@ def stale_spans(reel_output: Path, spans: Sequence[str]) -> list[str]:
 def recorded_part(part: Part, settings: Mapping[str, Any], names: Sequence[str], suffix: str) -> bool:
     """Whether ``part``'s frames are all in its reel's folder as recorded there, made with ``settings``.
 
-    A part recorded with other settings is an :class:`OutputError` naming what changed.
+    A part whose keyframes alone changed is not (it is coloured again and replaces its frames); one
+    recorded with other settings is an :class:`OutputError` naming what changed, and so is one made
+    by another dvcp version or on another device, unless the part keeps those.
     """
     assert part.reel is not None
     entry = read_ledger(part.reel).get(part.span)
     if not isinstance(entry, dict):
         return False
-    changes = describe_changes(entry.get("settings") or {}, settings)
+    recorded = entry.get("settings") or {}
+    check_build(recorded, settings, part.other_build, f"{part.reel} holds frames {part.span}")
+    recorded, current = without_build(recorded), without_build(settings)
+    if changed_keys(recorded, current) == ["keyframes"]:
+        return False
+    changes = describe_changes(recorded, current)
     if changes:
         raise OutputError(
             f"{part.reel} holds frames {part.span} made with other settings ({'; '.join(changes)}); "

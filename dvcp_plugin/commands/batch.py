@@ -58,6 +58,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: JOBS.summary.json beside the jobs file)",
     )
     parser.add_argument("--overwrite", action="store_true", help="recolour every shot instead of resuming")
+    parser.add_argument(
+        "--resume-anyway", action="store_true",
+        help="resume shots made by another dvcp version or on another device, keeping their frames",
+    )
 
 
 # the words of a message's advice on options: a jobs file's keys (`half = false`)
@@ -77,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_batch(args: argparse.Namespace, jobs: list[ShotJob]) -> int:
     """The work of :func:`run`, holding the lock of every output."""
-    planned = plan_shots(jobs, args.overwrite)
+    planned = plan_shots(jobs, args.overwrite, args.resume_anyway)
     path = args.summary or args.jobs.with_name(f"{args.jobs.stem}.summary.json")
     info = {
         "jobs": str(args.jobs.absolute()), "address": args.address or "local",

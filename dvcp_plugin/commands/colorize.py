@@ -50,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_option_flags(parser, OutputOptions)
     parser.add_argument("--overwrite", action="store_true", help="replace earlier output instead of resuming")
+    parser.add_argument(
+        "--resume-anyway", action="store_true",
+        help="resume a frame folder made by another dvcp version or on another device, keeping its frames "
+        "(they may differ slightly from this run's)",
+    )
     add_option_flags(parser, Options)
 
 
@@ -82,12 +87,16 @@ def _colorize(args: argparse.Namespace, keys: dict[int, Path], options: Options,
         if n < len(source.names):
             print(f"dvcp colorize: keyframe {image} at frame {n} ({source.names[n]})", file=sys.stderr)
     description = output.name if isinstance(sink, VideoFile) else f"{output.name}/"
-    resume = colorize_into(source, keys, sink, options, overwrite=args.overwrite, description=description)
+    resume = colorize_into(
+        source, keys, sink, options, overwrite=args.overwrite, description=description, other_build=args.resume_anyway
+    )
     notes = []
     if resume.restarted:
         notes.append(f"every frame made again: the earlier run had not finished and differed ({resume.restarted})")
     if resume.kept:
         notes.append(f"{resume.kept} kept from an earlier run")
+    if resume.rekeyed:
+        notes.append(f"{resume.rekeyed} made again: the keyframes of their shots changed")
     if resume.redone:
         notes.append(f"{len(resume.redone)} that no longer matched their record written again: "
                      + ", ".join(resume.redone[:5]) + (", ..." if len(resume.redone) > 5 else ""))

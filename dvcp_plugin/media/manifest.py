@@ -56,13 +56,41 @@ def write_atomically(path: Path, text: str) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+# what made a run's frames besides its settings: another dvcp version or device may round them differently
+BUILD = ("dvcp", "device")
+
+
+def changed_keys(recorded: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
+    """The keys whose values differ between recorded and current settings, sorted."""
+    return sorted(key for key in {*recorded, *settings} if recorded.get(key) != settings.get(key))
+
+
+def check_build(recorded: Mapping[str, Any], settings: Mapping[str, Any], other_build: bool, frames: str) -> None:
+    """Refuse ``frames`` (their words: "OUT holds frames") made by another dvcp version or on another
+    device than this run's, saying which, unless ``other_build``."""
+    if other_build or all(recorded.get(key) == settings.get(key) for key in BUILD):
+        return
+
+    def build(values: Mapping[str, Any]) -> str:
+        version, device = values.get("dvcp"), values.get("device")
+        return f"dvcp {version or '(a version that did not record itself)'} on {device or 'an unrecorded device'}"
+
+    raise OutputError(
+        f"{frames} made by {build(recorded)}, and this run is {build(settings)}, whose frames may differ slightly; "
+        "use --resume-anyway to keep them, or --overwrite to make every frame again"
+    )
+
+
+def without_build(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """Settings without the dvcp version and device (see :func:`check_build`)."""
+    return {key: value for key, value in settings.items() if key not in BUILD}
+
+
 def describe_changes(recorded: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
     """What differs between recorded and current settings, in words ("the input differs: f3.png changed")."""
     changes = []
-    for key in sorted({*recorded, *settings}):
+    for key in changed_keys(recorded, settings):
         old, new = recorded.get(key), settings.get(key)
-        if old == new:
-            continue
         if key == "input" and isinstance(old, dict) and isinstance(new, dict):
             changes.append(f"the input differs: {_changed_input(old, new)}")
         else:

@@ -57,6 +57,7 @@ class Source:
     first: int = 0  # the input's frame at this clip's frame 0 (see :meth:`frames`)
     errors: FrameErrors | None = None
     arguments: Mapping[str, str] | None = None  # a script's arguments (``-a KEY=VALUE``), part of what it is
+    cuts: bool = False  # whether its frames may carry scene changes (_SceneChangePrev): a script's may
 
     def frames(self, first: int, last: int) -> Source:
         """Frames ``first`` to ``last`` (inclusive) of this input, keeping their names.
@@ -219,7 +220,7 @@ def open_script(path: Path, arguments: Mapping[str, str] | None = None) -> Sourc
     return Source(
         clip=clip, names=_numbered(clip.num_frames), bits=bits, suffix=None,
         description=f"{clip.num_frames} frames {clip.width}x{clip.height} {clip.format.name} from the script {path}",
-        files=(path,), arguments=dict(arguments) if arguments else None,
+        files=(path,), arguments=dict(arguments) if arguments else None, cuts=True,
     )
 
 

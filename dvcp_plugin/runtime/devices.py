@@ -33,6 +33,14 @@ def resolve_device(device: str, half: bool) -> torch.device:
     return dev
 
 
+def device_name(device: str) -> str:
+    """The device a run colours on, as its record names it: ``cpu``, or ``cuda`` and the GPU's model."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return dev.type
+
+
 def cpu_model() -> str:
     """The CPU's model name (from /proc/cpuinfo where there is one)."""
     try:
