@@ -33,16 +33,7 @@ import vapoursynth as vs
 
 from ..media.frame_writer import VideoFile, write_video
 from ..media.frames import image_files
-from ..media.manifest import (
-    PARTIAL,
-    FrameRecord,
-    RunRecord,
-    changed_keys,
-    check_build,
-    describe_changes,
-    without_build,
-    write_atomically,
-)
+from ..media.manifest import PARTIAL, FrameRecord, RunRecord, settings_changes, write_atomically
 from ..media.outputs import clip_fps, is_video
 from ..media.paths import OutputError
 from ..media.sources import open_video
@@ -126,12 +117,10 @@ def recorded_part(part: Part, settings: Mapping[str, Any], names: Sequence[str],
     entry = read_ledger(part.reel).get(part.span)
     if not isinstance(entry, dict):
         return False
-    recorded = entry.get("settings") or {}
-    check_build(recorded, settings, part.other_build, f"{part.reel} holds frames {part.span}")
-    recorded, current = without_build(recorded), without_build(settings)
-    if changed_keys(recorded, current) == ["keyframes"]:
+    where = f"{part.reel} holds frames {part.span}"
+    keys, changes = settings_changes(entry.get("settings") or {}, settings, part.other_build, where)
+    if keys == ["keyframes"]:
         return False
-    changes = describe_changes(recorded, current)
     if changes:
         raise OutputError(
             f"{part.reel} holds frames {part.span} made with other settings ({'; '.join(changes)}); "

@@ -33,15 +33,7 @@ import vapoursynth as vs
 
 from ..filters.files import write_all
 from ..filters.images import ImageError, encode_image
-from .manifest import (
-    PARTIAL,
-    FrameRecord,
-    RunRecord,
-    changed_keys,
-    check_build,
-    describe_changes,
-    without_build,
-)
+from .manifest import PARTIAL, FrameRecord, RunRecord, settings_changes
 from .paths import OutputError, check_writable_file, check_writable_folder
 from .render import Progress, render
 from .video_check import sync_file, video_problem
@@ -196,13 +188,11 @@ class FrameFolder:
                 f"{self.folder} already holds {len(present)} frame(s) that dvcp did not record making "
                 f"(e.g. {self.path(present[0]).name}); use --overwrite to replace them, or another folder"
             )
-        check_build(recorded, settings, other_build, f"{self.folder} holds frames")
-        recorded, settings = without_build(recorded), without_build(settings)
-        changes = describe_changes(recorded, settings)
+        keys, changes = settings_changes(recorded, settings, other_build, f"{self.folder} holds frames")
         unfinished = isinstance(recorded.get("frames"), int) and recorded_frames < recorded["frames"]
         if changes and unfinished:
             return "; ".join(changes), set()
-        if changed_keys(recorded, settings) == ["keyframes"] and rekeyed is not None:
+        if keys == ["keyframes"] and rekeyed is not None:
             return None, rekeyed(recorded["keyframes"], settings["keyframes"])
         if changes:
             raise OutputError(

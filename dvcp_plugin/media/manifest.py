@@ -81,9 +81,16 @@ def check_build(recorded: Mapping[str, Any], settings: Mapping[str, Any], other_
     )
 
 
-def without_build(settings: Mapping[str, Any]) -> dict[str, Any]:
-    """Settings without the dvcp version and device (see :func:`check_build`)."""
-    return {key: value for key, value in settings.items() if key not in BUILD}
+def settings_changes(
+    recorded: Mapping[str, Any], settings: Mapping[str, Any], other_build: bool, frames: str
+) -> tuple[list[str], list[str]]:
+    """How this run's settings differ from those that made ``frames`` ("OUT holds frames"): the keys
+    that differ and the changes in words, the dvcp version and device aside (refused by
+    :func:`check_build` unless ``other_build``)."""
+    check_build(recorded, settings, other_build, frames)
+    recorded = {key: value for key, value in recorded.items() if key not in BUILD}
+    settings = {key: value for key, value in settings.items() if key not in BUILD}
+    return changed_keys(recorded, settings), describe_changes(recorded, settings)
 
 
 def describe_changes(recorded: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
