@@ -33,7 +33,7 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The jobs file, where Ray runs and how wide, and the summary file."""
-    parser.add_argument("jobs", type=Path, help="jobs file (TOML): one [[shot]] table per shot (see the README)")
+    parser.add_argument("jobs", type=Path, help="jobs file (TOML): one [[shot]] table per shot (see docs/BATCH.md)")
     parser.add_argument(
         "--address", metavar="ADDRESS",
         help="join a running Ray cluster: 'auto' (this machine is one of its nodes) or ray://HOST:10001 "
