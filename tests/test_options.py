@@ -52,7 +52,7 @@ def test_the_options_that_decide_pixels_are_what_a_frame_folder_records(weights)
 def test_options_not_given_take_their_defaults_in_one_place():
     assert Options.of({}) == Options() == Options.of({name: None for name in NAMES})
     assert Options.of({"device": None}).device == "cpu"  # None: not given
-    with pytest.raises(DvcpError, match="unknown option 'colour'; the options are weights, device"):
+    with pytest.raises(DvcpError, match="unknown option 'colour'; the options are preset, weights, device"):
         Options.of({"colour": "red"})
     assert Options(weights="w.pt", stage_options={"local": {"p": Path("/x")}}).engine() == EngineOptions(
         weights=Path("w.pt"), stage_options={"local": {"p": "/x"}}
