@@ -1,8 +1,8 @@
 """dvcp: Deep Video Color Propagation for VapourSynth.
 
-``colorize``, ``local_propagate``, ``global_match``, ``refine`` and ``shots`` (from
-:mod:`dvcp_plugin.vsapi`) are imported on first use, so that the CLI and training do not load
-VapourSynth.
+The VapourSynth functions ``colorize``, ``local_propagate``, ``global_match``, ``refine`` and
+``shots`` (from :mod:`dvcp_plugin.vsapi`) are imported on first use, so that the CLI and training
+do not load VapourSynth; ``dir()``, ``help()`` and editors see them as the package's own.
 """
 
 import os
@@ -29,3 +29,7 @@ def __getattr__(name: str) -> Any:
 
         return getattr(vsapi, name)
     raise AttributeError(f"module 'dvcp_plugin' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

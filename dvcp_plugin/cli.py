@@ -1,7 +1,9 @@
 """The ``dvcp`` command: one sub-command per module in :mod:`dvcp_plugin.commands`.
 
 This is the command line's edge. A ``DvcpError`` (a mistake the user can fix) is one line,
-``dvcp COMMAND: error: ...``, and exit status 1. Any other exception is a bug: it is never worded
+``dvcp COMMAND: error: ...``, and exit status 1, its advice on options in the command's words (a
+flag, or a jobs file's key: a command module's ``reword``, by default
+:func:`~dvcp_plugin.commands.flags.in_flag_words`). Any other exception is a bug: it is never worded
 as a mistake of the input; it says it is an internal error, where its traceback was written and
 that ``--debug`` prints it, and exits with status 70 (EX_SOFTWARE). Ctrl-C and SIGTERM stop a
 command alike, leaving no partial output (status 130 and 143). dvcp's log (the ``logging`` records
@@ -67,7 +69,9 @@ _DEBUG_HELP = "log everything, and print the traceback of any error"
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """The argument parser with every sub-command's options."""
+    """The argument parser with every sub-command's options (this loads torch and VapourSynth)."""
+    from .commands.flags import in_flag_words
+
     parser = _Parser(prog="dvcp", description="Deep Video Color Propagation for VapourSynth.")
     parser.add_argument("--debug", action="store_true", help=_DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -76,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         command = sub.add_parser(name, help=help_text, description=help_text)
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
         module.add_arguments(command)
-        command.set_defaults(run=module.run)
+        # the words of a message's advice on options: flags, unless the command words them its own way
+        command.set_defaults(run=module.run, reword=getattr(module, "reword", in_flag_words))
     return parser
 
 
@@ -149,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         except DvcpError as exc:
             if args.debug:
                 traceback.print_exception(exc, file=sys.stderr)
-            print(f"dvcp {args.command}: error: {exc}", file=sys.stderr)
+            print(f"dvcp {args.command}: error: {args.reword(str(exc))}", file=sys.stderr)
             return 1
         except Terminated:
             print("dvcp: terminated", file=sys.stderr)

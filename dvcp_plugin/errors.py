@@ -16,7 +16,20 @@ _NO_VALUE: Any = object()
 
 
 class DvcpError(Exception):
-    """Base class of every error dvcp raises on purpose."""
+    """Base class of every error dvcp raises on purpose.
+
+    ``names_frame``: the message names the frame it is about itself ("frame 20 starts a new shot
+    ..."), so an edge saying which frame failed leaves it as it is (see :func:`about_frame`).
+    """
+
+    names_frame = False
+
+
+def about_frame(n: int, error: BaseException | str) -> str:
+    """The message of ``error``, raised making frame ``n``: ``frame n: ...``, once (see ``names_frame``)."""
+    if isinstance(error, DvcpError) and error.names_frame:
+        return str(error)
+    return f"frame {n}: {error}"
 
 
 class OptionError(DvcpError):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import numbers
 import os
+import re
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
@@ -32,7 +33,7 @@ from typing import Any, Self
 from .errors import DvcpError, OptionError
 from .filters.files import file_digest
 from .hookspecs import STAGE_KINDS
-from .models.color import FRAME_MATRICES, MATRICES
+from .models.color import FRAME_MATRICES, MATRIX_NAMES
 from .stages.weights import find_weights
 
 UNKEYED_CUTS = ("error", "continue")
@@ -118,6 +119,42 @@ class CheckedOptions:
         return cls(**{name: value for name, value in given.items() if value is not None})
 
 
+# a message's advice naming an option and a value, as the VapourSynth functions take it: half=False,
+# chroma_scale=0.25, unkeyed_cuts='continue' (a quoted value may hold spaces)
+_MENTION = re.compile(r"\b([a-z][a-z_]*)=('[^']*'|\"[^\"]*\"|[^\s;,)]+)")
+
+
+def reword_options(text: str, word: Callable[[OptionInfo, Any], str]) -> str:
+    """``text`` with each mention ``name=value`` of an option in the VapourSynth functions' words (how
+    messages below the edges give advice) replaced by ``word(info, value)``: an edge's own words.
+
+    ``value`` is the mention's Python literal read back (True, 0.25, 'continue'), or its text.
+    """
+    infos = {info.name: info for cls in (Options, OutputOptions) for info in option_infos(cls)}
+
+    def replace(match: re.Match[str]) -> str:
+        info = infos.get(match[1])
+        if info is None:
+            return match[0]
+        return word(info, _literal(match[2]))
+
+    return _MENTION.sub(replace, text)
+
+
+def _literal(text: str) -> Any:
+    """A mention's value: quoted text as text, True/False/None, a number, else the text itself."""
+    if text[0] in "'\"":
+        return text[1:-1]
+    if text in ("True", "False", "None"):
+        return {"True": True, "False": False, "None": None}[text]
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
 # --- checks -----------------------------------------------------------------------------------------
 
 
@@ -175,13 +212,15 @@ def _one_of(choices: tuple[str, ...]) -> Check:
 
 
 def _matrix(name: str, value: Any) -> str:
-    """"601" or "709", or the frame matrix code (``vs.MATRIX_*``) of either."""
+    """"601" or "709", a resizer's name of either ("170m", "470bg", "709"), or its frame matrix code
+    (``vs.MATRIX_*``)."""
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) in FRAME_MATRICES:
         return FRAME_MATRICES[int(value)]
-    if isinstance(value, str) and value in MATRICES:
-        return value
+    if isinstance(value, str) and value in MATRIX_NAMES:
+        return MATRIX_NAMES[value]
     raise OptionError(
-        name, "is not supported; use '601' or '709' (or vs.MATRIX_BT709, vs.MATRIX_ST170_M, vs.MATRIX_BT470_BG)", value
+        name, "is not supported; use '601' or '709', a resizer's name ('170m', '470bg', '709') or vs.MATRIX_BT709, "
+        "vs.MATRIX_ST170_M, vs.MATRIX_BT470_BG", value
     )
 
 
@@ -381,8 +420,9 @@ class Options(EngineOptions):
     is coloured with it."""
 
     matrix: str | None = option(
-        None, _matrix, "colour matrix, 601 or 709 (default: the input's _Matrix tag, else 601)", pixels=True,
-        choices=tuple(MATRICES),
+        None, _matrix,
+        "colour matrix: 601 (also 170m, 470bg) or 709 (default: the input's _Matrix tag, else 601)", pixels=True,
+        choices=tuple(MATRIX_NAMES),
     )
     cache_mb: float = option(1024.0, _positive_number, "state cache memory bound in MiB (default 1024)")
     checkpoint_interval: int = option(

@@ -87,7 +87,7 @@ def colorize(
     A shot (bounded by scene changes) may hold any number of keyframes at any frames; each frame is
     coloured from the keyframes before and after it in its shot, forward and backward, blended.
     ``options`` are those of :class:`~dvcp_plugin.options.Options` (``device``, ``weights``,
-    ``chroma_scale``, ``unkeyed_cuts``, ...; see the README's "VapourSynth usage" for each).
+    ``chroma_scale``, ``unkeyed_cuts``, ...; see docs/VAPOURSYNTH.md for each).
     """
     return _stage("colorize", "final", clip, keyframes, keyframe_frames, format, options)
 

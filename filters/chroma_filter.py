@@ -16,7 +16,7 @@ from typing import NamedTuple
 import torch
 import vapoursynth as vs
 
-from dvcp_plugin.errors import DvcpError
+from dvcp_plugin.errors import DvcpError, about_frame
 
 from .convert import OutputWriter
 from .frame_errors import FrameErrors
@@ -65,7 +65,7 @@ def chroma_filter(
             if errors is not None:
                 errors.record(n, exc)
             if isinstance(exc, DvcpError):  # the message says it all
-                raise vs.Error(f"dvcp.{function}: frame {n}: {exc}") from None
-            raise vs.Error(f"dvcp.{function}: frame {n}: {exc}") from exc  # a bug keeps its traceback
+                raise vs.Error(f"dvcp.{function}: {about_frame(n, exc)}") from None
+            raise vs.Error(f"dvcp.{function}: {about_frame(n, exc)}") from exc  # a bug keeps its traceback
 
     return core.std.ModifyFrame(clip=blank, clips=clips, selector=select)

@@ -1,4 +1,4 @@
-"""Classical baselines of colour propagation that dvcp is measured against (DESIGN §5).
+"""Classical baselines of colour propagation that dvcp is measured against (the evaluation protocol, docs/TRAINING.md).
 
 Both take what :meth:`dvcp_plugin.runtime.engine.Engine.run_shot` takes, full-resolution grey
 frames (H,W) in [0, 1] holding 8-bit values and the keyframe's zero-centred chroma (2,H,W), and

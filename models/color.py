@@ -19,6 +19,8 @@ MATRICES: dict[str, tuple[float, float]] = {
 }
 # H.273 matrix_coefficients codes (a frame's _Matrix) that name a working matrix: 5 and 6 are both BT.601
 FRAME_MATRICES: dict[int, str] = {1: "709", 5: "601", 6: "601"}
+# the names of the working matrices a matrix option takes: their own, and VapourSynth's resizers' (matrix_s)
+MATRIX_NAMES: dict[str, str] = {"601": "601", "709": "709", "170m": "601", "470bg": "601"}
 
 
 def _coefficients(matrix: str) -> tuple[float, float]:

@@ -52,7 +52,9 @@ def colour_part(part: Part, overwrite: bool = False, progress: Progress | None =
                 settings = run_settings(source, part.keyframes, part.options)
                 if recorded_part(part, settings, source.names, sink.suffix):
                     return Result(part.name, "skipped", frames, kept=frames, seconds=time.monotonic() - started)
-        resume = colorize_into(source, part.keyframes, sink, part.options, overwrite=replace, progress=count)
+        resume = colorize_into(
+            source, part.keyframes, sink, part.options, overwrite=replace, progress=count, other_build=part.other_build
+        )
     except Exception as exc:  # noqa: BLE001 - any error is this shot's failure, reported with it
         if not isinstance(sink, FrameFolder):  # a video that failed is removed whole
             return failed(part.name, exc, frames, time.monotonic() - started)

@@ -20,12 +20,15 @@ import uuid
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any
 
 from ..errors import DvcpError
 from .plan import PlannedShot
 from .progress import BatchProgress, FrameCounter
+from .ray_log import ray_log_path, ray_messages_to
 from .reaper import Reaper
+from .reels import tidy_staging
 from .summary import ShotRecord, Summary, shot_record
 from .work import Result, failed
 
@@ -55,11 +58,16 @@ class Cluster:
     cpus_per_worker: float = 1.0
 
 
-def run_batch(planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary, overwrite: bool = False) -> None:
+def run_batch(
+    planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary, overwrite: bool = False,
+    ray_log: Path | None = None,
+) -> None:
     """Colour every planned shot on Ray, recording each shot in ``summary`` as it finishes.
 
     The summary is first written once Ray has room for the workers (a :class:`DvcpError` if it has
-    none).
+    none). Ray's own messages go to ``ray_log`` (:mod:`.ray_log`; by default beside the summary).
+    A run stopped by Ctrl-C or SIGTERM removes what its killed workers left unfinished in the
+    staging areas of reels, and staging areas left empty (:func:`~.reels.tidy_staging`).
     """
     if not any(shot.parts for shot in planned):  # every shot settled by its plan: no need for Ray
         summary.write()
@@ -69,15 +77,23 @@ def run_batch(planned: Sequence[PlannedShot], cluster: Cluster, summary: Summary
     reaper = Reaper() if cluster.address is None and not ray.is_initialized() else None
     if reaper is not None:  # Ray's processes on this machine go when this driver goes, however it goes
         reaper.start()
+    log_path = ray_log or ray_log_path(summary.path)
+    summary.info["ray_log"] = str(log_path)
     try:
-        started_here = _connect(ray, cluster)
-        try:
-            run = _Run(ray, planned, cluster, summary, overwrite)
-            summary.write()
-            run.run(started)
-        finally:
-            if started_here:
-                ray.shutdown()
+        with ray_messages_to(log_path):
+            started_here = _connect(ray, cluster)
+            try:
+                run = _Run(ray, planned, cluster, summary, overwrite)
+                summary.write()
+                run.run(started)
+            finally:
+                if started_here:
+                    ray.shutdown()
+    except KeyboardInterrupt:
+        for shot in planned:
+            if shot.reel is not None:
+                tidy_staging(shot.reel.output)
+        raise
     finally:
         if reaper is not None:
             reaper.finish()

@@ -11,6 +11,7 @@ options to every shot that does not set them. Relative paths are relative to the
 from __future__ import annotations
 
 import itertools
+import json
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -19,7 +20,8 @@ from typing import Any
 
 from ..errors import DvcpError, OptionError
 from ..media.outputs import check_output, is_video
-from ..options import OptionInfo, Options, OutputOptions, StageOptions, option_infos
+from ..options import OptionInfo, Options, OutputOptions, StageOptions, option_infos, reword_options
+from ..runtime.devices import resolve_device
 from .reels import staging
 
 
@@ -61,6 +63,23 @@ def _device(value: Any) -> str:
 # the options of `dvcp colorize` a shot (or [defaults]) may set: the colouring options and how the output is written
 OPTIONS: dict[str, OptionInfo] = {info.name: info for info in (*option_infos(Options), *option_infos(OutputOptions))}
 SHOT_KEYS = ("name", "input", "output", "keyframes", "frames", "cuts")
+
+
+def in_jobs_words(text: str) -> str:
+    """A message in a jobs file's words: its advice ``half=False`` is ``half = false``,
+    ``unkeyed_cuts='continue'`` is ``unkeyed_cuts = "continue"`` (see
+    :func:`~dvcp_plugin.options.reword_options`)."""
+
+    def word(info: OptionInfo, value: Any) -> str:
+        if isinstance(value, bool):
+            shown = "true" if value else "false"
+        elif isinstance(value, int | float):
+            shown = str(value)
+        else:
+            shown = json.dumps(str(value))
+        return f"{info.name} = {shown}"
+
+    return reword_options(text, word)
 
 
 def _option(info: OptionInfo, value: Any, base: Path) -> Any:
@@ -111,6 +130,23 @@ def read_jobs(path: Path, device: str | None = None) -> list[ShotJob]:
     jobs = [_shot(shot, k, base, defaults, path) for k, shot in enumerate(shots, 1)]
     _check_unique(jobs, path)
     return jobs
+
+
+def check_devices(jobs: list[ShotJob], local: bool) -> None:
+    """Refuse, before Ray starts, a shot whose device or half precision cannot run: half precision off
+    CUDA anywhere, and on a run on this machine (``local``) a CUDA device this machine does not have.
+
+    On a cluster, the workers' GPUs are not this machine's to check.
+    """
+    for job in jobs:
+        device = job.options.device
+        if not local and device.startswith("cuda"):
+            continue  # the cluster's workers have the GPUs, and half precision runs there
+        try:
+            resolve_device(device, job.options.half)
+        except DvcpError as exc:
+            hint = "; to use a cluster's GPUs, give --address" if local and device.startswith("cuda") else ""
+            raise JobsError(f"{job.label}: {exc}{hint}") from None
 
 
 def _options(

@@ -12,11 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..media.frame_writer import ffmpeg_executable
+from ..errors import DvcpError
+from ..media.frame_writer import check_video_size, ffmpeg_arguments, ffmpeg_executable
 from ..media.outputs import is_video
 from ..media.sources import InputError, open_input
 from ..media.video_check import video_problem
-from .jobs import JobsError, ShotJob
+from .jobs import JobsError, ShotJob, in_jobs_words
 from .reels import part_output, stale_spans
 from .work import Part, Reel
 
@@ -32,22 +33,29 @@ class PlannedShot:
     error: str | None = None
 
 
-def plan_shots(jobs: list[ShotJob], overwrite: bool = False) -> list[PlannedShot]:
+def plan_shots(jobs: list[ShotJob], overwrite: bool = False, other_build: bool = False) -> list[PlannedShot]:
     """The plan of every shot; a :class:`JobsError` names a shot whose frames, cuts or keyframes do not fit.
 
     Inputs are opened only for shots with ``frames`` or ``cuts`` (to know their length); a shot
     whose input cannot be opened is planned as failed, and the others still run.
     """
-    return [_plan(job, overwrite) for job in jobs]
+    return [_plan(job, overwrite, other_build) for job in jobs]
 
 
-def _plan(job: ShotJob, overwrite: bool) -> PlannedShot:
+def _plan(job: ShotJob, overwrite: bool, other_build: bool) -> PlannedShot:
     if job.frames is None and not job.cuts:
-        return PlannedShot(job, (_part(job, None, job.keyframes, job.output, job.name),))
+        return PlannedShot(job, (_part(job, other_build, None, job.keyframes, job.output, job.name),))
     try:
-        count = len(open_input(job.input, job.output_options.fps).names)
+        source = open_input(job.input, job.output_options.fps)
     except InputError as exc:
         return PlannedShot(job, status="failed", error=str(exc))
+    count = len(source.names)
+    if job.cuts and is_video(job.output):  # the reel's video is written after every part is coloured: check now
+        try:
+            check_video_size(job.output, ffmpeg_arguments(job.output, job.output_options.ffmpeg_args),
+                             source.clip.width, source.clip.height)
+        except DvcpError as exc:
+            raise JobsError(f"{job.label}: {in_jobs_words(str(exc))}") from None
     first, last = job.frames if job.frames is not None else (0, count - 1)
     if last >= count:
         raise JobsError(f"{job.label}: frames [{first}, {last}] go past the input's last frame, {count - 1}")
@@ -58,7 +66,7 @@ def _plan(job: ShotJob, overwrite: bool) -> PlannedShot:
         raise JobsError(f"{job.label}: keyframe {outside[0]} is outside the frames coloured, {first} to {last}")
     if not job.cuts:
         keyframes = {n - first: image for n, image in job.keyframes.items()}
-        return PlannedShot(job, (_part(job, (first, last), keyframes, job.output, job.name),))
+        return PlannedShot(job, (_part(job, other_build, (first, last), keyframes, job.output, job.name),))
     starts, ends = (first, *job.cuts), (*(cut - 1 for cut in job.cuts), last)
     parts = []
     for start, end in zip(starts, ends, strict=True):
@@ -66,7 +74,8 @@ def _plan(job: ShotJob, overwrite: bool) -> PlannedShot:
         if not keyframes:
             raise JobsError(f"{job.label}: the shot of frames {start} to {end} (between its cuts) has no keyframe")
         output = part_output(job.output, start, end)
-        parts.append(_part(job, (start, end), keyframes, output, f"{job.name} [{start}-{end}]", reel=True))
+        name = f"{job.name} [{start}-{end}]"
+        parts.append(_part(job, other_build, (start, end), keyframes, output, name, reel=True))
     reel = Reel(job.output, tuple(parts), job.output_options.ffmpeg_args)
     if overwrite:
         return PlannedShot(job, reel.parts, reel)
@@ -84,12 +93,12 @@ def _plan(job: ShotJob, overwrite: bool) -> PlannedShot:
 
 
 def _part(
-    job: ShotJob, frames: tuple[int, int] | None, keyframes: dict[int, Path], output: Path, name: str,
-    reel: bool = False,
+    job: ShotJob, other_build: bool, frames: tuple[int, int] | None, keyframes: dict[int, Path], output: Path,
+    name: str, reel: bool = False,
 ) -> Part:
     """A part of ``job``; parts of a reel are written as lossless staging files and know their reel."""
     output_options = replace(job.output_options, ffmpeg_args=None) if reel else job.output_options
     return Part(
         name=name, input=job.input, frames=frames, keyframes=keyframes, output=output, options=job.options,
-        output_options=output_options, reel=job.output if reel else None,
+        output_options=output_options, reel=job.output if reel else None, other_build=other_build,
     )

@@ -10,7 +10,7 @@ descendants, until its standard input, a pipe from the driver, closes: when the 
 however it ends. It then stops every one of them still running (SIGTERM, then SIGKILL for those
 still there a few seconds later), and exits.
 
-This needs ``/proc`` (Linux); elsewhere no reaper is started (see the README's limits).
+This needs ``/proc`` (Linux); elsewhere no reaper is started (see docs/BATCH.md, Limits).
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ part is coloured the reel is reassembled, in order:
   colorize`` writes a video; a rerun skips a reel whose file reads back whole, and makes again one
   that does not (see :mod:`dvcp_plugin.media.video_check`).
 
-The staging area is removed once the reel is whole.
+The staging area is removed once the reel is whole. A run that is stopped leaves in it only what
+the next run resumes from: :func:`tidy_staging` removes what killed workers left unfinished.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ import vapoursynth as vs
 
 from ..media.frame_writer import VideoFile, write_video
 from ..media.frames import image_files
-from ..media.manifest import FrameRecord, RunRecord, describe_changes, write_atomically
+from ..media.manifest import PARTIAL, FrameRecord, RunRecord, settings_changes, write_atomically
 from ..media.outputs import clip_fps, is_video
 from ..media.paths import OutputError
 from ..media.sources import open_video
@@ -54,6 +55,27 @@ def part_output(reel_output: Path, first: int, last: int) -> Path:
     """Where the part of frames ``first`` to ``last`` of a reel is coloured before reassembly."""
     span = f"{first:06d}-{last:06d}"
     return staging(reel_output) / (f"{span}.mkv" if is_video(reel_output) else span)
+
+
+def tidy_staging(reel_output: Path) -> None:
+    """After a stopped run: remove the unfinished files its killed workers left in the reel's staging
+    area (``*.partial*``), the parts that hold no frame, and the staging area when nothing is left in it.
+
+    Finished part files and frames stay: the next run resumes from them.
+    """
+    area = staging(reel_output)
+    if not area.is_dir():
+        return
+    for path in sorted(area.rglob(f"*{PARTIAL}*")):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+    for part in area.iterdir():
+        if part.is_dir() and not image_files(part):
+            shutil.rmtree(part, ignore_errors=True)
+    try:
+        area.rmdir()
+    except OSError:
+        pass  # it holds finished parts
 
 
 def read_ledger(reel_output: Path) -> dict[str, Any]:
@@ -87,13 +109,18 @@ def stale_spans(reel_output: Path, spans: Sequence[str]) -> list[str]:
 def recorded_part(part: Part, settings: Mapping[str, Any], names: Sequence[str], suffix: str) -> bool:
     """Whether ``part``'s frames are all in its reel's folder as recorded there, made with ``settings``.
 
-    A part recorded with other settings is an :class:`OutputError` naming what changed.
+    A part whose keyframes alone changed is not (it is coloured again and replaces its frames); one
+    recorded with other settings is an :class:`OutputError` naming what changed, and so is one made
+    by another dvcp version or on another device, unless the part keeps those.
     """
     assert part.reel is not None
     entry = read_ledger(part.reel).get(part.span)
     if not isinstance(entry, dict):
         return False
-    changes = describe_changes(entry.get("settings") or {}, settings)
+    where = f"{part.reel} holds frames {part.span}"
+    keys, changes = settings_changes(entry.get("settings") or {}, settings, part.other_build, where)
+    if keys == ["keyframes"]:
+        return False
     if changes:
         raise OutputError(
             f"{part.reel} holds frames {part.span} made with other settings ({'; '.join(changes)}); "

@@ -25,6 +25,7 @@ class Part:
     options: Options = field(default_factory=Options)
     output_options: OutputOptions = field(default_factory=OutputOptions)
     reel: Path | None = None  # the reel's output, when this part is reassembled into one
+    other_build: bool = False  # keep frames an earlier run made with another dvcp version or on another device
 
     @property
     def span(self) -> str:

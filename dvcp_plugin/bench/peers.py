@@ -1,6 +1,6 @@
 """The classical method dvcp is measured against, timed on the same frames in the same process:
-DIS optical-flow propagation at full resolution on the CPU (:class:`FlowPropagation`, DESIGN §5's
-reference method).
+DIS optical-flow propagation at full resolution on the CPU (:class:`FlowPropagation`, the
+evaluation protocol's reference method, docs/TRAINING.md).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..batch.driver import Cluster, import_ray, run_batch
-from ..batch.jobs import ShotJob, read_jobs
+from ..batch.jobs import ShotJob, check_devices, in_jobs_words, read_jobs
 from ..batch.plan import plan_shots
 from ..batch.summary import Summary
 from ..media.output_lock import OutputLock
@@ -33,7 +33,7 @@ def _positive(kind: type[int] | type[float]) -> Callable[[str], int | float]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The jobs file, where Ray runs and how wide, and the summary file."""
-    parser.add_argument("jobs", type=Path, help="jobs file (TOML): one [[shot]] table per shot (see the README)")
+    parser.add_argument("jobs", type=Path, help="jobs file (TOML): one [[shot]] table per shot (see docs/BATCH.md)")
     parser.add_argument(
         "--address", metavar="ADDRESS",
         help="join a running Ray cluster: 'auto' (this machine is one of its nodes) or ray://HOST:10001 "
@@ -58,12 +58,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "(default: JOBS.summary.json beside the jobs file)",
     )
     parser.add_argument("--overwrite", action="store_true", help="recolour every shot instead of resuming")
+    parser.add_argument(
+        "--resume-anyway", action="store_true",
+        help="resume shots made by another dvcp version or on another device, keeping their frames",
+    )
+
+
+# the words of a message's advice on options: a jobs file's keys (`half = false`)
+reword = in_jobs_words
 
 
 def run(args: argparse.Namespace) -> int:
     """Colour the jobs file's shots; exit 1 when the file is bad or any shot failed."""
     import_ray()
     jobs = read_jobs(args.jobs, args.device)
+    check_devices(jobs, local=args.address is None)
     with ExitStack() as locks:  # every output is this run's alone until it ends
         for job in jobs:
             locks.enter_context(OutputLock(job.output, f"{job.label}: the output"))
@@ -72,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_batch(args: argparse.Namespace, jobs: list[ShotJob]) -> int:
     """The work of :func:`run`, holding the lock of every output."""
-    planned = plan_shots(jobs, args.overwrite)
+    planned = plan_shots(jobs, args.overwrite, args.resume_anyway)
     path = args.summary or args.jobs.with_name(f"{args.jobs.stem}.summary.json")
     info = {
         "jobs": str(args.jobs.absolute()), "address": args.address or "local",
@@ -84,7 +93,7 @@ def _run_batch(args: argparse.Namespace, jobs: list[ShotJob]) -> int:
     totals = summary.totals()
     for record in summary.records:
         if record.status == "failed":
-            print(f"dvcp batch: shot {record.name} failed: {record.error}", file=sys.stderr)
+            print(f"dvcp batch: shot {record.name} failed: {in_jobs_words(str(record.error))}", file=sys.stderr)
     print(
         f"{totals['done']} shot(s) coloured, {totals['skipped']} already finished, {totals['failed']} failed; "
         f"{totals['written']} frames written; summary: {path}"

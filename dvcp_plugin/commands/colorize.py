@@ -15,11 +15,11 @@ from pathlib import Path
 from ..errors import DvcpError
 from ..media.frame_writer import VIDEO_SUFFIXES, VideoFile
 from ..media.outputs import check_output, lock_output, output_sink
-from ..media.sources import open_input
 from ..options import Options, OutputOptions
 from ..service import colorize_into
 from ..stages.weights import find_weights
 from .flags import add_option_flags, options_of
+from .inputs import add_input_arguments, open_command_input
 
 
 def parse_key(text: str) -> tuple[int, Path]:
@@ -34,9 +34,9 @@ def parse_key(text: str) -> tuple[int, Path]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Input, keyframes, output, how it is written, and the options of dvcp_plugin.colorize."""
-    parser.add_argument(
-        "input", type=Path,
-        help="folder of frames (PNG, TIFF or JPEG; 8 or 16 bit; grey or colour; natural name order), a video file, "
+    add_input_arguments(
+        parser,
+        "folder of frames (PNG, TIFF or JPEG; 8 or 16 bit; grey or colour; natural name order), a video file, "
         "or a VapourSynth script (.vpy) whose output 0 is the clip",
     )
     parser.add_argument(
@@ -50,6 +50,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_option_flags(parser, OutputOptions)
     parser.add_argument("--overwrite", action="store_true", help="replace earlier output instead of resuming")
+    parser.add_argument(
+        "--resume-anyway", action="store_true",
+        help="resume a frame folder made by another dvcp version or on another device, keeping its frames "
+        "(they may differ slightly from this run's)",
+    )
     add_option_flags(parser, Options)
 
 
@@ -71,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
 def _colorize(args: argparse.Namespace, keys: dict[int, Path], options: Options, output_options: OutputOptions) -> int:
     """The work of :func:`run`, holding the output's lock."""
     output: Path = args.output
-    source = open_input(args.input, output_options.fps)
+    source = open_command_input(args, output_options.fps)
     sink = output_sink(source, output, output_options)
     if isinstance(sink, VideoFile):
         sink.check(args.overwrite)
@@ -82,12 +87,16 @@ def _colorize(args: argparse.Namespace, keys: dict[int, Path], options: Options,
         if n < len(source.names):
             print(f"dvcp colorize: keyframe {image} at frame {n} ({source.names[n]})", file=sys.stderr)
     description = output.name if isinstance(sink, VideoFile) else f"{output.name}/"
-    resume = colorize_into(source, keys, sink, options, overwrite=args.overwrite, description=description)
+    resume = colorize_into(
+        source, keys, sink, options, overwrite=args.overwrite, description=description, other_build=args.resume_anyway
+    )
     notes = []
     if resume.restarted:
         notes.append(f"every frame made again: the earlier run had not finished and differed ({resume.restarted})")
     if resume.kept:
         notes.append(f"{resume.kept} kept from an earlier run")
+    if resume.rekeyed:
+        notes.append(f"{resume.rekeyed} made again: the keyframes of their shots changed")
     if resume.redone:
         notes.append(f"{len(resume.redone)} that no longer matched their record written again: "
                      + ", ".join(resume.redone[:5]) + (", ..." if len(resume.redone) > 5 else ""))

@@ -2,12 +2,14 @@
 
 Writes, under ``--out``: ``truth/`` (the colour shot), ``grey/`` (its BT.601 luma, the input),
 ``key.png`` (true frame 0, the keyframe), ``colorized/`` (the result), ``colorized.mp4`` when ffmpeg
-is installed, and ``contact_sheet.png`` (grey | dvcp | flow | truth for a few frames). Prints the RGB
-PSNR of the result against the truth, next to the baselines of ``dvcp eval``: DIS optical-flow
+is installed, and ``contact_sheet.png`` (grey | dvcp | truth for a few frames). Prints the RGB PSNR
+of the result against the truth, next to the baselines of ``dvcp eval``: DIS optical-flow
 propagation and copying the keyframe's chroma onto every frame.
 
-``--out`` must be new, empty, or hold only what an earlier demo wrote: the demo replaces its own
-files, by name, and refuses a folder that holds anything else rather than mix with it or delete it.
+The demo owns what it writes in ``--out`` and nothing else there: it removes what an earlier demo
+wrote, writes it again, and leaves every other entry of ``--out`` alone. Its own folders must hold
+only its own files; one holding anything else is someone's, and the demo refuses it rather than
+mix with it or delete it.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from ..evaluation.pictures import contact_sheet
 from ..filters.images import read_image, write_image
 from ..media.demo_shot import make_shot
 from ..media.frame_writer import FrameFolder, VideoFile
+from ..media.manifest import FRAMES_FILE, PARTIAL, SETTINGS_FILE
 from ..media.paths import check_writable_folder
 from ..media.sources import open_folder
 from ..models.color import grey_u8
@@ -37,8 +40,17 @@ from .flags import add_option_flags, options_of
 
 FRAMES, HEIGHT, WIDTH, FPS = 24, 192, 320, Fraction(24)
 FRAME_NAMES = [f"{k:05d}.png" for k in range(FRAMES)]
-# what the demo writes at the top of --out (colorized/ holds its frames and their record)
-OWN_ENTRIES = {"grey", "truth", "colorized", "key.png", "contact_sheet.png", "colorized.mp4"}
+# what the demo writes in --out: its files, and its folders with the files each holds
+OWN_FILES = ("key.png", "contact_sheet.png", "colorized.mp4")
+_RECORDS = {SETTINGS_FILE, FRAMES_FILE}
+OWN_FOLDERS = {
+    "grey": set(FRAME_NAMES),
+    "truth": set(FRAME_NAMES),
+    "colorized": {  # its frames and their record, and what a stopped run leaves of either
+        *FRAME_NAMES, *_RECORDS, *(f".{name[:-4]}{PARTIAL}.png" for name in FRAME_NAMES),
+        *(f"{name}{PARTIAL}" for name in _RECORDS),
+    },
+}
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,19 +60,29 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def check_out(out: Path) -> None:
-    """Refuse an ``--out`` holding anything that the demo did not write (see the module doc)."""
+    """Refuse an ``--out`` whose entries named as the demo's hold what the demo did not write (see the module doc)."""
     if out.exists() and not out.is_dir():
         raise DvcpError(f"--out {out} is a file; give a folder")
-    strangers = [p.name for p in out.iterdir() if p.name not in OWN_ENTRIES] if out.is_dir() else []
-    for folder in ("grey", "truth"):
+    strangers = [name for name in OWN_FOLDERS if (out / name).exists() and not (out / name).is_dir()]
+    strangers += [name for name in OWN_FILES if (out / name).is_dir()]
+    for folder, names in OWN_FOLDERS.items():
         if (out / folder).is_dir():
-            strangers += [f"{folder}/{p.name}" for p in (out / folder).iterdir() if p.name not in FRAME_NAMES]
+            strangers += [f"{folder}/{p.name}" for p in (out / folder).iterdir() if p.name not in names]
     if strangers:
         raise DvcpError(
-            f"--out {out} already holds files that dvcp demo did not write (e.g. {sorted(strangers)[0]}); "
-            "give a new or empty folder"
+            f"--out {out} holds {sorted(strangers)[0]}, which dvcp demo did not write; move it, or give another "
+            "folder"
         )
     check_writable_folder(out, "--out")
+
+
+def clear_out(out: Path) -> None:
+    """Remove what an earlier demo wrote in ``out`` (checked by :func:`check_out`); leave the rest."""
+    for name in OWN_FILES:
+        (out / name).unlink(missing_ok=True)
+    for folder in OWN_FOLDERS:
+        if (out / folder).is_dir():
+            shutil.rmtree(out / folder)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -69,6 +91,7 @@ def run(args: argparse.Namespace) -> int:
     find_weights(options.weights)
     out: Path = args.out
     check_out(out)
+    clear_out(out)
     shot = make_shot(FRAMES, HEIGHT, WIDTH)
     greys = grey_u8(shot)
     for name in ("truth", "grey"):
@@ -88,7 +111,7 @@ def run(args: argparse.Namespace) -> int:
     sheet = out / "contact_sheet.png"
     rows = [
         [(f"frame {k}: grey input", greys[k]), ("dvcp (keyframe)" if k == 0 else "dvcp", result[k]),
-         (SHORT_NAMES["flow"], flow[k]), ("truth", shot[k])]
+         ("truth", shot[k])]
         for k in (0, FRAMES // 3, 2 * FRAMES // 3, FRAMES - 1)
     ]
     write_image(sheet, contact_sheet(rows))
@@ -103,7 +126,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"result frames   {out / 'colorized'}/")
     if video is not None:
         print(f"result video    {video}")
-    print(f"contact sheet   {sheet}  (grey | dvcp | flow | truth)")
+    print(f"contact sheet   {sheet}  (grey | dvcp | truth)")
     dvcp_db, flow_db = mean_psnr(result, shot), mean_psnr(flow, shot)
     print(f"PSNR frames 1-{FRAMES - 1} vs truth: dvcp {dvcp_db:.2f} dB, {SHORT_NAMES['flow']} {flow_db:.2f} dB, "
           f"{SHORT_NAMES['key']} {mean_psnr(key_copy, shot):.2f} dB; dvcp - flow {dvcp_db - flow_db:+.2f} dB")

@@ -12,7 +12,7 @@ from urllib.parse import urlparse
 
 from ..errors import DvcpError
 from ..hookspecs import COMPONENT_KINDS
-from ..options import EngineOptions
+from ..options import DEFAULT_PRESET, PRESETS, EngineOptions
 from ..runtime.engine import Engine
 from ..stages.registry import default_registry
 from ..stages.weights import WEIGHTS_ENV, find_weights
@@ -72,6 +72,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"pluggy       {_version('pluggy')}")
     print(f"vapoursynth  core {vs.core.core_version}, API {vs.core.api_version}")
     print(f"bestsource   {'available' if hasattr(vs.core, 'bs') else 'not installed (video files cannot be read)'}")
+    detector = "available" if hasattr(vs.core, "scxvid") else "not installed (pip install vapoursynth-scxvid)"
+    print(f"scxvid       {detector} (a scene detector: _SceneChangePrev)")
     print(f"devices      {'; '.join(_devices())}")
     print(
         f"threads      torch {torch.get_num_threads()}, vapoursynth core {vs.core.num_threads}, "
@@ -86,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     except DvcpError as exc:
         problems += 1
         print(f"stages       ERROR: {exc}")
+    for name, preset in PRESETS.items():
+        print(f"preset       {name}{' (default)' if name == DEFAULT_PRESET else ''}: {preset.description}")
     try:
         path = find_weights()
     except DvcpError as exc:

@@ -1,4 +1,4 @@
-"""``dvcp eval``: the evaluation protocol of DESIGN §5 on colour sequences, dvcp and the baselines side by
+"""``dvcp eval``: the evaluation protocol (docs/TRAINING.md) on colour sequences, dvcp and the baselines side by
 side, with a plot and a contact sheet."""
 
 from __future__ import annotations

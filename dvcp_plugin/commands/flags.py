@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any
 
 from ..errors import OptionError
-from ..options import CheckedOptions, EngineOptions, OptionInfo, StageOptions, option_infos
+from ..options import CheckedOptions, EngineOptions, OptionInfo, StageOptions, option_infos, reword_options
 
 
 def parse_stage_options(text: str) -> dict[str, dict[str, Any]]:
@@ -54,17 +55,34 @@ def add_option_flags(parser: argparse.ArgumentParser, cls: type, names: Collecti
     for info in option_infos(cls):
         if names is not None and info.name not in names:
             continue
-        flag = "--" + info.name.replace("_", "-")
+        name = flag(info)
         if info.kind is bool:
-            parser.add_argument(flag, dest=info.name, action="store_true", default=None, help=info.spec.help)
+            parser.add_argument(name, dest=info.name, action="store_true", default=None, help=info.spec.help)
         elif info.spec.choices is not None:
-            parser.add_argument(flag, dest=info.name, choices=info.spec.choices, help=info.spec.help)
+            parser.add_argument(name, dest=info.name, choices=info.spec.choices, help=info.spec.help)
         else:
             metavar = "JSON" if info.kind is StageOptions else None
-            parser.add_argument(flag, dest=info.name, type=_argument_type(info), metavar=metavar, help=info.spec.help)
+            parser.add_argument(name, dest=info.name, type=_argument_type(info), metavar=metavar, help=info.spec.help)
 
 
 def options_of[Opts: CheckedOptions](args: argparse.Namespace, cls: type[Opts]) -> Opts:
     """The options of ``cls`` that the flags of ``args`` give (the others take their defaults)."""
     given = {info.name: getattr(args, info.name) for info in option_infos(cls) if hasattr(args, info.name)}
     return cls.of(given)
+
+
+def flag(info: OptionInfo) -> str:
+    """The option's flag: ``chroma_scale`` -> ``--chroma-scale``."""
+    return "--" + info.name.replace("_", "-")
+
+
+def in_flag_words(text: str) -> str:
+    """A message in the command line's words: its advice ``half=False`` is ``drop --half``,
+    ``chroma_scale=0.25`` is ``--chroma-scale 0.25`` (see :func:`~dvcp_plugin.options.reword_options`)."""
+
+    def word(info: OptionInfo, value: Any) -> str:
+        if info.kind is bool:
+            return flag(info) if value else f"drop {flag(info)}"
+        return f"{flag(info)} {shlex.quote(str(value))}"
+
+    return reword_options(text, word)

@@ -11,21 +11,19 @@ from __future__ import annotations
 import argparse
 import sys
 from fractions import Fraction
-from pathlib import Path
 
 from ..errors import DvcpError
-from ..media.sources import open_input
 from ..options import Options
 from ..service import input_shots
 from .colorize import parse_key
 from .flags import add_option_flags, options_of
+from .inputs import add_input_arguments, open_command_input
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Input, keyframes and --unkeyed-cuts."""
-    parser.add_argument(
-        "input", type=Path,
-        help="a VapourSynth script (.vpy) whose output has _SceneChangePrev properties, a video or a frame folder",
+    add_input_arguments(
+        parser, "a VapourSynth script (.vpy) whose output has _SceneChangePrev properties, a video or a frame folder"
     )
     parser.add_argument(
         "-k", "--key", dest="keys", type=parse_key, action="append", default=[], metavar="FRAME=IMAGE",
@@ -36,7 +34,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print one line per shot; exit 1 when keyframes were given and a shot holds none."""
-    source = open_input(args.input, Fraction(24))
+    source = open_command_input(args, Fraction(24))
     keys = {frame: str(image) for frame, image in args.keys}
     print(f"dvcp shots: {source.description}", file=sys.stderr)
     shots = input_shots(source, keys, options_of(args, Options).unkeyed_cuts)

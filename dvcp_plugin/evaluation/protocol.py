@@ -1,4 +1,4 @@
-"""Evaluation protocol of DESIGN §5: colour each sequence from keyframes of its own, score the other frames in RGB.
+"""The evaluation protocol (docs/TRAINING.md): colour each sequence from its own keyframes, score the rest in RGB.
 
 For every sequence:
 

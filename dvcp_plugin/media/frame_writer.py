@@ -22,7 +22,7 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -33,7 +33,7 @@ import vapoursynth as vs
 
 from ..filters.files import write_all
 from ..filters.images import ImageError, encode_image
-from .manifest import PARTIAL, FrameRecord, RunRecord, describe_changes
+from .manifest import PARTIAL, FrameRecord, RunRecord, settings_changes
 from .paths import OutputError, check_writable_file, check_writable_folder
 from .render import Progress, render
 from .video_check import sync_file, video_problem
@@ -46,6 +46,40 @@ DEFAULT_FFMPEG_ARGS: dict[str, list[str]] = {
     ".mp4": ["-pix_fmt", "yuv420p", "-crf", "16"],
     ".mov": ["-pix_fmt", "yuv420p", "-crf", "16"],
 }
+
+
+def ffmpeg_arguments(path: Path, ffmpeg_args: str | None) -> list[str]:
+    """ffmpeg's output options for the video ``path``: ``ffmpeg_args`` split as a shell would, else the
+    container's defaults (:data:`DEFAULT_FFMPEG_ARGS`)."""
+    if ffmpeg_args is not None:
+        return shlex.split(ffmpeg_args)
+    return list(DEFAULT_FFMPEG_ARGS.get(path.suffix.lower(), []))
+
+
+def _subsampling(pixel_format: str) -> tuple[int, int]:
+    """How many columns and rows share a chroma sample in an ffmpeg pixel format (1, 1 for 4:4:4)."""
+    for names, factors in (
+        (("420", "nv12", "nv21", "p010", "p016"), (2, 2)), (("422", "nv16", "nv20", "p210", "p216"), (2, 1)),
+        (("411",), (4, 1)), (("410",), (4, 4)), (("440",), (1, 2)),
+    ):
+        if any(name in pixel_format for name in names):
+            return factors
+    return 1, 1
+
+
+def check_video_size(path: Path, args: Sequence[str], width: int, height: int) -> None:
+    """Refuse now frames the pixel format ``args`` write ``path`` in cannot hold (odd sizes for 4:2:0)."""
+    formats = [args[i + 1] for i, arg in enumerate(args[:-1]) if arg == "-pix_fmt"]
+    if not formats:
+        return
+    across, down = _subsampling(formats[-1])
+    if width % across == 0 and height % down == 0:
+        return
+    raise OutputError(
+        f"the frames are {width}x{height}, and {path.name} is written as {formats[-1]}, whose chroma needs a width "
+        f"divisible by {across} and a height by {down}: write .mkv (lossless 4:4:4) instead, or choose a "
+        "4:4:4 pixel format, e.g. ffmpeg_args='-pix_fmt yuv444p -crf 16'"
+    )
 
 
 def frame_array(frame: vs.VideoFrame) -> np.ndarray:
@@ -65,6 +99,11 @@ class Resume:
     kept: int = 0
     redone: list[str] = field(default_factory=list)  # frame files that did not match their record
     restarted: str | None = None  # how the settings of an unfinished earlier run, made again, differed
+    rekeyed: int = 0  # frames made again because the keyframes of their shot changed
+
+
+# (recorded keyframes, this run's keyframes), each {frame: image digest} -> the frames whose shot's keyframes differ
+Rekeyed = Callable[[Mapping[str, Any], Mapping[str, Any]], set[int]]
 
 
 class FrameFolder:
@@ -85,7 +124,10 @@ class FrameFolder:
         """Fail now, before any work, when the folder cannot be written."""
         check_writable_folder(self.folder, "the output folder")
 
-    def prepare(self, settings: Mapping[str, Any], overwrite: bool) -> Resume:
+    def prepare(
+        self, settings: Mapping[str, Any], overwrite: bool, *, rekeyed: Rekeyed | None = None,
+        other_build: bool = False,
+    ) -> Resume:
         """Create the folder, check the earlier run's record against ``settings``, record this run.
 
         Frames that still match their record are kept; missing, unrecorded or changed ones are
@@ -93,7 +135,10 @@ class FrameFolder:
         written again, and so is every frame of an earlier run that did not finish (it failed or
         was stopped: fewer frames recorded than it had) when its settings differ, e.g. an input
         frame that stopped it has been repaired since; a finished run's frames are never replaced
-        unless told. Stale temporaries of a crashed run are removed.
+        unless told. When only the keyframes differ, ``rekeyed`` says which frames their change
+        touches (those of the shots whose keyframes changed): they are made again, the others
+        kept. Frames made by another dvcp version or on another device are refused unless
+        ``other_build``. Stale temporaries of a crashed run are removed.
         """
         self.check()
         try:
@@ -102,12 +147,15 @@ class FrameFolder:
             kept: list[int] = []
             redone: list[int] = []
             records = self.record.recorded_frames()
-            restarted = None
+            restarted: str | None = None
+            recolour: set[int] = set()
             if present and not overwrite:
-                restarted = self._check_settings(settings, present, len(records))
+                restarted, recolour = self._check_settings(settings, present, len(records), rekeyed, other_build)
             if present and not overwrite and restarted is None:
                 for n in present:
                     record = records.get(self.path(n).name)
+                    if n in recolour:
+                        continue
                     (kept if record is not None and record.matches(self.path(n)) else redone).append(n)
             keep = set(kept)
             for n in present:
@@ -124,26 +172,34 @@ class FrameFolder:
             kept=len(kept),
             redone=[self.path(n).name for n in redone],
             restarted=restarted,
+            rekeyed=len(recolour & set(present)),
         )
 
-    def _check_settings(self, settings: Mapping[str, Any], present: list[int], recorded_frames: int) -> str | None:
-        """Refuse frames of another run's settings; the changes when that run did not finish (made again)."""
+    def _check_settings(
+        self, settings: Mapping[str, Any], present: list[int], recorded_frames: int, rekeyed: Rekeyed | None,
+        other_build: bool,
+    ) -> tuple[str | None, set[int]]:
+        """Refuse frames of another run's settings, or of another build unless ``other_build``; the changes
+        when that run did not finish (every frame made again), and the frames to make again when only
+        the keyframes changed (see :meth:`prepare`)."""
         recorded = self.record.recorded_settings()
         if recorded is None:
             raise OutputError(
                 f"{self.folder} already holds {len(present)} frame(s) that dvcp did not record making "
                 f"(e.g. {self.path(present[0]).name}); use --overwrite to replace them, or another folder"
             )
-        changes = describe_changes(recorded, settings)
+        keys, changes = settings_changes(recorded, settings, other_build, f"{self.folder} holds frames")
         unfinished = isinstance(recorded.get("frames"), int) and recorded_frames < recorded["frames"]
         if changes and unfinished:
-            return "; ".join(changes)
+            return "; ".join(changes), set()
+        if keys == ["keyframes"] and rekeyed is not None:
+            return None, rekeyed(recorded["keyframes"], settings["keyframes"])
         if changes:
             raise OutputError(
                 f"{self.folder} holds frames made with other settings ({'; '.join(changes)}); "
                 "use --overwrite to make every frame again, or another folder"
             )
-        return None
+        return None, set()
 
     def write(self, n: int, frame: vs.VideoFrame) -> None:
         """Write frame ``n`` whole under a temporary name, rename it to its own, record it."""
@@ -201,9 +257,7 @@ class VideoFile:
             raise OutputError(f"{path} is not a video file name ({', '.join(VIDEO_SUFFIXES)})")
         self.path, self.fps = path, fps
         self.partial = path.with_name(f"{path.stem}{PARTIAL}{path.suffix}")
-        self.args = shlex.split(ffmpeg_args) if ffmpeg_args is not None else DEFAULT_FFMPEG_ARGS.get(
-            path.suffix.lower(), []
-        )
+        self.args = ffmpeg_arguments(path, ffmpeg_args)
         self.ffmpeg = ffmpeg_executable()
         self._process: subprocess.Popen[bytes] | None = None
         self._log = tempfile.TemporaryFile()
@@ -322,15 +376,17 @@ class VideoFile:
 
 def write_frames(
     node: vs.VideoNode, folder: FrameFolder, settings: Mapping[str, Any], overwrite: bool = False,
-    in_flight: int | None = None, description: str | None = None, progress: Progress | None = None,
+    in_flight: int | None = None, description: str | None = None, progress: Progress | None = None, *,
+    rekeyed: Rekeyed | None = None, other_build: bool = False,
 ) -> Resume:
     """Render ``node`` (RGB24/RGB48) into ``folder``, resuming; what was kept, written and written again.
 
     ``settings`` describe what decides the frames' pixels (see the module doc); a folder holding
-    frames made from other settings is refused unless ``overwrite``. ``description`` labels the
-    progress bar on stderr (none without it); ``progress`` is called with each frame written.
+    frames made from other settings is refused unless ``overwrite`` (``rekeyed`` and
+    ``other_build``: see :meth:`FrameFolder.prepare`). ``description`` labels the progress bar on
+    stderr (none without it); ``progress`` is called with each frame written.
     """
-    resume = folder.prepare(settings, overwrite)
+    resume = folder.prepare(settings, overwrite, rekeyed=rekeyed, other_build=other_build)
     render(node, resume.todo, folder, in_flight or vs.core.num_threads, description, progress)
     return resume
 

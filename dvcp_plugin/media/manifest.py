@@ -56,13 +56,48 @@ def write_atomically(path: Path, text: str) -> None:
         raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 
+# what made a run's frames besides its settings: another dvcp version or device may round them differently
+BUILD = ("dvcp", "device")
+
+
+def changed_keys(recorded: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
+    """The keys whose values differ between recorded and current settings, sorted."""
+    return sorted(key for key in {*recorded, *settings} if recorded.get(key) != settings.get(key))
+
+
+def check_build(recorded: Mapping[str, Any], settings: Mapping[str, Any], other_build: bool, frames: str) -> None:
+    """Refuse ``frames`` (their words: "OUT holds frames") made by another dvcp version or on another
+    device than this run's, saying which, unless ``other_build``."""
+    if other_build or all(recorded.get(key) == settings.get(key) for key in BUILD):
+        return
+
+    def build(values: Mapping[str, Any]) -> str:
+        version, device = values.get("dvcp"), values.get("device")
+        return f"dvcp {version or '(a version that did not record itself)'} on {device or 'an unrecorded device'}"
+
+    raise OutputError(
+        f"{frames} made by {build(recorded)}, and this run is {build(settings)}, whose frames may differ slightly; "
+        "use --resume-anyway to keep them, or --overwrite to make every frame again"
+    )
+
+
+def settings_changes(
+    recorded: Mapping[str, Any], settings: Mapping[str, Any], other_build: bool, frames: str
+) -> tuple[list[str], list[str]]:
+    """How this run's settings differ from those that made ``frames`` ("OUT holds frames"): the keys
+    that differ and the changes in words, the dvcp version and device aside (refused by
+    :func:`check_build` unless ``other_build``)."""
+    check_build(recorded, settings, other_build, frames)
+    recorded = {key: value for key, value in recorded.items() if key not in BUILD}
+    settings = {key: value for key, value in settings.items() if key not in BUILD}
+    return changed_keys(recorded, settings), describe_changes(recorded, settings)
+
+
 def describe_changes(recorded: Mapping[str, Any], settings: Mapping[str, Any]) -> list[str]:
     """What differs between recorded and current settings, in words ("the input differs: f3.png changed")."""
     changes = []
-    for key in sorted({*recorded, *settings}):
+    for key in changed_keys(recorded, settings):
         old, new = recorded.get(key), settings.get(key)
-        if old == new:
-            continue
         if key == "input" and isinstance(old, dict) and isinstance(new, dict):
             changes.append(f"the input differs: {_changed_input(old, new)}")
         else:

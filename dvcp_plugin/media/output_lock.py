@@ -8,7 +8,7 @@ that opened the file just before checks that it locked the file that is still th
 the folders made to hold it, when they are still empty.
 
 Locks are advisory and local: runs on other machines writing the same network folder are not
-seen by one another where the file system does not pass ``flock`` on (see the README's limits).
+seen by one another where the file system does not pass ``flock`` on (see docs/BATCH.md, Limits).
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import vapoursynth as vs
 
 from ..filters.images import IMAGE_SUFFIXES
 from ..options import OutputOptions
-from .frame_writer import VIDEO_SUFFIXES, FrameFolder, VideoFile
+from .frame_writer import VIDEO_SUFFIXES, FrameFolder, VideoFile, check_video_size, ffmpeg_arguments
 from .output_lock import OutputLock
 from .paths import OutputError, check_writable_file, check_writable_folder
 from .sources import Source
@@ -74,7 +74,11 @@ def clip_fps(clip: vs.VideoNode) -> Fraction:
 
 
 def output_sink(source: Source, output: Path, options: OutputOptions) -> FrameFolder | VideoFile:
-    """Where ``source`` is coloured to: a video file, or a frame folder (its suffix as in :func:`output_suffix`)."""
+    """Where ``source`` is coloured to: a video file, or a frame folder (its suffix as in :func:`output_suffix`).
+
+    A frame size the video's pixel format cannot hold is an :class:`OutputError` now, before any work.
+    """
     if is_video(output):
+        check_video_size(output, ffmpeg_arguments(output, options.ffmpeg_args), source.clip.width, source.clip.height)
         return VideoFile(output, clip_fps(source.clip), options.ffmpeg_args)
     return FrameFolder(output, source.names, output_suffix(source, options.suffix))

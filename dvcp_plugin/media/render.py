@@ -11,15 +11,15 @@ from typing import Protocol
 import vapoursynth as vs
 from tqdm import tqdm
 
-from ..errors import DvcpError
+from ..errors import DvcpError, about_frame
 
 
 class RenderError(DvcpError):
-    """Frame ``n`` of a clip could not be made; ``message`` says why."""
+    """Frame ``n`` of a clip could not be made; ``error`` (a message or dvcp's own error) says why."""
 
-    def __init__(self, n: int, message: str) -> None:
+    def __init__(self, n: int, error: str | DvcpError) -> None:
         self.n = n
-        super().__init__(f"frame {n}: {message}")
+        super().__init__(about_frame(n, error))
 
 
 Progress = Callable[[int], None]  # called with each frame's number once it is written

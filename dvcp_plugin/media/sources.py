@@ -7,16 +7,24 @@ when the folder is opened, and one whose data does not decode whole is an error 
 Every image must have the first one's size and kind: sizes and grey/colour are checked when the
 folder is opened, the sample depth when each frame is read. A video file is opened through
 vapoursynth-bestsource (``core.bs.VideoSource``). A VapourSynth script (``.vpy``) runs in this
-process, as vspipe runs it, and its output 0 is the clip: that is how scene changes
+process as vspipe runs it (in its own folder, with its ``__file__`` and the arguments given as
+``-a KEY=VALUE`` as text globals), and its output 0 is the clip: that is how scene changes
 (``_SceneChangePrev``) from a detector reach the command line.
+
+Every path is made absolute when its input is opened: the frames read later are those of the
+folder that was opened, whatever the working folder is by then.
 """
 
 from __future__ import annotations
 
+import os
 import runpy
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import vapoursynth as vs
 
@@ -48,6 +56,8 @@ class Source:
     files: tuple[Path, ...]  # what the clip is read from: a frame folder's frames, a video or a script
     first: int = 0  # the input's frame at this clip's frame 0 (see :meth:`frames`)
     errors: FrameErrors | None = None
+    arguments: Mapping[str, str] | None = None  # a script's arguments (``-a KEY=VALUE``), part of what it is
+    cuts: bool = False  # whether its frames may carry scene changes (_SceneChangePrev): a script's may
 
     def frames(self, first: int, last: int) -> Source:
         """Frames ``first`` to ``last`` (inclusive) of this input, keeping their names.
@@ -63,9 +73,15 @@ class Source:
         )
 
 
-def input_identity(source: Source) -> dict[str, list[list[object]]]:
-    """The input's content: ``{"files": [[name, size, sha256], ...]}`` of every file it is read from."""
-    return {"files": [[path.name, path.stat().st_size, file_digest(path)] for path in source.files]}
+def input_identity(source: Source) -> dict[str, Any]:
+    """The input's content: ``{"files": [[name, size, sha256], ...]}`` of every file it is read from, and a
+    script's ``arguments`` when it was given any."""
+    identity: dict[str, Any] = {
+        "files": [[path.name, path.stat().st_size, file_digest(path)] for path in source.files]
+    }
+    if source.arguments:
+        identity["arguments"] = dict(sorted(source.arguments.items()))
+    return identity
 
 
 def list_frames(folder: Path) -> list[Path]:
@@ -93,7 +109,8 @@ def list_frames(folder: Path) -> list[Path]:
 
 
 def open_folder(folder: Path, fps: Fraction) -> Source:
-    """A folder of frames as a clip (see the module doc)."""
+    """A folder of frames as a clip (see the module doc); its frames are read from where it is now."""
+    folder = folder.absolute()
     paths = list_frames(folder)
     try:
         first = read_image(paths[0])
@@ -127,14 +144,19 @@ def open_folder(folder: Path, fps: Fraction) -> Source:
 SCRIPT_SUFFIXES = (".vpy",)
 
 
-def _integer_clip(clip: vs.VideoNode, what: str) -> vs.VideoFormat:
-    """The clip's format, when it is one constant 8-16 bit integer format and size."""
+def _output_bits(clip: vs.VideoNode, what: str) -> int:
+    """The depth the clip's colours are written at: its own for 8-16 bit integer samples, 16 for float.
+
+    The clip must have one constant format and size.
+    """
     fmt = clip.format
     if fmt is None or fmt.id == vs.NONE or clip.width == 0:
         raise InputError(f"{what} changes format or size mid-stream; convert it to one first")
-    if fmt.sample_type != vs.INTEGER or fmt.bits_per_sample > 16:
-        raise InputError(f"{what} has {fmt.name} samples; dvcp reads 8 to 16-bit integer video")
-    return fmt
+    if fmt.sample_type == vs.FLOAT:
+        return 16
+    if fmt.bits_per_sample > 16:
+        raise InputError(f"{what} has {fmt.name} samples; dvcp reads 8 to 16-bit integer or float video")
+    return int(fmt.bits_per_sample)
 
 
 def _numbered(count: int) -> list[str]:
@@ -144,6 +166,7 @@ def _numbered(count: int) -> list[str]:
 
 def open_video(path: Path) -> Source:
     """A video file as a clip, through vapoursynth-bestsource."""
+    path = path.absolute()
     if not path.is_file():
         raise InputError(f"input {path} does not exist")
     if not hasattr(vs.core, "bs"):
@@ -155,21 +178,37 @@ def open_video(path: Path) -> Source:
         clip = vs.core.bs.VideoSource(source=str(path))
     except vs.Error as exc:
         raise InputError(f"cannot read the video {path}: {str(exc).strip()}") from exc
-    fmt = _integer_clip(clip, f"the video {path}")
     return Source(
-        clip=clip, names=_numbered(clip.num_frames), bits=fmt.bits_per_sample,
-        suffix=None, description=f"{clip.num_frames} frames {clip.width}x{clip.height} {fmt.name} from {path}",
+        clip=clip, names=_numbered(clip.num_frames), bits=_output_bits(clip, f"the video {path}"),
+        suffix=None, description=f"{clip.num_frames} frames {clip.width}x{clip.height} {clip.format.name} from {path}",
         files=(path,),
     )
 
 
-def open_script(path: Path) -> Source:
-    """A VapourSynth script's output 0 as a clip; the script runs here as vspipe would run it."""
+@contextmanager
+def _working_folder(folder: Path) -> Iterator[None]:
+    """Run the block in ``folder``, then go back to the folder it started in."""
+    previous = os.getcwd()
+    os.chdir(folder)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
+def open_script(path: Path, arguments: Mapping[str, str] | None = None) -> Source:
+    """A VapourSynth script's output 0 as a clip; the script runs here as vspipe would run it.
+
+    As under vspipe, it runs in its own folder (its relative paths are relative to it), as
+    ``__vapoursynth__``, with its ``__file__`` and each of ``arguments`` as a global holding text.
+    """
+    path = path.absolute()
     if not path.is_file():
         raise InputError(f"input {path} does not exist")
     vs.clear_outputs()
     try:
-        runpy.run_path(str(path), run_name="__vapoursynth__")
+        with _working_folder(path.parent):
+            runpy.run_path(str(path), init_globals=dict(arguments or {}), run_name="__vapoursynth__")
     except Exception as exc:  # whatever the user's script raises
         text = str(exc).strip() or type(exc).__name__
         raise InputError(f"the script {path} failed: {text}") from exc
@@ -177,18 +216,21 @@ def open_script(path: Path) -> Source:
     if not isinstance(output, vs.VideoOutputTuple):
         raise InputError(f"the script {path} sets no video output 0; end it with clip.set_output()")
     clip = output.clip
-    fmt = _integer_clip(clip, f"the output of {path}")
+    bits = _output_bits(clip, f"the output of {path}")
     return Source(
-        clip=clip, names=_numbered(clip.num_frames), bits=fmt.bits_per_sample, suffix=None,
-        description=f"{clip.num_frames} frames {clip.width}x{clip.height} {fmt.name} from the script {path}",
-        files=(path,),
+        clip=clip, names=_numbered(clip.num_frames), bits=bits, suffix=None,
+        description=f"{clip.num_frames} frames {clip.width}x{clip.height} {clip.format.name} from the script {path}",
+        files=(path,), arguments=dict(arguments) if arguments else None, cuts=True,
     )
 
 
-def open_input(path: Path, fps: Fraction) -> Source:
-    """A folder of frames (at ``fps``), a video file or a ``.vpy`` script (at their own rate) as a :class:`Source`."""
+def open_input(path: Path, fps: Fraction, arguments: Mapping[str, str] | None = None) -> Source:
+    """A folder of frames (at ``fps``), a video file or a ``.vpy`` script (at their own rate, the script
+    given ``arguments``) as a :class:`Source`."""
+    if arguments and path.suffix.lower() not in SCRIPT_SUFFIXES:
+        raise InputError(f"arguments are for a script (.vpy); the input {path} is not one")
     if path.is_dir() or not path.exists():
         return open_folder(path, fps)
     if path.suffix.lower() in SCRIPT_SUFFIXES:
-        return open_script(path)
+        return open_script(path, arguments)
     return open_video(path)

@@ -27,8 +27,18 @@ def resolve_device(device: str, half: bool) -> torch.device:
     elif dev.type != "cpu":
         raise DvcpError(f"unsupported device {device!r}: use 'cpu', 'cuda' or 'cuda:N'")
     if half and dev.type != "cuda":
-        raise DvcpError("half precision needs a CUDA device; use half=False on the CPU")
+        raise DvcpError(
+            f"half precision needs a CUDA device, and {device!r} is not one: use a CUDA device, or half=False"
+        )
     return dev
+
+
+def device_name(device: str) -> str:
+    """The device a run colours on, as its record names it: ``cpu``, or ``cuda`` and the GPU's model."""
+    dev = torch.device(device)
+    if dev.type == "cuda" and torch.cuda.is_available():
+        return f"cuda ({torch.cuda.get_device_name(dev)})"
+    return dev.type
 
 
 def cpu_model() -> str:

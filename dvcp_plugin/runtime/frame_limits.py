@@ -56,15 +56,15 @@ def check_frame_size(height: int, width: int, chroma_scale: float, device: str) 
         least = math.ceil((MIN_WORKING_SIDE - 0.5) / chroma_scale)
         raise FrameSizeError(
             f"the clip is {width}x{height}: {working}, below the {MIN_WORKING_SIDE}x{MIN_WORKING_SIDE} its motion "
-            f"estimation needs; give frames of at least {least}x{least}, or a larger chroma_scale (--chroma-scale, "
-            "at most 1)"
+            f"estimation needs; give frames of at least {least}x{least}, or a larger chroma_scale (at most "
+            "chroma_scale=1)"
         )
     if work_h < MIN_WIDE_WORKING_HEIGHT and work_w >= WIDE:
         least = math.ceil((MIN_WIDE_WORKING_HEIGHT - 0.5) / chroma_scale)
         raise FrameSizeError(
             f"the clip is {width}x{height}: {working}, and its motion estimation needs {MIN_WIDE_WORKING_HEIGHT} "
             f"working pixels of height for frames {WIDE} or more wide; give frames at least {least} high, or a "
-            "larger chroma_scale (--chroma-scale, at most 1)"
+            "larger chroma_scale (at most chroma_scale=1)"
         )
     need = frame_bytes(height, width, chroma_scale)
     free = available_bytes(device)
@@ -72,7 +72,7 @@ def check_frame_size(height: int, width: int, chroma_scale: float, device: str) 
         raise FrameSizeError(
             f"not enough memory for {width}x{height} frames at {_advice(chroma_scale, device)}: they need about "
             f"{_size(need)} and {_size(free)} are free; lower chroma_scale "
-            "(--chroma-scale 0.25), use another device (--device), or free memory (a memory limit such as "
+            "(chroma_scale=0.25), use another device (device='cuda'), or free memory (a memory limit such as "
             "ulimit -v counts too)"
         )
 
@@ -148,5 +148,5 @@ def allocation_failures(height: int, width: int, chroma_scale: float, device: st
             raise
         raise FrameSizeError(
             f"out of memory colouring a {width}x{height} frame at {_advice(chroma_scale, device)}; lower "
-            "chroma_scale (--chroma-scale 0.25), use another device (--device), or free memory"
+            "chroma_scale (chroma_scale=0.25), use another device (device='cuda'), or free memory"
         ) from None

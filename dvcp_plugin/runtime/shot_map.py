@@ -34,7 +34,9 @@ _UNKNOWN, _SAME_SHOT, _CUT = 0, 1, 2  # what is known of a frame: nothing, no sc
 
 
 class ShotError(DvcpError):
-    """A frame that no keyframe colours: its shot has no keyframe."""
+    """A frame that no keyframe colours: its shot has no keyframe; the message names the shot's first frame."""
+
+    names_frame = True
 
 
 @dataclass(frozen=True)
@@ -137,6 +139,6 @@ def _unkeyed_message(first: int) -> str:
         start, cut = "the clip's first shot (from frame 0)", "the cut that ends it"
     return (
         f"{start} has no keyframe; give a keyframe in it, or, if {cut} is false, let the shots join "
-        "across it (unkeyed_cuts='continue'; --unkeyed-cuts continue). dvcp_plugin.shots() and "
+        "across it (unkeyed_cuts='continue'). dvcp_plugin.shots() and "
         "`dvcp shots` list every shot without a keyframe"
     )

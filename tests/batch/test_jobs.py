@@ -7,6 +7,7 @@ import sys
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 from batch_archive import write_key, write_shot
 
@@ -218,4 +219,23 @@ def test_the_example_jobs_file_reads_as_documented():
     assert (sample.name, sample.input, sample.keyframes) == ("sample", demo / "grey", {0: demo / "key.png"})
     assert sample.options.chroma_scale == 0.5 and reel.options.chroma_scale == 1.0
     assert second.frames == (8, 23) and second.output_options.suffix == ".tif"
-    assert reel.cuts == (12,) and reel.output == demo / "batch/reel.mkv"
+    assert reel.cuts == (12,) and reel.output == example.parent.absolute() / "../out/batch/reel.mkv"  # not in the demo
+
+
+def test_a_reel_of_odd_frames_for_a_420_video_is_refused_before_any_work(tmp_path):
+    from dvcp_plugin.batch.jobs import JobsError
+    from dvcp_plugin.filters.images import write_image
+
+    (tmp_path / "odd").mkdir()
+    for k in range(4):
+        write_image(tmp_path / "odd" / f"{k}.png", np.full((47, 63), 90 + k, np.uint8))
+    write_image(tmp_path / "key.png", np.full((47, 63, 3), 120, np.uint8))
+    path = jobs_file(tmp_path, '[[shot]]\ninput = "odd"\noutput = "reel.mov"\ncuts = [2]\n'
+                               'keyframes = { 0 = "key.png", 2 = "key.png" }\n')
+    with pytest.raises(JobsError) as info:
+        plan_shots(read_jobs(path))
+    assert str(info.value) == (
+        f"{path}: shot 1: the frames are 63x47, and reel.mov is written as yuv420p, whose chroma needs a width "
+        "divisible by 2 and a height by 2: write .mkv (lossless 4:4:4) instead, or choose a 4:4:4 pixel format, "
+        'e.g. ffmpeg_args = "-pix_fmt yuv444p -crf 16"'
+    )

@@ -18,7 +18,7 @@ from dvcp_plugin.options import Options
 from dvcp_plugin.service import run_settings
 
 
-def test_a_reel_folder_records_each_part_and_refuses_a_part_made_with_other_settings(tmp_path, weights):
+def test_a_reel_folder_records_each_part_recolours_a_rekeyed_one_and_refuses_other_settings(tmp_path, weights):
     colour = write_shot(tmp_path / "reel", 6, seed=5)
     reel_output = tmp_path / "out"
     part = Part(
@@ -33,9 +33,14 @@ def test_a_reel_folder_records_each_part_and_refuses_a_part_made_with_other_sett
 
     assert colour_part(part).status == "skipped"  # in its reel, every frame as recorded
     other_key = replace(part, keyframes={0: write_key(tmp_path / "k3.png", colour[3])})
-    refused = colour_part(other_key)
+    assert colour_part(other_key).status == "done"  # another keyframe: the part is coloured again
+    assert assemble(Reel(reel_output, (other_key,))).status == "done"
+    entry = json.loads((reel_output / LEDGER).read_text())["000002-000005"]
+    assert entry["settings"] == run_settings(source, other_key.keyframes, part.options)
+    other_scale = replace(other_key, options=Options(weights=weights, chroma_scale=1.0))
+    refused = colour_part(other_scale)
     assert refused.status == "failed"
-    assert f"{reel_output} holds frames 000002-000005 made with other settings (keyframes differ)" in refused.error
+    assert f"{reel_output} holds frames 000002-000005 made with other settings (chroma_scale differs)" in refused.error
 
 
 def test_a_range_of_a_frame_folder_is_known_by_its_own_frames(tmp_path, weights):

@@ -41,6 +41,10 @@ CASES = [
     ("train", ["{data}", "--out", "{out}", "--stage-options", '{"local": '], "is not JSON"),
     ("train", ["{data}", "--out", "{out}", "--stage-options", '{"colour": {}}'], "unknown stage kind(s) colour"),
     ("colorize", ["{grey}", "-k", "-1={key}", "-o", "{out}"], "frame -1 is negative; frames count from 0"),
+    ("colorize", ["{grey}", "-k", "0={key}", "-o", "{out}", "--half"],
+     "half precision needs a CUDA device, and 'cpu' is not one: use a CUDA device, or drop --half"),
+    ("colorize", ["{grey}", "-k", "0={key}", "-o", "{out}", "--chroma-scale", "0.1"],
+     "or a larger chroma_scale (at most --chroma-scale 1)"),
     ("colorize", ["{grey}", "-o", "{out}"], "the following arguments are required: -k/--key"),
     ("colorize", ["{grey}", "-k", "0={key}", "-o", "{file}/frames"], "cannot be made: {file} is a file, not a folder"),
     ("colorize", ["{grey}", "-k", "0={key}", "-o", "{out}", "--stage-options", '{"refine": {"colour": 1}}'],
@@ -134,4 +138,18 @@ def test_debug_prints_the_traceback_of_a_mistake_too(places, weights, dvcp_in_pr
                            "--weights", weights, "--chroma-scale", "2", "--debug")
     assert done.returncode == 1
     assert "Traceback (most recent call last)" in done.stderr and "OptionError" in done.stderr
-    assert done.stderr.strip().splitlines()[-1] == "dvcp colorize: error: chroma_scale=2.0 must be in (0, 1]"
+    assert done.stderr.strip().splitlines()[-1] == "dvcp colorize: error: --chroma-scale 2.0 must be in (0, 1]"
+
+
+def test_odd_frames_for_a_420_video_are_refused_before_the_work(tmp_path, grey_folder, weights, dvcp_in_process,
+                                                                 assert_clean_error):
+    grey, key = grey_folder(count=3, height=47, width=63)
+    done = dvcp_in_process("colorize", grey, "-k", f"0={key}", "-o", tmp_path / "odd.mp4", "--weights", weights)
+    assert_clean_error(done, "colorize", "the frames are 63x47, and odd.mp4 is written as yuv420p, whose chroma needs "
+                       "a width divisible by 2 and a height by 2: write .mkv (lossless 4:4:4) instead, or choose "
+                       "a 4:4:4 pixel format, e.g. --ffmpeg-args '-pix_fmt yuv444p -crf 16'")
+    assert "frame/s" not in done.stderr and not list(tmp_path.glob("odd*"))
+    done = dvcp_in_process("colorize", grey, "-k", f"0={key}", "-o", tmp_path / "odd.mp4", "--weights", weights,
+                           "--ffmpeg-args", "-pix_fmt yuv444p -crf 16")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "odd.mp4").is_file()

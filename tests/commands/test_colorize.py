@@ -158,20 +158,25 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, weights, monkeypatch
     assert len(list(out.glob("*.png"))) == FRAMES and not list(out.glob(".*.partial*"))
 
 
-def test_rerun_with_another_keyframe_is_refused_unless_overwriting(tmp_path, weights, capsys):
+def test_rerun_with_another_keyframe_makes_its_shot_again(tmp_path, weights, capsys):
     source, key = _grey_sequence(tmp_path)
     out = tmp_path / "out"
     assert colorize(source, "-k", f"0={key}", "-o", out, "--weights", weights) == 0
     before = _snapshot(out)
     recoloured = read_image(key)[:, :, ::-1].copy()
     write_image(key, recoloured)
+    capsys.readouterr()
 
-    assert colorize(source, "-k", f"0={key}", "-o", out, "--weights", weights) == 1
-    one_error(capsys.readouterr().err, "holds frames made with other settings (keyframes differ);")
-    assert _snapshot(out) == before
-
-    assert colorize(source, "-k", f"0={key}", "-o", out, "--weights", weights, "--overwrite") == 0
-    assert _snapshot(out)["frame_0000.png"][1] != before["frame_0000.png"][1]
+    assert colorize(source, "-k", f"0={key}", "-o", out, "--weights", weights) == 0  # a folder is one shot
+    assert f"wrote {FRAMES} frames to {out} ({FRAMES} made again: the keyframes of their shots changed)" in (
+        capsys.readouterr().out
+    )
+    assert colorize(source, "-k", f"0={key}", "-o", tmp_path / "fresh", "--weights", weights) == 0
+    after = _snapshot(out)
+    assert {name: data for name, (_, data) in after.items()} == {
+        name: data for name, (_, data) in _snapshot(tmp_path / "fresh").items()
+    }
+    assert after["frame_0000.png"][1] != before["frame_0000.png"][1]
 
 
 def test_keyframe_of_another_size_fails_and_writes_nothing(tmp_path, weights, capsys):

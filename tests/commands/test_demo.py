@@ -6,12 +6,10 @@ import shutil
 import subprocess
 
 import numpy as np
-import pytest
 
 from dvcp_plugin.cli import main
 from dvcp_plugin.commands import demo
 from dvcp_plugin.commands.demo import FRAMES, HEIGHT, WIDTH
-from dvcp_plugin.errors import DvcpError
 from dvcp_plugin.evaluation import methods, metrics, protocol
 from dvcp_plugin.evaluation.methods import BASELINES, colour_shot
 from dvcp_plugin.evaluation.metrics import mean_psnr as psnr
@@ -32,10 +30,11 @@ def test_demo_writes_frames_video_contact_sheet_and_scores(tmp_path, weights, ca
     assert np.array_equal(read_image(out / "grey" / "00005.png"), grey_of(shot)[5])
     result = np.stack([read_image(out / "colorized" / f"{k:05d}.png") for k in range(FRAMES)])
     sheet = read_image(out / "contact_sheet.png")
-    assert sheet.shape == (4 * (HEIGHT + 18), 4 * WIDTH + 18, 3)  # grey | dvcp | flow | truth
+    assert sheet.shape == (4 * (HEIGHT + 18), 3 * WIDTH + 12, 3)  # grey | dvcp | truth
     flow, key_copy = colour_shot(BASELINES["flow"], shot), colour_shot(BASELINES["key"], shot)
-    row = 3 * (HEIGHT + 18) + 18 + HEIGHT // 2  # the middle line of frame 23's row, third column
-    assert np.array_equal(sheet[row, 2 * (WIDTH + 6) : 3 * WIDTH + 12], flow[FRAMES - 1, HEIGHT // 2])
+    row = 3 * (HEIGHT + 18) + 18 + HEIGHT // 2  # the middle line of frame 23's row
+    assert np.array_equal(sheet[row, WIDTH + 6 : 2 * WIDTH + 6], result[FRAMES - 1, HEIGHT // 2])
+    assert np.array_equal(sheet[row, 2 * (WIDTH + 6) :], shot[FRAMES - 1, HEIGHT // 2])
     expected = (f"dvcp {psnr(result, shot):.2f} dB, DIS flow propagation {psnr(flow, shot):.2f} dB, "
                 f"key-frame chroma copied {psnr(key_copy, shot):.2f} dB; "
                 f"dvcp - flow {psnr(result, shot) - psnr(flow, shot):+.2f} dB")
@@ -87,21 +86,29 @@ def test_demo_does_not_touch_files_it_did_not_write(tmp_path, weights, dvcp_in_p
     out = tmp_path / "mine"
     (out / "truth").mkdir(parents=True)
     (out / "truth" / "scan.png").write_bytes(b"a restorer's own file")
-    (out / "notes.txt").write_text("notes")
     done = dvcp_in_process("demo", "--out", out, "--weights", weights)
-    assert_clean_error(done, "demo", f"--out {out} already holds files that dvcp demo did not write")
-    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["notes.txt", "truth", "truth/scan.png"]
+    assert_clean_error(done, "demo", f"--out {out} holds truth/scan.png, which dvcp demo did not write")
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*")) == ["truth", "truth/scan.png"]
     assert (out / "truth" / "scan.png").read_bytes() == b"a restorer's own file"
 
 
-def test_demo_reruns_in_a_folder_that_holds_only_what_it_wrote(tmp_path):
+def test_demo_clears_what_it_wrote_and_leaves_the_rest(tmp_path, weights, dvcp_in_process):
     out = tmp_path / "dvcp-demo"
     for folder in ("grey", "truth", "colorized"):
         (out / folder).mkdir(parents=True)
         (out / folder / "00003.png").write_bytes(b"an earlier demo frame")
-    (out / "colorized" / ".dvcp-run.json").write_text("{}")
-    (out / "key.png").write_bytes(b"key")
-    demo.check_out(out)  # accepted
-    (out / "grey" / "extra.png").write_bytes(b"someone else's")
-    with pytest.raises(DvcpError, match=r"already holds files that dvcp demo did not write \(e\.g\. grey/extra\.png\)"):
-        demo.check_out(out)
+    (out / "colorized" / ".00004.partial.png").write_bytes(b"a stopped demo's frame")
+    (out / "colorized.mp4").write_bytes(b"an earlier demo's video")
+    (out / "batch" / "sample").mkdir(parents=True)  # what another command wrote here
+    (out / "batch" / "sample" / "00000.png").write_bytes(b"a batch frame")
+    (out / "notes.txt").write_text("notes")
+    done = dvcp_in_process("demo", "--out", out, "--weights", weights)
+    assert done.returncode == 0, done.stderr
+    assert (out / "batch" / "sample" / "00000.png").read_bytes() == b"a batch frame"
+    assert (out / "notes.txt").read_text() == "notes"
+    assert not (out / "colorized" / ".00004.partial.png").exists()
+    shot = make_shot(FRAMES, HEIGHT, WIDTH)
+    assert np.array_equal(read_image(out / "truth" / "00003.png"), shot[3])
+    assert np.array_equal(read_image(out / "grey" / "00003.png"), grey_of(shot)[3])
+    video = out / "colorized.mp4"
+    assert not video.exists() or video.read_bytes() != b"an earlier demo's video"

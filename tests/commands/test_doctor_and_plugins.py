@@ -21,5 +21,9 @@ def test_doctor_reports_versions_devices_threads_and_weights(capsys, monkeypatch
     for key in ("python", "torch", "torchvision", "kornia", "vapoursynth  core R", "devices", "threads"):
         assert key in out
     assert "stages       local: mcsepconv, sepconv" in out
+    presets = [line for line in out.splitlines() if line.startswith("preset ")]
+    assert [line.split()[1].rstrip(":") for line in presets] == ["fast", "balanced", "best"]  # one line each
+    assert "balanced (default): " in presets[1] and all(len(line.split(": ", 1)[1]) > 20 for line in presets)
+    assert "scxvid " in out
     assert f"MISSING: no dvcp weights found at {tmp_path / 'absent.pt'}" in out
     assert code == 1

@@ -94,7 +94,7 @@ def test_frames_too_large_for_the_memory_left_are_one_line_naming_chroma_scale_a
         capture_output=True, text=True, preexec_fn=limited, timeout=300,
     )
     assert_clean_error(done, "colorize", "not enough memory for 1920x1080 frames at chroma_scale 0.5 on cpu")
-    assert "--chroma-scale" in done.stderr and "--device" in done.stderr
+    assert "(--chroma-scale 0.25)" in done.stderr and "(--device cuda)" in done.stderr and "=" not in done.stderr
     assert not list((tmp_path / "out").glob("*.png")) if (tmp_path / "out").exists() else True
 
 
@@ -121,7 +121,7 @@ def test_an_allocation_that_fails_while_colouring_is_one_line_naming_chroma_scal
     out = dvcp_plugin.colorize(clip, {0: np.full((48, 64, 3), (200, 120, 40), np.uint8)}, weights=str(weights))
     message = (
         "dvcp.colorize: frame 2: out of memory colouring a 64x48 frame at chroma_scale 0.5 on cpu; lower "
-        "chroma_scale (--chroma-scale 0.25), use another device (--device), or free memory"
+        "chroma_scale (chroma_scale=0.25), use another device (device='cuda'), or free memory"
     )
     with pytest.raises(vs.Error, match=re.escape(message)) as info:
         out.get_frame(2)

@@ -53,7 +53,9 @@ def test_colorize_takes_a_script_and_its_unkeyed_cuts_option(
 ):
     path, key = script
     done = dvcp_in_process("colorize", path, "-k", f"0={key}", "-o", tmp_path / "strict", "--weights", weights)
-    assert_clean_error(done, "colorize", "frame 5 starts a new shot (_SceneChangePrev=1) but that shot has no keyframe")
+    assert_clean_error(done, "colorize", "error: frame 5 starts a new shot (_SceneChangePrev=1) but that shot has no "
+                       "keyframe; give a keyframe in it, or, if the cut at frame 5 is false, let the shots join across "
+                       "it (--unkeyed-cuts continue)")
     done = dvcp_in_process("colorize", path, "-k", f"0={key}", "-o", tmp_path / "out", "--weights", weights,
                            "--unkeyed-cuts", "continue")
     assert done.returncode == 0, done.stderr

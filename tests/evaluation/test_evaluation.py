@@ -1,4 +1,4 @@
-"""dvcp eval: the metrics, the protocol of DESIGN §5 with dvcp and the baselines, and the files the command writes."""
+"""dvcp eval: the metrics, the evaluation protocol (docs/TRAINING.md) with dvcp and the baselines, what it writes."""
 
 from __future__ import annotations
 

@@ -137,3 +137,18 @@ def test_bad_output_formats_are_refused(make_clip, key_image, opts):
         _out(make_clip(vs.YUV420P10, length=2), key_image(), opts, format=vs.YUV444P8)
     with pytest.raises(vs.Error, match=r"cannot keep float luma bit-exactly"):
         _out(make_clip(vs.GRAYS, length=2), key_image(), opts, format=vs.YUV444P16)
+
+
+@pytest.mark.parametrize(("matrix", "resizer"), [("170m", "170m"), ("470bg", "470bg"), ("709", "709"),
+                                                 (vs.MATRIX_BT470_BG, "470bg"), (vs.MATRIX_BT709, "709")])
+def test_matrix_takes_the_resizers_names_and_codes(make_clip, key_image, opts, matrix, resizer):
+    key = key_image()
+    out = _out(make_clip(length=SHORT), key, {**opts, "matrix": matrix}, format=vs.YUV444PS)
+    frame = out.get_frame(0)
+    rgb = vs.core.std.BlankClip(format=vs.RGB24, width=key.shape[1], height=key.shape[0], length=1)
+    rgb = vs.core.std.ModifyFrame(rgb, rgb, lambda n, f: _write_rgb(f, key))
+    zimg = rgb.resize.Point(format=vs.YUV444PS, matrix_s=resizer).get_frame(0)  # the resizer's own conversion
+    got = np.stack([np.asarray(frame[i]) for i in (1, 2)])
+    np.testing.assert_allclose(got, np.stack([np.asarray(zimg[i]) for i in (1, 2)]), atol=1e-4)
+    assert frame.props["_Matrix"] in ((vs.MATRIX_BT709,) if resizer == "709" else (vs.MATRIX_ST170_M,
+                                                                                  vs.MATRIX_BT470_BG))

@@ -75,9 +75,19 @@ def test_shot_without_keyframe_fails_the_frame_request_naming_its_first_frame(ma
     out = dvcp_plugin.colorize(make_clip(length=12, scene_changes=[5, 9]), {2: key_image(), 10: key_image(1)}, **opts)
     out.get_frame(0)  # the first shot is coloured backward from its keyframe at 2
     out.get_frame(11)
-    for n in (5, 7):
-        with pytest.raises(vs.Error, match=rf"dvcp\.colorize: frame {n}: frame 5 starts a new shot .* has no keyframe"):
+    for n in (5, 7):  # the message names the shot's first frame once, whichever frame was asked for
+        with pytest.raises(vs.Error, match=r"dvcp\.colorize: frame 5 starts a new shot .* has no keyframe") as info:
             out.get_frame(n)
+        assert "frame 5: " not in str(info.value) and "frame 7" not in str(info.value)
+        assert "unkeyed_cuts='continue'" in str(info.value) and "--unkeyed-cuts" not in str(info.value)
+
+
+def test_advice_on_options_is_in_the_functions_words(make_clip, key_image, opts):
+    clip, keys = make_clip(length=2), {0: key_image()}
+    message = _error("colorize", clip, keys, half=True, **opts)
+    assert message.endswith("needs a CUDA device, and 'cpu' is not one: use a CUDA device, or half=False")
+    message = _error("colorize", clip, keys, chroma_scale=0.1, **opts)
+    assert "or a larger chroma_scale (at most chroma_scale=1)" in message and "--" not in message
 
 
 def test_refine_errors(make_clip, key_image, opts):

@@ -67,3 +67,21 @@ def test_a_cut_without_keyframe_continues_the_shot_when_asked(make_clip, key_ima
     strict = dvcp_plugin.colorize(clip, {0: key_image(), 5: key_image(seed=4)}, **opts)
     for got, want in zip(planes(keyed.get_frame(7)), planes(strict.get_frame(7)), strict=True):
         np.testing.assert_array_equal(got, want)
+
+
+def test_a_scene_detector_from_the_package_registry_gives_the_shots(key_image, opts):
+    if not hasattr(vs.core, "scxvid"):
+        pytest.skip("vapoursynth-scxvid is not installed (the scenes extra: pip install '.[scenes]')")
+    from fractions import Fraction
+
+    from dvcp_plugin.filters.arrays import array_clip
+    from dvcp_plugin.media.demo_shot import make_shot
+    from dvcp_plugin.models.color import grey_u8
+
+    grey = np.concatenate([grey_u8(make_shot(8, 48, 64, seed=1)), 255 - grey_u8(make_shot(8, 48, 64, seed=2))])
+    clip = array_clip(lambda n: grey[n], len(grey), grey[0], Fraction(24), lambda n: f"frame {n}")
+    cuts = vs.core.scxvid.Scxvid(clip.resize.Bicubic(format=vs.YUV420P8))  # as the README shows it
+    clip = vs.core.std.CopyFrameProps(clip, cuts, props=["_SceneChangePrev"])
+    assert dvcp_plugin.shots(clip, {0: "unread.png"}) == [Shot(0, 7, (0,)), Shot(8, 15, ())]
+    out = dvcp_plugin.colorize(clip, {0: key_image(), 8: key_image(1)}, **opts)
+    assert out.get_frame(15).props["_SceneChangePrev"] == 0 and out.get_frame(8).props["_SceneChangePrev"] == 1
