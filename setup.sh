@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Set up dvcp in ./.venv (Python >= 3.12, the package and its test/video/cluster/scenes extras) and run the demo.
+# Set up dvcp in ./.venv (Python >= 3.12, the package and its test/video/cluster/scenes/chain extras) and run the demo.
 #   ./setup.sh            set up, then run `dvcp demo`
 #   ./setup.sh --no-run   set up only (used by ./test.sh)
 # DVCP_PYTHON=/path/to/python3.12 chooses the interpreter; DVCP_NO_APT=1 skips installing ffmpeg.
@@ -50,7 +50,7 @@ wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
 if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
     echo "setup: installing dvcp-plugin and its dependencies into .venv (torch is a few GB)" >&2
     .venv/bin/python -m pip install --quiet --upgrade pip
-    .venv/bin/python -m pip install --quiet -e ".[test,video,cluster,scenes]"
+    .venv/bin/python -m pip install --quiet -e ".[test,video,cluster,scenes,chain]"
     echo "$wanted" > "$stamp"
 fi
 # register this environment's VSScript with VapourSynth so that .venv/bin/vspipe runs scripts

@@ -74,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"bestsource   {'available' if hasattr(vs.core, 'bs') else 'not installed (video files cannot be read)'}")
     detector = "available" if hasattr(vs.core, "scxvid") else "not installed (pip install vapoursynth-scxvid)"
     print(f"scxvid       {detector} (a scene detector: _SceneChangePrev)")
+    chain = [name for name in ("akarin", "bm3d") if not hasattr(vs.core, name)]
+    filters = "available" if not chain else f"missing {', '.join(chain)} (pip install 'dvcp-plugin[chain]')"
+    print(f"chain        {filters} (examples/chain.vpy's deflicker and denoise)")
     print(f"devices      {'; '.join(_devices())}")
     print(
         f"threads      torch {torch.get_num_threads()}, vapoursynth core {vs.core.num_threads}, "
