@@ -76,7 +76,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", help="PSNR-by-frame PNG (default: next to the JSON, *-psnr.png)")
     parser.add_argument("--sheet", help="contact sheet PNG (default: next to the JSON, *-sheet.png)")
     parser.add_argument("--sheet-sequence", help="sequence shown on the contact sheet (default: the first)")
-    add_option_flags(parser, EngineOptions, ("weights", "device", "half", "chroma_scale", "stage_options"))
+    add_option_flags(parser, EngineOptions, ("preset", "weights", "device", "half", "chroma_scale", "stage_options"))
     parser.add_argument("--threads", type=int, help="CPU threads for torch and OpenCV (default: torch's)")
     parser.add_argument(
         "--estimate", choices=ESTIMATES, default="final",

@@ -98,6 +98,7 @@ def build_report(
         },
         "model": {
             "weights": str(engine.weights_path),
+            "preset": engine.options.preset,
             "stages": dict(engine.stage_names),
             "stage_options": (engine.options.stage_options or StageOptions({})).plain(),
             "chroma_scale": engine.chroma_scale,

@@ -251,6 +251,25 @@ def test_eval_scores_the_same_frames_as_the_filter_computes(tiny_data, weights):
         assert scores.methods["key"].psnr[i] == pytest.approx(psnr(output_rgb(grey, key_chroma), truths[n]))
 
 
+def test_eval_scores_the_preset_named(tiny_data, weights, tmp_path, capsys):
+    """--preset scores that preset's frames (fast: no networks, so other frames than balanced's) and records it;
+    an unknown preset is one error line."""
+    reports = {}
+    for preset in ("fast", "balanced"):
+        out = tmp_path / f"{preset}.json"
+        assert main(["eval", str(tiny_data / "seq0"), "--frames", "6", "--json", str(out), "--weights", str(weights),
+                     "--preset", preset, "--baselines", "key"]) == 0
+        reports[preset] = json.loads(out.read_text())
+    assert [reports[p]["model"]["preset"] for p in ("fast", "balanced")] == ["fast", "balanced"]
+    fast, balanced = (reports[p]["by_frames"]["6"]["mean"]["dvcp"]["psnr"] for p in ("fast", "balanced"))
+    assert fast != pytest.approx(balanced, abs=1e-6)
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["eval", str(tiny_data / "seq0"), "--json", str(tmp_path / "x.json"), "--preset", "quick"])
+    err = capsys.readouterr().err
+    assert "quick" in err and "fast" in err and "Traceback" not in err
+
+
 def test_eval_rejects_keyframes_beyond_a_sequence(tiny_data, weights, tmp_path, capsys):
     out = tmp_path / "x.json"
     assert main(["eval", str(tiny_data / "seq0"), "--frames", "4", "--keys", "0,7", "--json", str(out),
