@@ -147,7 +147,8 @@ def test_markdown_has_a_row_per_entry_and_is_printed(quick: dict) -> None:
         expected = [e for e in quick["json"]["entries"] if e["kind"] == kind]
         assert len(rows) == len(expected)
         for row, entry in zip(rows, expected, strict=True):
-            where = f"| {entry.get('preset', '–')} | {entry['width']}×{entry['height']} | {entry['chroma_scale']:g} | {entry['device']}"
+            size = f"{entry['width']}×{entry['height']}"
+            where = f"| {entry.get('preset', '–')} | {size} | {entry['chroma_scale']:g} | {entry['device']}"
             assert row.startswith(where)
             if entry["status"] != "measured":
                 assert entry["reason"] in row

@@ -84,7 +84,8 @@ def test_chain_takes_the_flicker_out_of_the_luma_before_dvcp(tmp_path, weights):
     gains = [1.0, 1.08, 0.92, 1.08, 0.92, 1.0, 1.08, 0.92, 1.0]
     (tmp_path / "scans").mkdir()
     for k, frame in enumerate(grey):
-        write_image(tmp_path / "scans" / f"{k:03d}.png", (frame * gains[k] * 255.0).round().clamp(0, 255).byte().numpy())
+        flickered = (frame * gains[k] * 255.0).round().clamp(0, 255).byte().numpy()
+        write_image(tmp_path / "scans" / f"{k:03d}.png", flickered)
     write_image(tmp_path / "key.png", shot[0])
     vspipe = Path(sys.executable).with_name("vspipe")
     run = subprocess.run(
