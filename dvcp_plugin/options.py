@@ -356,12 +356,12 @@ PRESETS: dict[str, Preset] = {
         },
     ),
     "balanced": Preset(
-        "one DIS call's worth of motion per frame, the networks, matching where the motion fails",
+        "one DIS call's worth of motion per frame, matching where the motion fails, no networks",
         {
-            "local": {"motion_options": _CHEAP_MOTION, "consistency": "none", "photometric": True},
+            "local": {"motion_options": _CHEAP_MOTION, "consistency": "none", "photometric": True, "kernels": False},
             "global": {"long_range": "auto", "inconsistency_scale": 2.0, "roi_size": 8, "match_below": 0.9,
                        "photometric": True},
-            "refine": {"reliability_gain": 3.0},
+            "refine": {"network": False, "reliability_gain": 3.0},
         },
     ),
     "best": Preset(

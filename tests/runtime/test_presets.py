@@ -23,8 +23,11 @@ def test_each_preset_sets_its_stage_options_and_balanced_is_the_default(weights)
     # fast: no networks, long-range motion at the working resolution, no feature matching
     assert not fast.local.kernels and not fast.refine.network and fast.local.consistency == "none"
     assert fast.global_.long_range == "auto" and fast.global_.match_below == 0.0
-    # balanced: the networks, the cheap local motion unchecked; best: every check
-    assert balanced.local.kernels and balanced.refine.network and balanced.local.consistency == "none"
+    # balanced: fast's motion and no networks, matching where the long-range motion fails; best: every check,
+    # the networks
+    assert not balanced.local.kernels and not balanced.refine.network and balanced.local.consistency == "none"
+    assert balanced.global_.match_below == 0.9
+    assert best.local.kernels and best.refine.network
     assert best.local.consistency == "forward" and best.global_.long_range == "motion"
     assert best.global_.match_below is None and best.global_.roi_size == 12
     assert _engine(weights).local.consistency == balanced.local.consistency  # the default
@@ -56,4 +59,4 @@ def test_presets_colour_a_shot_differently_and_each_the_same_way_twice(weights):
         runs = [[o.final for o in propagate_shot(_engine(weights, preset=name), greys, {0: key})] for _ in range(2)]
         assert all(torch.equal(a, b) for a, b in zip(*runs, strict=True)), name
         finals[name] = runs[0][-1]
-    assert not torch.equal(finals["fast"], finals["best"])
+    assert not torch.equal(finals["fast"], finals["best"]) and not torch.equal(finals["balanced"], finals["best"])
