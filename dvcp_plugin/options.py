@@ -346,12 +346,16 @@ class Preset:
 
 # DIS's fast preset, computed down to a level of at least 25,000 pixels (finer than the preset's on small frames)
 _CHEAP_MOTION = {"preset": "fast", "finest_pixels": 25_000}
+# the keyframe's long-range motion and its check: the cheap motion is also the better one there (smoother over
+# many frames of change; +0.15 to +0.2 dB on the held-out clips in every preset)
+_CHEAP_LONG_RANGE = {"motion_options": _CHEAP_MOTION, "check_options": _CHEAP_MOTION}
 PRESETS: dict[str, Preset] = {
     "fast": Preset(
         "cheap motion checked at the working resolution, no networks, no feature matching",
         {
             "local": {"motion_options": _CHEAP_MOTION, "consistency": "none", "photometric": True, "kernels": False},
-            "global": {"long_range": "auto", "inconsistency_scale": 2.0, "match_below": 0.0, "photometric": True},
+            "global": {**_CHEAP_LONG_RANGE, "long_range": "auto", "inconsistency_scale": 2.0, "match_below": 0.0,
+                       "photometric": True},
             "refine": {"network": False, "reliability_gain": 3.0},
         },
     ),
@@ -359,14 +363,15 @@ PRESETS: dict[str, Preset] = {
         "one DIS call's worth of motion per frame, matching where the motion fails, no networks",
         {
             "local": {"motion_options": _CHEAP_MOTION, "consistency": "none", "photometric": True, "kernels": False},
-            "global": {"long_range": "auto", "inconsistency_scale": 2.0, "roi_size": 8, "match_below": 0.9,
-                       "photometric": True},
+            "global": {**_CHEAP_LONG_RANGE, "long_range": "auto", "inconsistency_scale": 2.0, "roi_size": 8,
+                       "match_below": 0.9, "photometric": True},
             "refine": {"network": False, "reliability_gain": 3.0},
         },
     ),
     "best": Preset(
-        "motion at the input's resolution checked both ways, matching everywhere, the networks",
-        {"local": {"photometric": True}, "global": {"photometric": True}, "refine": {"reliability_gain": 3.0}},
+        "local motion at the input's resolution checked both ways, matching everywhere, the networks",
+        {"local": {"photometric": True}, "global": {**_CHEAP_LONG_RANGE, "photometric": True},
+         "refine": {"reliability_gain": 3.0}},
     ),
 }
 DEFAULT_PRESET = "balanced"
