@@ -233,3 +233,28 @@ def test_markdown_rows_match_entries_of_a_given_report() -> None:
     rows = _section_rows(text, SECTIONS["engine"])
     assert len(rows) == 1 and re.search(r"\| cuda \| fp16 \| 2 \| not measured: no CUDA device", rows[0])
     assert SECTIONS["filter"] not in text and SECTIONS["long_shot"] not in text  # nothing of those kinds
+
+
+def test_presets_curve_scores_and_times_each_preset_beside_flow_and_the_key_copy(tiny_data, weights, tmp_path):
+    """`dvcp bench --presets`: a row per preset, then flow and the keyframe copy; quality from the evaluation of
+    --data (the scores `dvcp eval --preset` gives), speed at each size with flow timed in the same run."""
+    out = tmp_path / "curve.json"
+    stdout = io.StringIO()
+    with redirect_stdout(stdout):
+        assert cli.main(["bench", "--presets", "--quick", "--data", str(tiny_data / "seq0"), "--weights", str(weights),
+                         "--threads", "1", "--json", str(out)]) == 0
+    curve = json.loads(out.read_text())["preset_curve"]
+    rows = {row["name"]: row for row in curve["curve"]}
+    assert list(rows) == ["fast", "balanced", "best", "flow", "key"]
+    for name in ("fast", "balanced", "best"):
+        speed = rows[name]["speed"]["64x48"]
+        assert speed["fps"] > 0 and speed["over_flow"] > 0
+        evaluated = tmp_path / f"{name}.json"
+        assert cli.main(["eval", str(tiny_data / "seq0"), "--frames", "25", "80", "--json", str(evaluated),
+                         "--weights", str(weights), "--preset", name, "--threads", "1", "--baselines", "key"]) == 0
+        mean = json.loads(evaluated.read_text())["by_frames"]["80"]["mean"]["dvcp"]
+        assert rows[name]["quality"]["psnr_80"] == pytest.approx(mean["psnr"])
+    assert rows["flow"]["speed"]["64x48"]["over_flow"] == 1.0 and rows["key"]["quality"]["psnr_25"] > 0
+    table = [line for line in curve["markdown"] if line.startswith("| ")][1:]
+    assert [line.split("|")[1].strip() for line in table] == list(rows)
+    assert "\n".join(curve["markdown"]) in stdout.getvalue()
