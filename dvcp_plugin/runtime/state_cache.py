@@ -34,6 +34,7 @@ from ..models.bidirectional import blend_chains
 from . import interrupts
 from .engine import Engine, KeyState, StepOutput
 from .frame_reader import FrameReader, ReadFrame
+from .freed_memory import FreedMemory
 from .prepare_ahead import Frame, Preparer, worker_count
 from .shot_map import Chain, KeyAt, Route, ShotError, ShotMap
 from .state_store import StateStore
@@ -83,6 +84,7 @@ class StateCache:
         self._key_lock = threading.Lock()  # keyframe states are made under it, each once
         self._last_request = -1
         self._unreadable = unreadable
+        self.freed = FreedMemory()  # keeps a long shot's process from growing (see :mod:`.freed_memory`)
 
     @property
     def keyframes(self) -> list[int]:
@@ -181,6 +183,7 @@ class StateCache:
             inputs, cur = prepared
             out = self.engine.chain(inputs, cur, final)
             self.store.put(chain, m, out)
+            self.freed.step_done()
             return out
 
     def _submit(self, chain: Chain, state: KeyState, m: int) -> None:
