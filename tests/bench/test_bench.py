@@ -254,6 +254,7 @@ def test_presets_curve_scores_and_times_each_preset_beside_flow_and_the_key_copy
                          "--weights", str(weights), "--preset", name, "--threads", "1", "--baselines", "key"]) == 0
         mean = json.loads(evaluated.read_text())["by_frames"]["80"]["mean"]["dvcp"]
         assert rows[name]["quality"]["psnr_80"] == pytest.approx(mean["psnr"])
+        assert rows[name]["quality"]["worst"]["sequence"] == "seq0"  # every preset is set against flow
     assert rows["flow"]["speed"]["64x48"]["over_flow"] == 1.0 and rows["key"]["quality"]["psnr_25"] > 0
     table = [line for line in curve["markdown"] if line.startswith("| ")][1:]
     assert [line.split("|")[1].strip() for line in table] == list(rows)
