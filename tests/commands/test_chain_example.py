@@ -59,12 +59,14 @@ def test_chain_runs_with_vspipe_on_the_sample_shot(weights):
     assert np.abs(chroma - truth).mean() < 0.25 * np.abs(truth).mean()
 
 
-def test_chain_reads_a_frame_folder_and_its_keyframe(tmp_path, weights):
-    shot = make_shot(5, 48, 64, seed=2)
+def _chain_on_scans(tmp_path: Path, weights: Path, shot: np.ndarray, gains: list[float]) -> tuple[dict, list]:
+    """Run the chain under vspipe on ``shot``'s grey frames (each scaled by its gain) saved as scans, with
+    frame 0 in colour as the keyframe: the y4m header fields and frames."""
     grey = rgb_to_luma_chroma(torch.from_numpy(shot).permute(0, 3, 1, 2).float() / 255.0, "601")[0][:, 0]
     (tmp_path / "scans").mkdir()
-    for k, frame in enumerate((grey * 255.0).round().byte().numpy()):
-        write_image(tmp_path / "scans" / f"{k:03d}.png", frame)
+    for k, frame in enumerate(grey):
+        scan = (frame * gains[k] * 255.0).round().clamp(0, 255).byte().numpy()
+        write_image(tmp_path / "scans" / f"{k:03d}.png", scan)
     write_image(tmp_path / "key.png", shot[0])
     vspipe = Path(sys.executable).with_name("vspipe")
     run = subprocess.run(
@@ -73,28 +75,20 @@ def test_chain_reads_a_frame_folder_and_its_keyframe(tmp_path, weights):
         capture_output=True, check=False, timeout=300,
     )
     assert run.returncode == 0, run.stderr.decode()[-2000:]
-    fields, frames = read_y4m(run.stdout)
+    return read_y4m(run.stdout)
+
+
+def test_chain_reads_a_frame_folder_and_its_keyframe(tmp_path, weights):
+    fields, frames = _chain_on_scans(tmp_path, weights, make_shot(5, 48, 64, seed=2), [1.0] * 5)
     assert (fields["W"], fields["H"], len(frames)) == ("64", "48", 5)
 
 
 def test_chain_takes_the_flicker_out_of_the_luma_before_dvcp(tmp_path, weights):
     """Frames whose brightness jumps by ±8 % come out of the chain with a steady mean level."""
     shot = make_shot(9, 48, 64, seed=4)
-    grey = rgb_to_luma_chroma(torch.from_numpy(shot).permute(0, 3, 1, 2).float() / 255.0, "601")[0][:, 0]
     gains = [1.0, 1.08, 0.92, 1.08, 0.92, 1.0, 1.08, 0.92, 1.0]
-    (tmp_path / "scans").mkdir()
-    for k, frame in enumerate(grey):
-        flickered = (frame * gains[k] * 255.0).round().clamp(0, 255).byte().numpy()
-        write_image(tmp_path / "scans" / f"{k:03d}.png", flickered)
-    write_image(tmp_path / "key.png", shot[0])
-    vspipe = Path(sys.executable).with_name("vspipe")
-    run = subprocess.run(
-        [str(vspipe), "-c", "y4m", str(CHAIN), "-", "-a", f"input={tmp_path / 'scans'}",
-         "-a", f"keyframe={tmp_path / 'key.png'}", "-a", f"weights={weights}"],
-        capture_output=True, check=False, timeout=300,
-    )
-    assert run.returncode == 0, run.stderr.decode()[-2000:]
-    _, frames = read_y4m(run.stdout)
+    _, frames = _chain_on_scans(tmp_path, weights, shot, gains)
+    grey = rgb_to_luma_chroma(torch.from_numpy(shot).permute(0, 3, 1, 2).float() / 255.0, "601")[0][:, 0]
     levels_in = np.array([float(frame.mean()) * gain for frame, gain in zip(grey, gains, strict=True)])
     levels_out = np.array([frame[0].astype(np.float64).mean() / 65535.0 for frame in frames])
     assert np.std(levels_in / levels_in.mean()) > 0.05
