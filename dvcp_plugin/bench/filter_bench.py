@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -46,17 +47,11 @@ def _vs_clip(frames: list[torch.Tensor]) -> Any:
     """A YUV420P8 clip whose luma is ``frames`` (greys (H,W) holding 8-bit values), full range."""
     import vapoursynth as vs
 
-    core = vs.core
+    from ..filters.arrays import array_clip
+
     samples = [np.rint(255.0 * frame.numpy()).astype(np.uint8) for frame in frames]
-    height, width = samples[0].shape
-    blank = core.std.BlankClip(format=vs.GRAY8, width=width, height=height, length=len(samples), keep=True)
-
-    def draw(n: int, f: vs.VideoFrame) -> vs.VideoFrame:
-        out = f.copy()
-        np.asarray(out[0])[...] = samples[n]
-        return out
-
-    return blank.std.ModifyFrame(blank, draw).resize.Point(format=vs.YUV420P8, range_s="full")
+    clip = array_clip(lambda n: samples[n], len(samples), samples[0], Fraction(24), lambda n: f"bench frame {n}")
+    return clip.resize.Point(format=vs.YUV420P8, range_s="full")
 
 
 def _colorize(config: BenchConfig, clip: Any, key: np.ndarray) -> Any:

@@ -183,10 +183,11 @@ def run_plan(
     return entries
 
 
-def plan_presets(args: argparse.Namespace, weights: str, footage: str | None) -> list[tuple[BenchConfig, str | None]]:
+def plan_presets(
+    args: argparse.Namespace, weights: str, footage: str | None, threads: int
+) -> list[tuple[BenchConfig, str | None]]:
     """The filter measurements of the preset curve: every preset at every size, on the CPU."""
     sizes = args.sizes or ([(64, 48)] if args.quick else [(854, 480), (1920, 1080)])
-    threads = args.threads or torch.get_num_threads()
     frames = args.frames or (1 if args.quick else 12)
     return [
         (BenchConfig(kind="filter", width=width, height=height, chroma_scale=None, weights=weights,
@@ -200,8 +201,8 @@ def _preset_curve(args: argparse.Namespace, weights: str, workdir: Path,
                   progress: Callable[[str], None]) -> dict[str, Any]:
     sequences = sorted(find_sequences(args.data), key=lambda s: s.name) if args.data else []
     footage = args.footage or (str(sequences[0].frames[0].parent) if sequences else None)
-    entries = run_plan(plan_presets(args, weights, footage), workdir, progress)
     threads = args.threads or torch.get_num_threads()
+    entries = run_plan(plan_presets(args, weights, footage, threads), workdir, progress)
     quality = preset_quality(sequences, weights, threads, progress=progress) if sequences else {}
     sizes = list(dict.fromkeys(f"{e['width']}x{e['height']}" for e in entries))
     rows = curve_rows(quality, entries)
