@@ -35,7 +35,7 @@ from dvcp_plugin.models.motion import (
     resize_flow,
     warp,
 )
-from dvcp_plugin.models.motion_local import CONSISTENCY, check
+from dvcp_plugin.models.motion_local import CONSISTENCY, check, require_choice
 from dvcp_plugin.models.resolution import Grey
 
 LONG_RANGE = ("motion", "work", "auto")
@@ -74,10 +74,8 @@ class KeyAnchoring(nn.Module):
         self.check_motion = check_motion or motion
         self.roi_size, self.temperature, self.coarse_temperature = roi_size, temperature, coarse_temperature
         self.match_confidence = match_confidence
-        if long_range not in LONG_RANGE:
-            raise ValueError(f"long_range must be one of {', '.join(LONG_RANGE)}, got {long_range!r}")
-        if consistency not in CONSISTENCY:
-            raise ValueError(f"consistency must be one of {', '.join(CONSISTENCY)}, got {consistency!r}")
+        require_choice("long_range", long_range, LONG_RANGE)
+        require_choice("consistency", consistency, CONSISTENCY)
         self.long_range, self.consistency, self.photometric = long_range, consistency, photometric
         self.match_below = match_below
         self.scales = (inconsistency_scale, residual_scale)

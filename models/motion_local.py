@@ -49,6 +49,12 @@ CONSISTENCY = ("forward", "coarse", "none")  # how a flow is checked against the
 RESOLUTIONS = ("motion", "work")  # the levels of a Grey a stage can estimate motion on
 
 
+def require_choice(option: str, value: str, choices: tuple[str, ...]) -> None:
+    """A ValueError naming ``option`` and its ``choices`` unless ``value`` is one of them."""
+    if value not in choices:
+        raise ValueError(f"{option} must be one of {', '.join(choices)}, got {value!r}")
+
+
 def check(motion: MotionEstimator, how: str, flow: Tensor, frame: Tensor, other: Tensor) -> Tensor:
     """The inconsistency (B,1,h,w) of ``flow`` (``frame`` -> ``other``: frame(p) ≈ other(p + flow(p)))
     with the reverse motion, estimated at the same size ("forward"), at half that size ("coarse"),
@@ -82,12 +88,9 @@ class MotionCompensatedPropagation(nn.Module):
         net_scale: int = 1,
     ) -> None:
         super().__init__()
-        if interpolation not in WARP_MODES:
-            raise ValueError(f"interpolation must be one of {', '.join(WARP_MODES)}, got {interpolation!r}")
-        if consistency not in CONSISTENCY:
-            raise ValueError(f"consistency must be one of {', '.join(CONSISTENCY)}, got {consistency!r}")
-        if resolution not in RESOLUTIONS:
-            raise ValueError(f"resolution must be one of {', '.join(RESOLUTIONS)}, got {resolution!r}")
+        require_choice("interpolation", interpolation, WARP_MODES)
+        require_choice("consistency", consistency, CONSISTENCY)
+        require_choice("resolution", resolution, RESOLUTIONS)
         self.motion = motion
         self.check_motion = check_motion or motion
         self.resolution = resolution
