@@ -23,10 +23,11 @@ import torch
 
 from dvcp_plugin.models.color import grey_u8
 from dvcp_plugin.models.motion import DISMotion
+from dvcp_plugin.options import PRESETS
 from dvcp_plugin.training.data import find_sequences, load_frame
 
-CHEAP = {"preset": "fast", "finest_pixels": 25_000}
-MEDIUM: dict[str, object] = {"preset": "medium"}
+CHEAP = dict(PRESETS["fast"].stage_options["local"]["motion_options"])  # the presets' cheap motion
+MEDIUM: dict[str, object] = {"preset": "medium"}  # DIS's own default, flow propagation's
 # per preset: (use, DIS options, at the input's resolution (True) or the working one)
 CALLS = {
     "flow propagation": [("frame to frame", MEDIUM, True)],
